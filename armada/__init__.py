@@ -1,0 +1,1 @@
+"""Armada Backend: the tracking service of the Armada automation platform."""

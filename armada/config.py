@@ -1,0 +1,173 @@
+"""Configuration: parsed once, at start-up, from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from armada import const
+
+DEFAULT_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080,http://localhost:3000"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; `variable` names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class SqliteSettings:
+    path: Path
+
+    dialect = "sqlite"
+
+    def describe(self) -> str:
+        return f"SQLite at {self.path}"
+
+
+@dataclass(frozen=True)
+class MssqlSettings:
+    server: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    database: str
+
+    dialect = "mssql"
+
+    def describe(self) -> str:
+        return f"SQL Server {self.server}:{self.port}, database {self.database}"
+
+
+@dataclass(frozen=True)
+class Config:
+    database: SqliteSettings | MssqlSettings
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: tuple[str, ...] = tuple(DEFAULT_CORS_ORIGINS.split(","))
+    db_workers: int = const.DB_WORKERS
+    db_timeout: float = const.DB_TIMEOUT_SECONDS
+    max_body: int = const.MAX_BODY_BYTES
+    ws_heartbeat: float = const.WS_HEARTBEAT_SECONDS
+    ws_queue: int = const.WS_MAX_PENDING_MESSAGES
+    log_level: str = "INFO"
+
+
+def load_config(environ: Mapping[str, str]) -> Config:
+    """Build the one Config object from environment variables; raise ConfigError when bad."""
+    env = {key: value.strip() for key, value in environ.items()}
+    return Config(
+        database=_database(env),
+        host=_host(env),
+        port=_int(env, "ARMADA_PORT", 8000, 1, 65535),
+        cors_origins=_origins(env),
+        db_workers=_int(env, "ARMADA_DB_WORKERS", const.DB_WORKERS, 1, 64),
+        db_timeout=_float(env, "ARMADA_DB_TIMEOUT", const.DB_TIMEOUT_SECONDS, 0.1, 600),
+        max_body=_int(env, "ARMADA_MAX_BODY", const.MAX_BODY_BYTES, 1024, 1 << 30),
+        ws_heartbeat=_float(env, "ARMADA_WS_HEARTBEAT", const.WS_HEARTBEAT_SECONDS, 0.1, 30),
+        ws_queue=_int(env, "ARMADA_WS_QUEUE", const.WS_MAX_PENDING_MESSAGES, 1, 1_000_000),
+        log_level=_choice(env, "ARMADA_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    )
+
+
+def environment_with_dotenv(path: str | os.PathLike[str] = ".env") -> dict[str, str]:
+    """The process environment over the values of a `.env` file (the environment wins)."""
+    from dotenv import dotenv_values
+
+    merged = {key: value for key, value in dotenv_values(path).items() if value is not None}
+    merged.update(os.environ)
+    return merged
+
+
+def _database(env: Mapping[str, str]) -> SqliteSettings | MssqlSettings:
+    server = env.get("SQL_SERVER_NAME", "")
+    if not server:
+        return SqliteSettings(path=_sqlite_path(env))
+    port = _int(env, "SQL_SERVER_PORT", 1433, 1, 65535)
+    if "," in server:
+        server, _, port_text = server.partition(",")
+        server = server.strip()
+        if not server:
+            raise ConfigError("SQL_SERVER_NAME", "expected host or host,port")
+        port = _int({"SQL_SERVER_NAME": port_text}, "SQL_SERVER_NAME", 1433, 1, 65535)
+    for variable in ("SQL_SERVER_USER", "SQL_SERVER_PASSWORD", "SQL_SERVER_DB"):
+        if not env.get(variable):
+            raise ConfigError(variable, "required when SQL_SERVER_NAME is set")
+    return MssqlSettings(
+        server=server,
+        port=port,
+        user=env["SQL_SERVER_USER"],
+        password=env["SQL_SERVER_PASSWORD"],
+        database=env["SQL_SERVER_DB"],
+    )
+
+
+def _sqlite_path(env: Mapping[str, str]) -> Path:
+    path = Path(env.get("ARMADA_DB_PATH") or "./armada.db").expanduser()
+    if path.is_dir():
+        raise ConfigError("ARMADA_DB_PATH", f"{path} is a directory, expected a file")
+    if not path.parent.is_dir():
+        raise ConfigError("ARMADA_DB_PATH", f"directory {path.parent} does not exist")
+    return path
+
+
+def _host(env: Mapping[str, str]) -> str:
+    host = env.get("ARMADA_HOST") or "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host):
+            raise ConfigError("ARMADA_HOST", f"{host!r} is not an address or host name") from None
+    return host
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("ARMADA_CORS_ORIGINS")
+    if raw is None:
+        raw = DEFAULT_CORS_ORIGINS
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError("ARMADA_CORS_ORIGINS", f"{origin!r} is not an http(s) origin")
+    return origins
+
+
+def _int(env: Mapping[str, str], variable: str, default: int, low: int, high: int) -> int:
+    raw = env.get(variable)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(variable, f"{raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(variable, f"{value} is outside {low}..{high}")
+    return value
+
+
+def _float(env: Mapping[str, str], variable: str, default: float, low: float, high: float) -> float:
+    raw = env.get(variable)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(variable, f"{raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(variable, f"{value} is outside {low}..{high}")
+    return value
+
+
+def _choice(env: Mapping[str, str], variable: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (env.get(variable) or default).upper()
+    if raw not in allowed:
+        raise ConfigError(variable, f"{raw!r} is not one of {', '.join(allowed)}")
+    return raw

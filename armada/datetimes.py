@@ -1,0 +1,61 @@
+"""The one datetime policy: ISO 8601 in (naive means UTC), `YYYY-MM-DDTHH:MM:SS.mmmZ` out.
+
+Inside the service every datetime is a naive `datetime` in UTC, truncated to milliseconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from armada import const
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse ISO 8601 text to naive UTC at millisecond precision; ValueError when it is not."""
+    if not isinstance(text, str) or not 10 <= len(text) <= 40:
+        raise ValueError("not an ISO 8601 datetime")
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is not None:
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError("out of range once converted to UTC") from None
+    if value.year < const.EARLIEST_YEAR:
+        raise ValueError(f"year before {const.EARLIEST_YEAR}")
+    return truncate_to_millis(value)
+
+
+def truncate_to_millis(value: datetime) -> datetime:
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def format_datetime(value: datetime) -> str:
+    """Naive UTC (or aware) datetime to the one wire form, e.g. `2026-02-24T10:30:00.000Z`."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def from_database(value: Any) -> Any:
+    """A datetime column as the driver returns it (datetime, or text on SQLite) to naive UTC.
+
+    Text that does not parse (a legacy row written by hand) is passed through unchanged
+    rather than failing the whole list it appears in.
+    """
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        return parsed
+    return value
+
+
+def to_database_text(value: datetime) -> str:
+    """The text form SQLite columns hold: sortable, as earlier Armada services wrote it."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -1,0 +1,76 @@
+"""Exceptions that the error middleware turns into the spec's JSON error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from armada import const
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, a stable `error` code and a human `detail`."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fields = fields
+        self.extra = extra or {}
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "detail": self.detail}
+        if self.fields is not None:
+            body["fields"] = self.fields
+        body.update(self.extra)
+        return body
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequest(ApiError):
+    status = 400
+    code = "bad_request"
+
+
+class InvalidJson(ApiError):
+    status = 400
+    code = "invalid_json"
+
+
+class ValidationFailed(ApiError):
+    status = 422
+    code = "validation_error"
+
+
+class FieldTooLong(ValidationFailed):
+    """A text value is longer than the database column that would receive it."""
+
+    def __init__(self, field: str, limit: int) -> None:
+        message = f"Longer than maximum length {limit}."
+        super().__init__(f"{field} is longer than {limit} characters", {field: [message]})
+        self.field = field
+        self.limit = limit
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class StoreUnavailable(ApiError):
+    """The database cannot be reached, or stayed locked past the busy timeout."""
+
+    status = 503
+    code = "database_unavailable"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(const.RETRY_AFTER_SECONDS)}

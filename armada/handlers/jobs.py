@@ -1,0 +1,41 @@
+"""Jobs: list (optionally of one run), create (registering its run if needed), set status."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from armada.handlers.parsing import json_response, load_body, load_query
+from armada.keys import broadcaster_key, store_key
+from armada.schemas import job_schema, job_status_schema, jobs_query, run_schema
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    query = load_query(request, jobs_query)
+    jobs, total = await request.app[store_key].list_jobs(
+        query.get("run_uuid"), query["page"], query["page_size"]
+    )
+    return json_response({
+        "jobs": job_schema.dump(jobs, many=True),
+        "total": total,
+        "page": query["page"],
+        "page_size": query["page_size"],
+    })
+
+
+async def create_job(request: web.Request) -> web.Response:
+    job = await load_body(request, job_schema)
+    stored, created, new_run = await request.app[store_key].create_job(job)
+    data = job_schema.dump(stored)
+    broadcaster = request.app[broadcaster_key]
+    if new_run is not None:
+        broadcaster.broadcast("new_run", run_schema.dump(new_run))
+    if created:
+        broadcaster.broadcast("new_job", data)
+    return json_response(data, status=201 if created else 200)
+
+
+async def update_job_status(request: web.Request) -> web.Response:
+    change = await load_body(request, job_status_schema)
+    await request.app[store_key].update_job_status(change["job_uuid"], change["job_status"])
+    request.app[broadcaster_key].broadcast("update_job_status", change)
+    return json_response({"ok": True})

@@ -1,0 +1,36 @@
+"""Runs: list, register (idempotent), delete with everything under it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from armada.handlers.parsing import json_response, load_body, load_match, load_query
+from armada.keys import broadcaster_key, store_key
+from armada.schemas import page_query, run_path, run_schema
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    query = load_query(request, page_query)
+    runs, total = await request.app[store_key].list_runs(query["page"], query["page_size"])
+    return json_response({
+        "runs": run_schema.dump(runs, many=True),
+        "total": total,
+        "page": query["page"],
+        "page_size": query["page_size"],
+    })
+
+
+async def create_run(request: web.Request) -> web.Response:
+    run = await load_body(request, run_schema)
+    stored, created = await request.app[store_key].create_run(run)
+    data = run_schema.dump(stored)
+    if created:
+        request.app[broadcaster_key].broadcast("new_run", data)
+    return json_response(data, status=201 if created else 200)
+
+
+async def delete_run(request: web.Request) -> web.Response:
+    run_uuid = load_match(request, run_path)["run_uuid"]
+    await request.app[store_key].delete_run(run_uuid)
+    request.app[broadcaster_key].broadcast("delete_run", {"run_uuid": run_uuid})
+    return json_response({"ok": True})

@@ -1,0 +1,11 @@
+"""Every typed application key, in one place."""
+
+from aiohttp import web
+
+from armada.broadcast import Broadcaster
+from armada.config import Config
+from armada.store import Store
+
+config_key = web.AppKey("config", Config)
+store_key = web.AppKey("store", Store)
+broadcaster_key = web.AppKey("broadcaster", Broadcaster)

@@ -1,0 +1,64 @@
+"""The one error path: every exception becomes the spec's JSON error shape here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from marshmallow import ValidationError
+
+from armada.errors import ApiError
+from armada.jsonutil import dumps
+
+log = logging.getLogger(__name__)
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    431: "headers_too_large",
+}
+PASSED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def error_response(status: int, body: dict[str, Any],
+                   headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers, dumps=dumps)
+
+
+def validation_body(error: ValidationError) -> dict[str, Any]:
+    fields = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    return {
+        "error": "validation_error",
+        "detail": "invalid " + ", ".join(sorted(map(str, fields))),
+        "fields": fields,
+    }
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error.status, error.body(), error.headers())
+    except ValidationError as error:
+        return error_response(422, validation_body(error))
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        headers = {name: error.headers[name] for name in PASSED_HEADERS if name in error.headers}
+        code = HTTP_ERROR_CODES.get(error.status, "http_error")
+        detail = error.text if error.text and not error.text.startswith(str(error.status)) \
+            else error.reason
+        return error_response(error.status, {"error": code, "detail": detail}, headers)
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return error_response(
+            500, {"error": "internal_error", "detail": "unexpected server error (logged)"}
+        )

@@ -1,0 +1,34 @@
+"""The table of contents of the API. Every path answers with and without a trailing slash."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from armada import ws
+from armada.handlers import events, jobs, runs
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/api/runs/", runs.list_runs),
+    ("POST", "/api/runs/", runs.create_run),
+    ("DELETE", "/api/runs/{run_uuid}", runs.delete_run),
+    ("GET", "/api/jobs/", jobs.list_jobs),
+    ("POST", "/api/jobs/", jobs.create_job),
+    ("PATCH", "/api/jobs/status", jobs.update_job_status),
+    ("GET", "/api/events/", events.list_events),
+    ("POST", "/api/events/", events.create_event),
+    ("PATCH", "/api/events/status", events.update_event_status),
+    ("GET", "/ws/events/", ws.events_stream),
+]
+
+
+def setup_routes(app: web.Application) -> list[web.AbstractRoute]:
+    added = []
+    for method, path, handler in ROUTES:
+        bare = path.rstrip("/")
+        for variant in (bare, bare + "/"):
+            added.append(app.router.add_route(method, variant, handler))
+    return added

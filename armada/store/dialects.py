@@ -1,0 +1,154 @@
+"""What differs between SQLite and SQL Server: connecting, transactions, parameters, errors."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from datetime import datetime
+from typing import Any, Protocol
+
+from armada.config import MssqlSettings, SqliteSettings
+from armada.datetimes import to_database_text
+from armada.store.queries import PARAMETER
+
+# SQL Server error numbers: duplicate key (2627, 2601), deadlock victim (1205),
+# lock request timeout (1222), database not available or still starting (4060, 18456 is login).
+MSSQL_DUPLICATE_KEY = {2627, 2601}
+MSSQL_RETRY = {1205}
+MSSQL_UNAVAILABLE = {1222, 4060, 40613, 40197, 40501, 10928, 10929, 233, 10053, 10054, 10060}
+
+
+class Dialect(Protocol):
+    name: str
+
+    def connect(self) -> Any: ...
+    def prepare(self, sql: str) -> str: ...
+    def adapt(self, params: dict[str, Any]) -> dict[str, Any]: ...
+    def begin(self, connection: Any, write: bool) -> None: ...
+    def commit(self, connection: Any) -> None: ...
+    def rollback(self, connection: Any) -> None: ...
+    def is_duplicate_key(self, error: BaseException) -> bool: ...
+    def is_retryable(self, error: BaseException) -> bool: ...
+    def is_unavailable(self, error: BaseException) -> bool: ...
+
+
+class SqliteDialect:
+    """SQLite in WAL mode; writers take the write lock up front with BEGIN IMMEDIATE."""
+
+    name = "sqlite"
+
+    def __init__(self, settings: SqliteSettings, timeout: float) -> None:
+        self.path = settings.path
+        self.timeout = timeout
+
+    def connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk (not only in the OS cache) before it is acknowledged.
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def prepare(self, sql: str) -> str:
+        return sql
+
+    def adapt(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: to_database_text(value) if isinstance(value, datetime) else value
+            for key, value in params.items()
+        }
+
+    def begin(self, connection: sqlite3.Connection, write: bool) -> None:
+        connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def commit(self, connection: sqlite3.Connection) -> None:
+        connection.execute("COMMIT")
+
+    def rollback(self, connection: sqlite3.Connection) -> None:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+
+    def is_duplicate_key(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
+
+    def is_retryable(self, error: BaseException) -> bool:
+        return self.is_duplicate_key(error)
+
+    def is_unavailable(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.OperationalError | sqlite3.ProgrammingError | OSError)
+
+
+class MssqlDialect:
+    """SQL Server through python-tds; parameters become `%(name)s`, which pytds sends as @name."""
+
+    name = "mssql"
+
+    def __init__(self, settings: MssqlSettings, timeout: float) -> None:
+        self.settings = settings
+        self.timeout = timeout
+
+    def connect(self) -> Any:
+        import pytds
+
+        return pytds.connect(
+            server=self.settings.server,
+            port=self.settings.port,
+            database=self.settings.database,
+            user=self.settings.user,
+            password=self.settings.password,
+            autocommit=False,
+            login_timeout=self.timeout,
+            timeout=self.timeout * 6,
+            appname="armada-backend",
+        )
+
+    def prepare(self, sql: str) -> str:
+        return PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+    def adapt(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    def begin(self, connection: Any, write: bool) -> None:
+        """pytds opens a transaction implicitly with the first statement."""
+
+    def commit(self, connection: Any) -> None:
+        connection.commit()
+
+    def rollback(self, connection: Any) -> None:
+        connection.rollback()
+
+    def is_duplicate_key(self, error: BaseException) -> bool:
+        return _mssql_number(error) in MSSQL_DUPLICATE_KEY
+
+    def is_retryable(self, error: BaseException) -> bool:
+        return _mssql_number(error) in MSSQL_DUPLICATE_KEY | MSSQL_RETRY
+
+    def is_unavailable(self, error: BaseException) -> bool:
+        import pytds
+
+        if isinstance(error, OSError | socket.timeout | EOFError | pytds.InterfaceError):
+            return True
+        if isinstance(error, pytds.tds_base.LoginError):
+            return True
+        # pytds raises OperationalError for most server messages; only some mean "unreachable".
+        number = _mssql_number(error)
+        return isinstance(error, pytds.OperationalError) and (
+            number is None or number in MSSQL_UNAVAILABLE
+        )
+
+
+def _mssql_number(error: BaseException) -> int | None:
+    number = getattr(error, "msg_no", None)
+    return number if isinstance(number, int) and number > 0 else None
+
+
+def make_dialect(settings: SqliteSettings | MssqlSettings, timeout: float) -> Dialect:
+    if isinstance(settings, MssqlSettings):
+        return MssqlDialect(settings, timeout)
+    return SqliteDialect(settings, timeout)

@@ -1,0 +1,125 @@
+"""What each API operation does inside its one transaction, in named queries.
+
+Shared by both dialects: every function takes a Transaction and plain values.
+"""
+
+from __future__ import annotations
+
+from armada.errors import Conflict, NotFound
+from armada.store.transaction import Record, Transaction
+
+TABLES = ("armada_runs", "armada_jobs", "armada_events")
+KEY_OF_TABLE = {"armada_runs": "run_uuid", "armada_jobs": "job_uuid", "armada_events": "event_uuid"}
+LEGACY_INDEX_OF_TABLE = {
+    "armada_runs": "index_run_uuid",
+    "armada_jobs": "index_job_uuid",
+    "armada_events": "index_event_uuid",
+}
+
+
+def prepare_schema(tx: Transaction) -> dict[str, dict[str, int]]:
+    """Create what is missing (tables, indexes); answer each table's column length limits."""
+    tx.execute("create_tables")
+    tx.execute("create_indexes")
+    limits: dict[str, dict[str, int]] = {}
+    for table in TABLES:
+        columns = tx.all("table_columns", table_name=table)
+        keyed = any(c["is_key"] and c["column_name"] == KEY_OF_TABLE[table] for c in columns)
+        if not keyed:
+            tx.execute(LEGACY_INDEX_OF_TABLE[table])
+        limits[table] = {
+            c["column_name"]: int(c["max_length"]) for c in columns if (c["max_length"] or 0) > 0
+        }
+    return limits
+
+
+def create_run(tx: Transaction, run: Record) -> tuple[Record, bool]:
+    """Insert the run unless its uuid exists; answer the stored run and whether it is new."""
+    tx.check_lengths("armada_runs", run)
+    if tx.execute("insert_run_if_absent", **run):
+        return run, True
+    stored = tx.one("get_run", run_uuid=run["run_uuid"])
+    if stored is None:
+        raise RuntimeError("run neither inserted nor found")
+    return stored, False
+
+
+def list_runs(tx: Transaction, page: int, page_size: int) -> tuple[list[Record], int]:
+    total = tx.scalar("count_runs")
+    rows = tx.all("list_runs", limit=page_size, offset=(page - 1) * page_size)
+    return rows, total
+
+
+def delete_run(tx: Transaction, run_uuid: str) -> None:
+    """Events, then jobs, then the run; an unknown run rolls everything back."""
+    tx.execute("delete_run_events", run_uuid=run_uuid)
+    tx.execute("delete_run_jobs", run_uuid=run_uuid)
+    if not tx.execute("delete_run", run_uuid=run_uuid):
+        raise NotFound(f"run {run_uuid} not found")
+
+
+def create_job(tx: Transaction, job: Record) -> tuple[Record, bool, Record | None]:
+    """Insert the job, and its run first when that is not registered yet.
+
+    Answers the stored job, whether it is new, and the run when this created it.
+    """
+    tx.check_lengths("armada_jobs", job)
+    run = {"run_uuid": job["run_uuid"], "run_datetime": job["job_datetime"]}
+    new_run = run if tx.execute("insert_run_if_absent", **run) else None
+    if tx.execute("insert_job_if_absent", **job):
+        return job, True, new_run
+    stored = tx.one("get_job", job_uuid=job["job_uuid"])
+    _same_or_conflict("job", job, stored)
+    return stored, False, new_run
+
+
+def list_jobs(tx: Transaction, run_uuid: str | None, page: int, page_size: int
+              ) -> tuple[list[Record], int]:
+    paging = {"limit": page_size, "offset": (page - 1) * page_size}
+    if run_uuid is None:
+        return tx.all("list_jobs", **paging), tx.scalar("count_jobs")
+    return (
+        tx.all("list_jobs_of_run", run_uuid=run_uuid, **paging),
+        tx.scalar("count_jobs_of_run", run_uuid=run_uuid),
+    )
+
+
+def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> None:
+    tx.check_lengths("armada_jobs", {"job_status": job_status})
+    if not tx.execute("update_job_status", job_uuid=job_uuid, job_status=job_status):
+        raise NotFound(f"job {job_uuid} not found")
+
+
+def create_event(tx: Transaction, event: Record) -> tuple[Record, bool]:
+    """Insert the event of an existing job; answer the stored event and whether it is new."""
+    tx.check_lengths("armada_events", event)
+    if tx.execute("insert_event_if_absent", **event):
+        return event, True
+    stored = tx.one("get_event", event_uuid=event["event_uuid"])
+    if stored is None:
+        raise NotFound(f"job {event['job_uuid']} not found")
+    _same_or_conflict("event", event, stored)
+    return stored, False
+
+
+def list_events(tx: Transaction, job_uuid: str) -> list[Record]:
+    return tx.all("list_events_of_job", job_uuid=job_uuid)
+
+
+def update_event_status(tx: Transaction, event_uuid: str, event_status: str) -> None:
+    tx.check_lengths("armada_events", {"event_status": event_status})
+    if not tx.execute("update_event_status", event_uuid=event_uuid, event_status=event_status):
+        raise NotFound(f"event {event_uuid} not found")
+
+
+def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
+    """A repeated create is fine when it says the same; a different body is a conflict."""
+    if stored is None:
+        raise RuntimeError(f"{kind} neither inserted nor found")
+    differing = sorted(key for key, value in sent.items() if stored.get(key) != value)
+    if differing:
+        raise Conflict(
+            f"{kind} {sent[f'{kind}_uuid']} already exists with other values "
+            f"({', '.join(differing)})",
+            extra={"stored": stored, "sent": sent},
+        )

@@ -1,0 +1,42 @@
+"""Named queries: one `.sql` file per query under `sql/<dialect>/`, parameters written `:name`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+SQL_ROOT = Path(__file__).resolve().parent.parent.parent / "sql"
+
+PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+COMMENT = re.compile(r"--[^\n]*")
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    statements: tuple[str, ...]
+    parameters: frozenset[str]
+
+
+def parse_query(name: str, text: str) -> Query:
+    """Split a file into its statements (each ends with `;` at the end of a line)."""
+    statements = tuple(
+        chunk.strip() for chunk in STATEMENT_END.split(text) if COMMENT.sub("", chunk).strip()
+    )
+    if not statements:
+        raise ValueError(f"query {name} has no statement")
+    parameters = frozenset(PARAMETER.findall(COMMENT.sub("", text)))
+    return Query(name=name, statements=statements, parameters=parameters)
+
+
+def load_queries(dialect: str, root: Path = SQL_ROOT) -> dict[str, Query]:
+    folder = root / dialect
+    queries = {
+        path.stem: parse_query(path.stem, path.read_text(encoding="utf-8"))
+        for path in sorted(folder.glob("*.sql"))
+    }
+    if not queries:
+        raise FileNotFoundError(f"no SQL files in {folder}")
+    return queries

@@ -1,0 +1,82 @@
+"""One database transaction as the operations see it: run named queries, get plain dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from armada.datetimes import from_database
+from armada.errors import FieldTooLong
+from armada.store.dialects import Dialect
+from armada.store.queries import Query
+
+Record = dict[str, Any]
+
+# Column limits per table: column name -> maximum characters (absent: no limit).
+Limits = Mapping[str, Mapping[str, int]]
+
+
+class Transaction:
+    def __init__(self, connection: Any, dialect: Dialect, queries: Mapping[str, Query],
+                 limits: Limits) -> None:
+        self._connection = connection
+        self._dialect = dialect
+        self._queries = queries
+        self._limits = limits
+
+    def execute(self, name: str, **params: Any) -> int:
+        """Run every statement of a query; answer the rows changed by the last one."""
+        cursor = self._run(name, params)
+        try:
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+    def all(self, name: str, **params: Any) -> list[Record]:
+        cursor = self._run(name, params)
+        try:
+            columns = [column[0] for column in cursor.description]
+            return [_record(columns, row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def one(self, name: str, **params: Any) -> Record | None:
+        rows = self.all(name, **params)
+        return rows[0] if rows else None
+
+    def scalar(self, name: str, **params: Any) -> Any:
+        cursor = self._run(name, params)
+        try:
+            row = cursor.fetchone()
+            return row[0] if row else None
+        finally:
+            cursor.close()
+
+    def check_lengths(self, table: str, values: Mapping[str, Any]) -> None:
+        """Refuse text longer than its column rather than let the database cut or fail it."""
+        for column, limit in self._limits.get(table, {}).items():
+            value = values.get(column)
+            if isinstance(value, str) and len(value) > limit:
+                raise FieldTooLong(column, limit)
+
+    def _run(self, name: str, params: dict[str, Any]) -> Any:
+        query = self._queries[name]
+        missing = query.parameters - params.keys()
+        if missing:
+            raise TypeError(f"query {name} needs parameters {sorted(missing)}")
+        arguments = self._dialect.adapt({key: params[key] for key in query.parameters})
+        cursor = self._connection.cursor()
+        try:
+            for statement in query.statements:
+                cursor.execute(statement, arguments)
+        except BaseException:
+            cursor.close()
+            raise
+        return cursor
+
+
+def _record(columns: list[str], row: Any) -> Record:
+    return {
+        column: from_database(value) if column.endswith("_datetime") else value
+        for column, value in zip(columns, row, strict=True)
+    }

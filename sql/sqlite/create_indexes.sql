@@ -1,0 +1,9 @@
+-- Indexes the list queries need (newest first, with the uuid as tie-break for stable pages).
+CREATE INDEX IF NOT EXISTS ix_armada_runs_datetime
+    ON armada_runs (run_datetime, run_uuid);
+CREATE INDEX IF NOT EXISTS ix_armada_jobs_datetime
+    ON armada_jobs (job_datetime, job_uuid);
+CREATE INDEX IF NOT EXISTS ix_armada_jobs_run
+    ON armada_jobs (run_uuid, job_datetime, job_uuid);
+CREATE INDEX IF NOT EXISTS ix_armada_events_job
+    ON armada_events (job_uuid, event_datetime, event_uuid);

@@ -1,0 +1,1 @@
+DELETE FROM armada_runs WHERE run_uuid = :run_uuid;

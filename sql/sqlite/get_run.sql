@@ -1,0 +1,4 @@
+SELECT run_uuid, run_datetime
+FROM armada_runs
+WHERE run_uuid = :run_uuid
+LIMIT 1;

@@ -1,0 +1,3 @@
+INSERT INTO armada_jobs (job_uuid, run_uuid, job_datetime, job_associated_agent, job_status)
+SELECT :job_uuid, :run_uuid, :job_datetime, :job_associated_agent, :job_status
+WHERE NOT EXISTS (SELECT 1 FROM armada_jobs WHERE job_uuid = :job_uuid);

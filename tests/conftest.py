@@ -1,0 +1,94 @@
+"""Shared fixtures: the real app on a real port, over a real SQLite file (or SQL Server).
+
+Every API test runs once per database: SQLite always, SQL Server when ARMADA_TEST_MSSQL
+is set (with SQL_SERVER_NAME, SQL_SERVER_USER, SQL_SERVER_PASSWORD, SQL_SERVER_DB).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from armada.app import init_app
+from armada.config import Config, MssqlSettings, SqliteSettings, load_config
+
+MSSQL_ENABLED = bool(os.environ.get("ARMADA_TEST_MSSQL"))
+
+
+def mssql_settings() -> MssqlSettings:
+    settings = load_config(os.environ).database
+    if not isinstance(settings, MssqlSettings):
+        pytest.fail("ARMADA_TEST_MSSQL is set but SQL_SERVER_NAME is not")
+    return settings
+
+
+def reset_mssql(settings: MssqlSettings) -> None:
+    """Drop the service's tables in the (dedicated) test database so each test starts empty."""
+    import pytds
+
+    with pytds.connect(server=settings.server, port=settings.port, user=settings.user,
+                       password=settings.password, database=settings.database,
+                       autocommit=True) as connection, connection.cursor() as cursor:
+        for table in ("armada_events", "armada_jobs", "armada_runs"):
+            cursor.execute(f"IF OBJECT_ID(N'{table}', N'U') IS NOT NULL DROP TABLE {table}")
+
+
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("mssql", marks=pytest.mark.skipif(
+        not MSSQL_ENABLED, reason="set ARMADA_TEST_MSSQL to run against SQL Server")),
+])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> SqliteSettings | MssqlSettings:
+    if request.param == "mssql":
+        settings = mssql_settings()
+        reset_mssql(settings)
+        return settings
+    return SqliteSettings(path=tmp_path / "armada.db")
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    return tmp_path / "armada.db"
+
+
+@pytest.fixture
+def config(database: SqliteSettings | MssqlSettings) -> Config:
+    return Config(database=database, db_timeout=2.0)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, config: Config) -> TestClient:
+    """The real app, served on 127.0.0.1 over real HTTP."""
+    return await aiohttp_client(init_app(config))
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, config: Config
+                ) -> Callable[..., Awaitable[TestClient]]:
+    """Start the app with some settings changed: `await make_client(ws_queue=3)`."""
+    async def make(**changes: Any) -> TestClient:
+        return await aiohttp_client(init_app(replace(config, **changes)))
+
+    return make
+
+
+@pytest.fixture
+async def subscribe(client: TestClient) -> AsyncIterator[Callable[[], Awaitable[Any]]]:
+    """Open WebSocket subscribers on the app; all are closed after the test."""
+    opened: list[aiohttp.ClientWebSocketResponse] = []
+
+    async def connect() -> aiohttp.ClientWebSocketResponse:
+        ws = await client.ws_connect("/ws/events/")
+        opened.append(ws)
+        return ws
+
+    yield connect
+    for ws in opened:
+        await ws.close()

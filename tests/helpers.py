@@ -1,0 +1,41 @@
+"""Helpers the tests share: reading broadcasts, and bodies of valid records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+MESSAGE_TIMEOUT = 5.0
+
+
+async def next_message(ws: aiohttp.ClientWebSocketResponse,
+                       timeout: float = MESSAGE_TIMEOUT) -> dict[str, Any]:
+    """The next broadcast message, parsed; fails the test when none comes in time."""
+    message = await ws.receive(timeout=timeout)
+    assert message.type == aiohttp.WSMsgType.TEXT, message
+    return json.loads(message.data)
+
+
+async def no_message(ws: aiohttp.ClientWebSocketResponse, within: float = 0.3) -> None:
+    """Assert that nothing arrives on `ws` for `within` seconds."""
+    try:
+        message = await ws.receive(timeout=within)
+    except TimeoutError:
+        return
+    raise AssertionError(f"unexpected message {message}")
+
+
+RUN = {"run_uuid": "run-1", "run_datetime": "2026-02-24T10:30:00.000"}
+
+
+def job_body(job_uuid: str = "job-1", run_uuid: str = "run-1", **extra: Any) -> dict[str, Any]:
+    return {"job_uuid": job_uuid, "run_uuid": run_uuid,
+            "job_datetime": "2026-02-24T10:31:00.000", **extra}
+
+
+def event_body(event_uuid: str = "event-1", job_uuid: str = "job-1",
+               **extra: Any) -> dict[str, Any]:
+    return {"event_uuid": event_uuid, "job_uuid": job_uuid, "event_content": "Page loaded",
+            "event_datetime": "2026-02-24T10:32:00.000", **extra}
