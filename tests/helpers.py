@@ -11,9 +11,9 @@ MESSAGE_TIMEOUT = 5.0
 
 
 async def next_message(ws: aiohttp.ClientWebSocketResponse,
-                       timeout: float = MESSAGE_TIMEOUT) -> dict[str, Any]:
+                       within: float = MESSAGE_TIMEOUT) -> dict[str, Any]:
     """The next broadcast message, parsed; fails the test when none comes in time."""
-    message = await ws.receive(timeout=timeout)
+    message = await ws.receive(timeout=within)
     assert message.type == aiohttp.WSMsgType.TEXT, message
     return json.loads(message.data)
 
