@@ -11,11 +11,20 @@ from armada.config import MssqlSettings, SqliteSettings
 from armada.datetimes import to_database_text
 from armada.store.queries import PARAMETER
 
-# SQL Server error numbers: duplicate key (2627, 2601), deadlock victim (1205),
-# lock request timeout (1222), database not available or still starting (4060, 18456 is login).
+# SQL Server error numbers: duplicate key (2627, 2601); deadlock victim (1205); an object
+# another process created at the same moment (2714 table, 1913 index), retried so the
+# schema is checked again; and the numbers that mean "the database cannot serve now".
 MSSQL_DUPLICATE_KEY = {2627, 2601}
-MSSQL_RETRY = {1205}
-MSSQL_UNAVAILABLE = {1222, 4060, 40613, 40197, 40501, 10928, 10929, 233, 10053, 10054, 10060}
+MSSQL_RETRY = {1205, 2714, 1913}
+MSSQL_UNAVAILABLE = {
+    1222,  # lock request time out
+    4060,  # cannot open the database (missing, or still recovering)
+    18456,  # login failed: pytds raises it from connect() as OperationalError, not LoginError
+    18486, 18487, 18488,  # login locked out, password expired, password must change
+    18401,  # server in script-upgrade mode
+    40613, 40197, 40501, 10928, 10929,  # Azure SQL: database busy, throttled or moving
+    233, 10053, 10054, 10060,  # transport-level errors reported by the server
+}
 
 
 class Dialect(Protocol):
@@ -78,14 +87,23 @@ class SqliteDialect:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
 
     def is_retryable(self, error: BaseException) -> bool:
-        return self.is_duplicate_key(error)
+        return self.is_duplicate_key(error) or self.is_closed_connection(error)
 
     def is_unavailable(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError | sqlite3.ProgrammingError | OSError)
 
+    @staticmethod
+    def is_closed_connection(error: BaseException) -> bool:
+        # Raised before anything ran: safe to retry the whole operation on a new connection.
+        return isinstance(error, sqlite3.ProgrammingError) and "closed database" in str(error)
+
 
 class MssqlDialect:
-    """SQL Server through python-tds; parameters become `%(name)s`, which pytds sends as @name."""
+    """SQL Server through python-tds, in non-autocommit mode: always inside a transaction.
+
+    Parameters become `%(name)s`; pytds substitutes one `@Pn` per name (however often it
+    appears) and sends the statement through sp_executesql.
+    """
 
     name = "mssql"
 
@@ -96,9 +114,12 @@ class MssqlDialect:
     def connect(self) -> Any:
         import pytds
 
+        server = self.settings.server
         return pytds.connect(
-            server=self.settings.server,
-            port=self.settings.port,
+            dsn=server,
+            # pytds refuses a port together with a named instance (host\\instance): the
+            # instance's port is then asked of the SQL Server Browser.
+            port=None if "\\" in server else self.settings.port,
             database=self.settings.database,
             user=self.settings.user,
             password=self.settings.password,
@@ -109,13 +130,15 @@ class MssqlDialect:
         )
 
     def prepare(self, sql: str) -> str:
+        # pytds applies `statement % params` whenever params is a dict (even an empty one),
+        # so a literal % must be doubled; Transaction always passes a dict.
         return PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
 
     def adapt(self, params: dict[str, Any]) -> dict[str, Any]:
         return params
 
     def begin(self, connection: Any, write: bool) -> None:
-        """pytds opens a transaction implicitly with the first statement."""
+        """Nothing to do: pytds begins a transaction on connect and after each commit/rollback."""
 
     def commit(self, connection: Any) -> None:
         connection.commit()

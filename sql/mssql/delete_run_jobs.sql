@@ -1,0 +1,1 @@
+DELETE FROM dbo.armada_jobs WHERE run_uuid = :run_uuid;

@@ -1,0 +1,187 @@
+"""The SQL files, checked without a database: same queries in both dialects, all parseable.
+
+SQL Server cannot run everywhere, so its dialect is checked statically here (sqlglot's T-SQL
+parser) and against a live server only by the opt-in suite (ARMADA_TEST_MSSQL).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from armada.config import MssqlSettings
+from armada.store.dialects import MssqlDialect
+from armada.store.queries import PARAMETER, Query, load_queries
+
+SQLITE = load_queries("sqlite")
+MSSQL = load_queries("mssql")
+PYTDS_PARAMETER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
+
+
+def statements_of(queries: dict[str, Query]) -> list[pytest.param]:
+    """One test case per statement, named `query[index]`."""
+    return [
+        pytest.param(statement, id=f"{name}[{index}]")
+        for name, query in sorted(queries.items())
+        for index, statement in enumerate(query.statements)
+    ]
+
+
+def as_tsql_variables(statement: str) -> str:
+    """`:name` parameters written as T-SQL variables `@name`, which sqlglot can parse."""
+    return PARAMETER.sub(r"@\1", statement)
+
+
+def fallback_commands(tree: exp.Expression) -> list[str]:
+    """Parts sqlglot kept as opaque text (exp.Command) because it did not understand them."""
+    return [node.sql() for node in tree.walk() if isinstance(node, exp.Command)]
+
+
+def parse(statement: str, dialect: str) -> list[exp.Expression]:
+    trees = sqlglot.parse(statement, read=dialect, error_level=sqlglot.ErrorLevel.RAISE)
+    return [tree for tree in trees if tree is not None]
+
+
+def mssql_dialect() -> MssqlDialect:
+    settings = MssqlSettings(server="localhost", port=1433, user="armada",
+                             password="unused", database="armada")
+    return MssqlDialect(settings, timeout=1.0)
+
+
+# Both dialects answer the same named queries
+
+
+def test_both_dialects_define_the_same_queries() -> None:
+    assert sorted(MSSQL) == sorted(SQLITE)
+
+
+@pytest.mark.parametrize("name", sorted(SQLITE))
+def test_each_query_takes_the_same_parameters_in_both_dialects(name: str) -> None:
+    assert MSSQL[name].parameters == SQLITE[name].parameters
+
+
+# Every statement parses in its own dialect
+
+
+@pytest.mark.parametrize("statement", statements_of(MSSQL))
+def test_mssql_statement_parses_as_tsql(statement: str) -> None:
+    trees = parse(as_tsql_variables(statement), "tsql")
+    assert len(trees) == 1, "one statement per `;`-terminated chunk"
+    assert fallback_commands(trees[0]) == []
+
+
+@pytest.mark.parametrize("statement", statements_of(SQLITE))
+def test_sqlite_statement_parses_as_sqlite(statement: str) -> None:
+    trees = parse(statement, "sqlite")
+    assert len(trees) == 1, "one statement per `;`-terminated chunk"
+    assert fallback_commands(trees[0]) == []
+
+
+def test_a_statement_sqlglot_does_not_understand_is_reported_as_a_fallback() -> None:
+    # Guards the check above: sqlglot keeps what it cannot parse as exp.Command, even inside
+    # an IF block that itself parsed, instead of failing.
+    (tree,) = parse("IF 1 = 1 ALTER INDEX ALL ON t REBUILD", "tsql")
+    assert isinstance(tree, exp.IfBlock)
+    assert fallback_commands(tree) == ["ALTER INDEX ALL ON t REBUILD"]
+
+
+def test_conditional_create_parses_as_an_if_block_around_a_create() -> None:
+    statement = MSSQL["create_tables"].statements[0]
+    tree = parse(statement, "tsql")[0]
+    assert isinstance(tree, exp.IfBlock)
+    assert tree.find(exp.Create) is not None
+
+
+# The SQL Server statements say what the issue asks of them
+
+
+def test_mssql_idempotent_inserts_lock_the_rows_they_check() -> None:
+    for name in ("insert_run_if_absent", "insert_job_if_absent", "insert_event_if_absent"):
+        (statement,) = MSSQL[name].statements
+        assert "WITH (UPDLOCK, HOLDLOCK)" in statement, name
+    event_insert = MSSQL["insert_event_if_absent"].statements[0]
+    assert event_insert.count("WITH (UPDLOCK, HOLDLOCK)") == 2, "the job row and the event"
+
+
+def test_mssql_cascade_delete_locks_the_jobs_of_the_run() -> None:
+    (statement,) = MSSQL["delete_run_events"].statements
+    assert "armada_jobs WITH (UPDLOCK, HOLDLOCK)" in statement
+
+
+def test_mssql_tables_and_indexes_are_created_only_when_missing() -> None:
+    for statement in MSSQL["create_tables"].statements:
+        assert isinstance(parse(statement, "tsql")[0], exp.IfBlock)
+        assert "IF OBJECT_ID(N'dbo.armada_" in statement
+    for name in ("create_indexes", "index_run_uuid", "index_job_uuid", "index_event_uuid"):
+        for statement in MSSQL[name].statements:
+            tree = parse(statement, "tsql")[0]
+            assert isinstance(tree, exp.IfBlock), name
+            assert "FROM sys.indexes" in statement, name
+    text = " ".join(s for query in MSSQL.values() for s in query.statements).upper()
+    assert "DROP " not in text and "ALTER " not in text
+
+
+def test_mssql_paging_uses_offset_fetch_and_lookups_use_top_1() -> None:
+    for name in ("list_runs", "list_jobs", "list_jobs_of_run"):
+        (statement,) = MSSQL[name].statements
+        assert "OFFSET :offset ROWS FETCH NEXT :limit ROWS ONLY" in statement, name
+    for name in ("get_run", "get_job", "get_event"):
+        (statement,) = MSSQL[name].statements
+        assert statement.startswith("SELECT TOP (1) "), name
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SQLITE if n.startswith("list_")))
+def test_lists_are_ordered_the_same_in_both_dialects(name: str) -> None:
+    def ordering(query: Query, dialect: str) -> list[str]:
+        (statement,) = query.statements
+        tree = parse(as_tsql_variables(statement), dialect)[0]
+        return [order.sql() for order in tree.args["order"].expressions]
+
+    assert ordering(MSSQL[name], "tsql") == ordering(SQLITE[name], "sqlite")
+
+
+def test_mssql_table_columns_answers_the_columns_the_sqlite_one_does() -> None:
+    def columns(statement: str, dialect: str) -> list[str]:
+        tree = parse(as_tsql_variables(statement), dialect)[0]
+        return [select.alias_or_name for select in tree.selects]
+
+    (mssql,) = MSSQL["table_columns"].statements
+    (sqlite,) = SQLITE["table_columns"].statements
+    assert columns(mssql, "tsql") == columns(sqlite, "sqlite") == [
+        "column_name", "max_length", "is_key"]
+
+
+# MssqlDialect.prepare writes parameters the way pytds reads them
+
+
+def test_prepare_writes_each_parameter_in_pytds_form() -> None:
+    prepared = mssql_dialect().prepare(
+        "SELECT 1 FROM t WHERE a = :run_uuid AND b = :run_uuid AND c = :page_size")
+    assert prepared == (
+        "SELECT 1 FROM t WHERE a = %(run_uuid)s AND b = %(run_uuid)s AND c = %(page_size)s")
+
+
+def test_prepare_doubles_a_literal_percent_sign() -> None:
+    prepared = mssql_dialect().prepare("SELECT 1 FROM t WHERE a LIKE '50%' AND b = :b")
+    assert prepared == "SELECT 1 FROM t WHERE a LIKE '50%%' AND b = %(b)s"
+    # pytds formats the statement with the parameter dict, which undoes the doubling.
+    assert prepared % {"b": "@P1"} == "SELECT 1 FROM t WHERE a LIKE '50%' AND b = @P1"
+
+
+def test_prepare_leaves_string_literals_and_casts_without_parameters_alone() -> None:
+    statement = "SELECT CAST(x AS INT), N'a::b' FROM t"
+    assert mssql_dialect().prepare(statement) == statement
+
+
+@pytest.mark.parametrize("name", sorted(MSSQL))
+def test_prepared_mssql_query_references_only_its_own_parameters(name: str) -> None:
+    # Comments stay in the statements: a `:word` in one would become a parameter pytds lacks.
+    query = MSSQL[name]
+    dialect = mssql_dialect()
+    for statement in query.statements:
+        prepared = dialect.prepare(statement)
+        assert set(PYTDS_PARAMETER.findall(prepared)) <= query.parameters
+        assert "%(" not in prepared % {parameter: "@P" for parameter in query.parameters}
