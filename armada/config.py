@@ -95,7 +95,7 @@ def _database(env: Mapping[str, str]) -> SqliteSettings | MssqlSettings:
     if "," in server:
         server, _, port_text = server.partition(",")
         server = server.strip()
-        if not server:
+        if not server or not port_text.strip():
             raise ConfigError("SQL_SERVER_NAME", "expected host or host,port")
         port = _int({"SQL_SERVER_NAME": port_text}, "SQL_SERVER_NAME", 1433, 1, 65535)
     for variable in ("SQL_SERVER_USER", "SQL_SERVER_PASSWORD", "SQL_SERVER_DB"):

@@ -5,9 +5,13 @@ Shared by both dialects: every function takes a Transaction and plain values.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
 from armada.errors import Conflict, NotFound
 from armada.store.transaction import Record, Transaction
 
+DATETIME_ROUNDING = timedelta(milliseconds=3)
 TABLES = ("armada_runs", "armada_jobs", "armada_events")
 KEY_OF_TABLE = {"armada_runs": "run_uuid", "armada_jobs": "job_uuid", "armada_events": "event_uuid"}
 LEGACY_INDEX_OF_TABLE = {
@@ -112,11 +116,18 @@ def update_event_status(tx: Transaction, event_uuid: str, event_status: str) -> 
         raise NotFound(f"event {event_uuid} not found")
 
 
+def _same(stored: Any, sent: Any) -> bool:
+    # Legacy SQL Server DATETIME columns round to 1/300 s: a repeat must still be a repeat.
+    if isinstance(stored, datetime) and isinstance(sent, datetime):
+        return abs(stored - sent) <= DATETIME_ROUNDING
+    return stored == sent
+
+
 def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
     """A repeated create is fine when it says the same; a different body is a conflict."""
     if stored is None:
         raise RuntimeError(f"{kind} neither inserted nor found")
-    differing = sorted(key for key, value in sent.items() if stored.get(key) != value)
+    differing = sorted(key for key, value in sent.items() if not _same(stored.get(key), value))
     if differing:
         raise Conflict(
             f"{kind} {sent[f'{kind}_uuid']} already exists with other values "

@@ -116,7 +116,7 @@ class Store:
         """Runs on a worker thread; hands the outcome to the loop, writes in commit order."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                connection = self._connection()
+                connection = self._connect_or_forget_schema()
                 limits = self._limits if self._limits is not None else self._prepare(connection)
                 tx = Transaction(connection, self.dialect, self._queries, limits)
                 self.dialect.begin(connection, write)
@@ -161,6 +161,14 @@ class Store:
                 log.info("store ready: %s", self.description)
                 self._limits = limits
             return self._limits
+
+    def _connect_or_forget_schema(self) -> Any:
+        try:
+            return self._connection()
+        except Exception:
+            # Unreachable: what comes back may be a new, empty database; check the schema again.
+            self._limits = None
+            raise
 
     def _connection(self) -> Any:
         connection = getattr(self._local, "connection", None)

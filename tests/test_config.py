@@ -1,0 +1,181 @@
+"""Configuration: parsed once from the environment (and `.env`); bad settings stop the start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from server_process import run_service
+
+from armada import const
+from armada.config import (
+    Config,
+    ConfigError,
+    MssqlSettings,
+    SqliteSettings,
+    environment_with_dotenv,
+    load_config,
+)
+
+MSSQL = {
+    "SQL_SERVER_NAME": "db.example.com",
+    "SQL_SERVER_USER": "armada",
+    "SQL_SERVER_PASSWORD": "secret",
+    "SQL_SERVER_DB": "ArmadaDB",
+}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory, and a process environment without any Armada or SQL Server setting."""
+    for variable in list(os.environ):
+        if variable.startswith(("ARMADA_", "SQL_SERVER_")):
+            monkeypatch.delenv(variable)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def config_error(environ: dict[str, str]) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load_config(environ)
+    return caught.value
+
+
+def test_defaults_serve_sqlite_on_localhost_8000():
+    config = load_config({})
+
+    assert config == Config(database=SqliteSettings(path=Path("armada.db")))
+    assert config.host == "127.0.0.1"
+    assert config.port == 8000
+    assert config.cors_origins == (
+        "http://localhost:5173", "http://localhost:8080", "http://localhost:3000",
+    )
+    assert config.db_timeout == const.DB_TIMEOUT_SECONDS
+
+
+def test_sqlite_at_armada_db_path(tmp_path: Path):
+    config = load_config({"ARMADA_DB_PATH": str(tmp_path / "tracking.db")})
+
+    assert config.database == SqliteSettings(path=tmp_path / "tracking.db")
+
+
+def test_sql_server_is_chosen_when_sql_server_name_is_set(tmp_path: Path):
+    config = load_config({**MSSQL, "ARMADA_DB_PATH": str(tmp_path / "ignored.db")})
+
+    assert config.database == MssqlSettings(
+        server="db.example.com", port=1433, user="armada", password="secret",
+        database="ArmadaDB",
+    )
+
+
+def test_sql_server_port_variable():
+    assert load_config({**MSSQL, "SQL_SERVER_PORT": "14330"}).database.port == 14330
+
+
+def test_sql_server_name_may_carry_the_port():
+    database = load_config({**MSSQL, "SQL_SERVER_NAME": "db.example.com, 1533"}).database
+
+    assert (database.server, database.port) == ("db.example.com", 1533)
+
+
+@pytest.mark.parametrize("name", ["db.example.com,", "db.example.com,abc", "db,70000", ",1433"])
+def test_a_bad_port_in_sql_server_name_names_it(name: str):
+    assert config_error({**MSSQL, "SQL_SERVER_NAME": name}).variable == "SQL_SERVER_NAME"
+
+
+@pytest.mark.parametrize("variable", ["SQL_SERVER_USER", "SQL_SERVER_PASSWORD", "SQL_SERVER_DB"])
+def test_missing_sql_server_setting_names_the_variable(variable: str):
+    environ = {key: value for key, value in MSSQL.items() if key != variable}
+
+    error = config_error(environ)
+
+    assert error.variable == variable
+    assert variable in str(error)
+
+
+def test_the_password_is_not_in_the_settings_repr():
+    assert "secret" not in repr(load_config(MSSQL))
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "65536", "80.5", "-1"])
+def test_a_bad_armada_port_names_it(port: str):
+    error = config_error({"ARMADA_PORT": port})
+
+    assert error.variable == "ARMADA_PORT"
+    assert "ARMADA_PORT" in str(error)
+
+
+def test_armada_db_path_in_a_missing_directory_names_it(tmp_path: Path):
+    error = config_error({"ARMADA_DB_PATH": str(tmp_path / "missing" / "armada.db")})
+
+    assert error.variable == "ARMADA_DB_PATH"
+    assert "missing" in error.problem
+
+
+def test_armada_db_path_that_is_a_directory_names_it(tmp_path: Path):
+    assert config_error({"ARMADA_DB_PATH": str(tmp_path)}).variable == "ARMADA_DB_PATH"
+
+
+def test_cors_origins_are_a_comma_separated_list():
+    config = load_config({"ARMADA_CORS_ORIGINS": " https://a.example.com/, http://b:8080 ,,"})
+
+    assert config.cors_origins == ("https://a.example.com", "http://b:8080")
+
+
+def test_empty_cors_origins_allow_no_browser_origin():
+    assert load_config({"ARMADA_CORS_ORIGINS": ""}).cors_origins == ()
+
+
+def test_a_cors_origin_that_is_not_http_names_the_variable():
+    assert config_error({"ARMADA_CORS_ORIGINS": "localhost:3000"}).variable \
+        == "ARMADA_CORS_ORIGINS"
+
+
+def test_host_and_port():
+    config = load_config({"ARMADA_HOST": "0.0.0.0", "ARMADA_PORT": "9000"})
+
+    assert (config.host, config.port) == ("0.0.0.0", 9000)
+
+
+def test_a_bad_host_names_it():
+    assert config_error({"ARMADA_HOST": "not a host"}).variable == "ARMADA_HOST"
+
+
+def test_dotenv_in_the_working_directory_is_read(workdir: Path):
+    (workdir / ".env").write_text("ARMADA_PORT=9100\nARMADA_HOST=0.0.0.0\n")
+
+    config = load_config(environment_with_dotenv())
+
+    assert (config.host, config.port) == ("0.0.0.0", 9100)
+
+
+def test_the_environment_wins_over_dotenv(workdir: Path, monkeypatch: pytest.MonkeyPatch):
+    (workdir / ".env").write_text("ARMADA_PORT=9100\n")
+    monkeypatch.setenv("ARMADA_PORT", "9200")
+
+    assert load_config(environment_with_dotenv()).port == 9200
+
+
+def test_no_dotenv_file_is_fine(workdir: Path):
+    assert load_config(environment_with_dotenv()).port == 8000
+
+
+def test_serve_with_a_bad_port_exits_2_with_one_line_naming_it(tmp_path: Path):
+    result = run_service(tmp_path, ARMADA_PORT="eighty")
+
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "ARMADA_PORT" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_reads_a_bad_setting_from_dotenv_too(tmp_path: Path):
+    (tmp_path / ".env").write_text("SQL_SERVER_NAME=db.example.com\n")
+
+    result = run_service(tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert "SQL_SERVER_USER" in result.stderr

@@ -1,0 +1,228 @@
+"""The store through the running app, checked in the real SQLite file.
+
+SQLite only: these tests look inside the database file and lock or break it from outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from helpers import RUN, event_body, job_body, next_message, no_message
+
+from armada import const
+from armada.app import init_app
+from armada.config import Config, SqliteSettings
+from armada.keys import store_key
+from armada.store import Store
+
+SIMULTANEOUS_POSTS = 20
+BUSY_TIMEOUT = 0.3
+
+
+@pytest.fixture
+def database(sqlite_path: Path) -> SqliteSettings:
+    return SqliteSettings(path=sqlite_path)
+
+
+def rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
+def count(path: Path, table: str) -> int:
+    return rows(path, f"SELECT COUNT(*) FROM {table}")[0][0]
+
+
+async def assert_unavailable(response: Any) -> None:
+    assert response.status == 503
+    assert response.headers["Retry-After"] == str(const.RETRY_AFTER_SECONDS)
+    body = await response.json()
+    assert body["error"] == "database_unavailable"
+    assert body["detail"]
+
+
+async def post_run_with_jobs_and_events(client: TestClient, run_uuid: str, jobs: int = 2,
+                                        events: int = 2) -> None:
+    run = {"run_uuid": run_uuid, "run_datetime": "2026-02-24T10:30:00.000"}
+    assert (await client.post("/api/runs/", json=run)).status == 201
+    for j in range(jobs):
+        job_uuid = f"{run_uuid}-job-{j}"
+        assert (await client.post("/api/jobs/", json=job_body(job_uuid, run_uuid))).status == 201
+        for e in range(events):
+            body = event_body(f"{job_uuid}-event-{e}", job_uuid=job_uuid)
+            assert (await client.post("/api/events/", json=body)).status == 201
+
+
+# Idempotent run registration
+
+
+async def test_simultaneous_posts_of_one_run_store_one_row_and_broadcast_once(
+        client: TestClient, subscribe: Any, sqlite_path: Path):
+    ws = await subscribe()
+
+    responses = await asyncio.gather(*(
+        client.post("/api/runs/", json=RUN) for _ in range(SIMULTANEOUS_POSTS)
+    ))
+
+    statuses = sorted(response.status for response in responses)
+    assert statuses == [200] * (SIMULTANEOUS_POSTS - 1) + [201]
+    for response in responses:
+        assert await response.json() == {
+            "run_uuid": "run-1", "run_datetime": "2026-02-24T10:30:00.000Z",
+        }
+    assert rows(sqlite_path, "SELECT run_uuid FROM armada_runs") == [("run-1",)]
+    assert (await next_message(ws))["type"] == "new_run"
+    await no_message(ws)
+
+
+async def test_simultaneous_jobs_of_an_unregistered_run_create_it_once(
+        client: TestClient, subscribe: Any, sqlite_path: Path):
+    ws = await subscribe()
+
+    responses = await asyncio.gather(*(
+        client.post("/api/jobs/", json=job_body(f"job-{n}")) for n in range(SIMULTANEOUS_POSTS)
+    ))
+
+    assert [response.status for response in responses] == [201] * SIMULTANEOUS_POSTS
+    assert rows(sqlite_path, "SELECT run_uuid FROM armada_runs") == [("run-1",)]
+    assert count(sqlite_path, "armada_jobs") == SIMULTANEOUS_POSTS
+    types = [(await next_message(ws))["type"] for _ in range(SIMULTANEOUS_POSTS + 1)]
+    assert types == ["new_run"] + ["new_job"] * SIMULTANEOUS_POSTS
+
+
+# Cascade delete: one transaction
+
+
+async def test_delete_run_removes_its_jobs_and_events(client: TestClient, sqlite_path: Path):
+    await post_run_with_jobs_and_events(client, "doomed")
+    await post_run_with_jobs_and_events(client, "kept", jobs=1, events=1)
+
+    response = await client.delete("/api/runs/doomed")
+
+    assert response.status == 200
+    assert await response.json() == {"ok": True}
+    assert rows(sqlite_path, "SELECT run_uuid FROM armada_runs") == [("kept",)]
+    assert rows(sqlite_path, "SELECT job_uuid FROM armada_jobs") == [("kept-job-0",)]
+    assert rows(sqlite_path, "SELECT event_uuid FROM armada_events") == [("kept-job-0-event-0",)]
+
+
+async def test_a_delete_that_fails_midway_leaves_everything(
+        client: TestClient, subscribe: Any, sqlite_path: Path):
+    await post_run_with_jobs_and_events(client, "run-1")
+    ws = await subscribe()
+    # The run row goes last, after its events and jobs: refusing it proves the rollback.
+    with sqlite3.connect(sqlite_path) as db:
+        db.execute("CREATE TRIGGER protect_runs BEFORE DELETE ON armada_runs "
+                   "BEGIN SELECT RAISE(ABORT, 'runs are protected'); END")
+
+    response = await client.delete("/api/runs/run-1")
+
+    # The database refused a valid request: a server-side failure, not the client's fault,
+    # and not "unavailable" (retrying would not help); the body is the JSON error shape.
+    assert response.status == 500
+    assert response.content_type == "application/json"
+    body = await response.json()
+    assert body["error"] == "internal_error"
+    assert "Traceback" not in body["detail"]
+    assert count(sqlite_path, "armada_runs") == 1
+    assert count(sqlite_path, "armada_jobs") == 2
+    assert count(sqlite_path, "armada_events") == 4
+    await no_message(ws)
+
+    with sqlite3.connect(sqlite_path) as db:
+        db.execute("DROP TRIGGER protect_runs")
+    assert (await client.delete("/api/runs/run-1")).status == 200
+    assert (await next_message(ws)) == {"type": "delete_run", "data": {"run_uuid": "run-1"}}
+    assert count(sqlite_path, "armada_events") == 0
+
+
+# A database locked by another process
+
+
+async def test_a_write_on_a_locked_database_answers_503_then_succeeds_once_released(
+        make_client: Any, sqlite_path: Path):
+    client = await make_client(db_timeout=BUSY_TIMEOUT)
+    locker = sqlite3.connect(sqlite_path, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        response = await client.post("/api/runs/", json=RUN)
+        waited = time.monotonic() - started
+
+        await assert_unavailable(response)
+        assert BUSY_TIMEOUT * 0.8 <= waited < BUSY_TIMEOUT + 1.5
+        # WAL: readers are not blocked by a writer.
+        assert (await client.get("/api/runs/")).status == 200
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+    assert (await client.post("/api/runs/", json=RUN)).status == 201
+    assert count(sqlite_path, "armada_runs") == 1
+
+
+# Broken connections and a database that cannot be opened
+
+
+async def test_connections_closed_behind_the_stores_back_are_replaced(sqlite_path: Path):
+    store = Store(Config(database=SqliteSettings(path=sqlite_path), db_workers=2))
+    await store.open()
+    try:
+        await asyncio.gather(*(store.list_runs(1, 10) for _ in range(4)))
+        assert store._connections
+        for connection in list(store._connections):
+            connection.close()
+
+        run = {"run_uuid": "run-1", "run_datetime": datetime(2026, 2, 24, 10, 30)}
+        assert await store.create_run(run) == (run, True)
+        results = await asyncio.gather(*(store.list_runs(1, 10) for _ in range(4)))
+        assert results == [([run], 1)] * 4
+    finally:
+        await store.close()
+
+
+async def test_a_database_that_cannot_be_opened_at_start_answers_503_until_it_can(
+        aiohttp_client: Any, tmp_path: Path):
+    folder = tmp_path / "not-yet"
+    client = await aiohttp_client(init_app(Config(
+        database=SqliteSettings(path=folder / "armada.db"), db_timeout=BUSY_TIMEOUT)))
+
+    await assert_unavailable(await client.get("/api/runs/"))
+    await assert_unavailable(await client.post("/api/runs/", json=RUN))
+
+    folder.mkdir()
+    assert (await client.get("/api/runs/")).status == 200
+    assert (await client.post("/api/runs/", json=RUN)).status == 201
+    assert count(folder / "armada.db", "armada_runs") == 1
+
+
+async def test_a_database_whose_folder_vanished_answers_503_until_it_is_back(
+        aiohttp_client: Any, tmp_path: Path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    client = await aiohttp_client(init_app(Config(
+        database=SqliteSettings(path=folder / "armada.db"), db_timeout=BUSY_TIMEOUT)))
+    assert (await client.post("/api/runs/", json=RUN)).status == 201
+
+    shutil.rmtree(folder)
+    # Open handles would keep using the unlinked file; the lost volume takes them with it.
+    for connection in list(client.app[store_key]._connections):
+        connection.close()
+
+    await assert_unavailable(await client.get("/api/runs/"))
+    await assert_unavailable(await client.post("/api/runs/", json=RUN))
+
+    folder.mkdir()
+    assert (await client.post("/api/runs/", json=RUN)).status == 201
+    assert (await (await client.get("/api/runs/")).json())["total"] == 1
