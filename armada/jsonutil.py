@@ -15,5 +15,5 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+def dumps(value: Any, *, ensure_ascii: bool = False) -> str:
+    return json.dumps(value, default=_default, ensure_ascii=ensure_ascii, separators=(",", ":"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -25,11 +26,13 @@ HTTP_ERROR_CODES = {
     431: "headers_too_large",
 }
 PASSED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+# Errors echo client input (an unknown field named "\ud800"); ASCII escapes always encode.
+error_dumps = partial(dumps, ensure_ascii=True)
 
 
 def error_response(status: int, body: dict[str, Any],
                    headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers, dumps=dumps)
+    return web.json_response(body, status=status, headers=headers, dumps=error_dumps)
 
 
 def validation_body(error: ValidationError) -> dict[str, Any]:

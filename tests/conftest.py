@@ -6,6 +6,7 @@ is set (with SQL_SERVER_NAME, SQL_SERVER_USER, SQL_SERVER_PASSWORD, SQL_SERVER_D
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -29,15 +30,36 @@ def mssql_settings() -> MssqlSettings:
     return settings
 
 
-def reset_mssql(settings: MssqlSettings) -> None:
-    """Drop the service's tables in the (dedicated) test database so each test starts empty."""
+def mssql_connect(settings: MssqlSettings, database: str) -> Any:
+    """An autocommit pytds connection, with the port handling of MssqlDialect.connect."""
     import pytds
 
-    with pytds.connect(server=settings.server, port=settings.port, user=settings.user,
-                       password=settings.password, database=settings.database,
-                       autocommit=True) as connection, connection.cursor() as cursor:
+    return pytds.connect(dsn=settings.server,
+                         port=None if "\\" in settings.server else settings.port,
+                         user=settings.user, password=settings.password, database=database,
+                         autocommit=True, login_timeout=30, appname="armada-tests")
+
+
+@functools.cache
+def create_mssql_database(settings: MssqlSettings) -> None:
+    """Create the test database from `master` when missing (a fresh SQL Server container)."""
+    with mssql_connect(settings, "master") as connection, connection.cursor() as cursor:
+        # CREATE DATABASE takes no parameter for its name: quote it on the server side.
+        cursor.execute(
+            "IF DB_ID(%(name)s) IS NULL BEGIN"
+            " DECLARE @create NVARCHAR(300) = N'CREATE DATABASE ' + QUOTENAME(%(name)s);"
+            " EXEC (@create); END",
+            {"name": settings.database},
+        )
+
+
+def reset_mssql(settings: MssqlSettings) -> None:
+    """Drop the service's tables in the (dedicated) test database so each test starts empty."""
+    create_mssql_database(settings)
+    with mssql_connect(settings, settings.database) as connection, \
+            connection.cursor() as cursor:
         for table in ("armada_events", "armada_jobs", "armada_runs"):
-            cursor.execute(f"IF OBJECT_ID(N'{table}', N'U') IS NOT NULL DROP TABLE {table}")
+            cursor.execute(f"IF OBJECT_ID(N'dbo.{table}', N'U') IS NOT NULL DROP TABLE dbo.{table}")
 
 
 @pytest.fixture(params=[

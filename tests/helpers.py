@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import aiohttp
+import pytest
 
 MESSAGE_TIMEOUT = 5.0
 
@@ -13,7 +15,9 @@ MESSAGE_TIMEOUT = 5.0
 async def next_message(ws: aiohttp.ClientWebSocketResponse,
                        within: float = MESSAGE_TIMEOUT) -> dict[str, Any]:
     """The next broadcast message, parsed; fails the test when none comes in time."""
-    message = await ws.receive(timeout=within)
+    # Not receive(timeout=...): aiohttp restarts that timeout at every ping it answers.
+    async with asyncio.timeout(within):
+        message = await ws.receive()
     assert message.type == aiohttp.WSMsgType.TEXT, message
     return json.loads(message.data)
 
@@ -21,7 +25,8 @@ async def next_message(ws: aiohttp.ClientWebSocketResponse,
 async def no_message(ws: aiohttp.ClientWebSocketResponse, within: float = 0.3) -> None:
     """Assert that nothing arrives on `ws` for `within` seconds."""
     try:
-        message = await ws.receive(timeout=within)
+        async with asyncio.timeout(within):
+            message = await ws.receive()
     except TimeoutError:
         return
     raise AssertionError(f"unexpected message {message}")
@@ -39,3 +44,14 @@ def event_body(event_uuid: str = "event-1", job_uuid: str = "job-1",
                **extra: Any) -> dict[str, Any]:
     return {"event_uuid": event_uuid, "job_uuid": job_uuid, "event_content": "Page loaded",
             "event_datetime": "2026-02-24T10:32:00.000", **extra}
+
+
+SLASHES = pytest.mark.parametrize("slash", ["/", ""], ids=["slash", "no-slash"])
+
+
+async def assert_validation_error(response: Any, field: str) -> None:
+    assert response.status == 422
+    assert response.content_type == "application/json"
+    body = await response.json()
+    assert body["error"] == "validation_error"
+    assert field in body["fields"]

@@ -1,0 +1,122 @@
+"""Specification of datetimes on the wire: ISO 8601 in (no zone is UTC), one UTC form out."""
+
+import pytest
+from helpers import RUN, event_body, job_body, next_message
+
+# (sent, answered): every accepted form comes back as UTC `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+ACCEPTED = [
+    ("2026-02-24T10:30:00.000", "2026-02-24T10:30:00.000Z"),
+    ("2026-02-24T10:30:00.123", "2026-02-24T10:30:00.123Z"),
+    ("2026-02-24T10:30:00.123Z", "2026-02-24T10:30:00.123Z"),
+    ("2026-02-24T10:30:00Z", "2026-02-24T10:30:00.000Z"),
+    ("2026-02-24T10:30:00", "2026-02-24T10:30:00.000Z"),
+    ("2026-02-24T10:30", "2026-02-24T10:30:00.000Z"),
+    ("2026-02-24T10:30:00.123456", "2026-02-24T10:30:00.123Z"),
+    ("2026-02-24T10:30:00.999999", "2026-02-24T10:30:00.999Z"),
+    ("2026-02-24T10:30:00.5", "2026-02-24T10:30:00.500Z"),
+    ("2026-02-24T12:30:00.000+02:00", "2026-02-24T10:30:00.000Z"),
+    ("2026-02-24T01:00:00+02:00", "2026-02-23T23:00:00.000Z"),
+    ("2026-02-24T10:30:00-05:30", "2026-02-24T16:00:00.000Z"),
+    ("2026-02-24T10:30:00+00:00", "2026-02-24T10:30:00.000Z"),
+    ("2026-02-24 10:30:00.000", "2026-02-24T10:30:00.000Z"),
+    ("2026-12-31T23:30:00-01:00", "2027-01-01T00:30:00.000Z"),
+    ("2028-02-29T00:00:00", "2028-02-29T00:00:00.000Z"),
+]
+
+REFUSED = [
+    "",
+    "yesterday",
+    "2026-02-30T10:00:00",
+    "2026-13-01T10:00:00",
+    "2026-02-24T25:00:00",
+    "2026-02-24T10:30:00+25:00",
+    "24/02/2026 10:30",
+    "1700-01-01T00:00:00",
+    "2026-02-24T10:30:00.000Zjunk",
+    "2026-02-24T10:30:00" + "0" * 100,
+]
+
+
+@pytest.mark.parametrize("sent, answered", ACCEPTED)
+async def test_run_datetimes_come_back_in_the_one_utc_form(client, subscribe, sent, answered):
+    ws = await subscribe()
+    response = await client.post("/api/runs/", json={"run_uuid": "run-1", "run_datetime": sent})
+    assert response.status == 201
+    assert (await response.json())["run_datetime"] == answered
+    assert (await next_message(ws))["data"]["run_datetime"] == answered
+    runs = await (await client.get("/api/runs/")).json()
+    assert runs["runs"][0]["run_datetime"] == answered
+
+
+@pytest.mark.parametrize("sent, answered", ACCEPTED)
+async def test_job_datetimes_come_back_in_the_one_utc_form(client, subscribe, sent, answered):
+    ws = await subscribe()
+    response = await client.post("/api/jobs/", json=job_body(job_datetime=sent))
+    assert response.status == 201
+    assert (await response.json())["job_datetime"] == answered
+    new_run = await next_message(ws)
+    assert new_run["type"] == "new_run"
+    assert new_run["data"]["run_datetime"] == answered
+    assert (await next_message(ws))["data"]["job_datetime"] == answered
+    jobs = await (await client.get("/api/jobs/")).json()
+    assert jobs["jobs"][0]["job_datetime"] == answered
+    runs = await (await client.get("/api/runs/")).json()
+    assert runs["runs"][0]["run_datetime"] == answered
+
+
+@pytest.mark.parametrize("sent, answered", ACCEPTED)
+async def test_event_datetimes_come_back_in_the_one_utc_form(client, subscribe, sent, answered):
+    await client.post("/api/jobs/", json=job_body())
+    ws = await subscribe()
+    response = await client.post("/api/events/", json=event_body(event_datetime=sent))
+    assert response.status == 201
+    assert (await response.json())["event_datetime"] == answered
+    assert (await next_message(ws))["data"]["event_datetime"] == answered
+    events = await (await client.get("/api/events/?job_uuid=job-1")).json()
+    assert events[0]["event_datetime"] == answered
+
+
+async def test_zoned_datetimes_are_ordered_by_their_instant(client):
+    # 09:00 UTC, 10:00 UTC, 11:00 UTC, sent in three different zones.
+    for run_uuid, sent in [("ten", "2026-02-24T12:00:00+02:00"), ("nine", "2026-02-24T09:00:00Z"),
+                           ("eleven", "2026-02-24T06:00:00-05:00")]:
+        await client.post("/api/runs/", json={"run_uuid": run_uuid, "run_datetime": sent})
+    runs = await (await client.get("/api/runs/")).json()
+    assert [run["run_uuid"] for run in runs["runs"]] == ["eleven", "ten", "nine"]
+
+
+async def test_events_in_one_second_are_ordered_by_their_milliseconds(client):
+    await client.post("/api/jobs/", json=job_body())
+    for event_uuid, millis in [("b", "500"), ("c", "999"), ("a", "001")]:
+        await client.post("/api/events/", json=event_body(
+            event_uuid, event_datetime=f"2026-02-24T10:32:00.{millis}"))
+    events = await (await client.get("/api/events/?job_uuid=job-1")).json()
+    assert [event["event_uuid"] for event in events] == ["c", "b", "a"]
+
+
+@pytest.mark.parametrize("sent", [*REFUSED, 1771929000, None, ["2026-02-24"], {"iso": "x"}, True])
+async def test_invalid_datetimes_are_a_422_naming_the_field(client, sent):
+    response = await client.post("/api/runs/", json={"run_uuid": "run-1", "run_datetime": sent})
+    assert response.status == 422
+    body = await response.json()
+    assert body["error"] == "validation_error"
+    assert list(body["fields"]) == ["run_datetime"]
+    assert (await (await client.get("/api/runs/")).json())["total"] == 0
+
+
+@pytest.mark.parametrize("sent", REFUSED[:4])
+async def test_invalid_job_and_event_datetimes_are_a_422_naming_the_field(client, sent):
+    response = await client.post("/api/jobs/", json=job_body(job_datetime=sent))
+    assert response.status == 422
+    assert list((await response.json())["fields"]) == ["job_datetime"]
+    await client.post("/api/jobs/", json=job_body())
+    response = await client.post("/api/events/", json=event_body(event_datetime=sent))
+    assert response.status == 422
+    assert list((await response.json())["fields"]) == ["event_datetime"]
+
+
+async def test_a_repeated_run_answers_its_stored_datetime_in_the_one_form(client):
+    await client.post("/api/runs/", json={**RUN, "run_datetime": "2026-02-24T12:30:00.5+02:00"})
+    response = await client.post("/api/runs/", json=RUN)
+    assert response.status == 200
+    assert (await response.json())["run_datetime"] == "2026-02-24T10:30:00.500Z"

@@ -1,0 +1,218 @@
+"""Specification of /api/events/: the list of one job, create (its job must exist), set status."""
+
+import uuid
+
+import pytest
+from helpers import SLASHES, assert_validation_error, event_body, job_body, next_message, no_message
+
+EVENT = {"event_uuid": "event-1", "event_content": "Page loaded", "job_uuid": "job-1",
+         "event_datetime": "2026-02-24T10:32:00.000Z", "event_status": "Running"}
+
+
+@pytest.fixture
+async def job(client):
+    """A run with one job, `job-1`, that events can belong to."""
+    assert (await client.post("/api/jobs/", json=job_body())).status == 201
+    return "job-1"
+
+
+async def events_of(client, job_uuid: str = "job-1") -> list:
+    response = await client.get("/api/events/", params={"job_uuid": job_uuid})
+    assert response.status == 200
+    return await response.json()
+
+
+@SLASHES
+async def test_create_event_answers_201_with_the_event_and_broadcasts_it(
+        client, subscribe, job, slash):
+    ws = await subscribe()
+    response = await client.post("/api/events" + slash, json=event_body(event_status="Failed"))
+    assert response.status == 201
+    event = {**EVENT, "event_status": "Failed"}
+    assert await response.json() == event
+    assert await next_message(ws) == {"type": "new_event", "data": event}
+    assert await events_of(client) == [event]
+
+
+async def test_create_event_fills_in_the_defaults(client, job):
+    body = event_body()
+    del body["event_uuid"]
+    response = await client.post("/api/events/", json=body)
+    assert response.status == 201
+    event = await response.json()
+    assert uuid.UUID(event.pop("event_uuid")).version == 4
+    assert event == {"event_content": "Page loaded", "job_uuid": "job-1",
+                     "event_datetime": "2026-02-24T10:32:00.000Z", "event_status": "Running"}
+
+
+async def test_optional_event_fields_sent_as_null_take_their_defaults(client, job):
+    response = await client.post("/api/events/", json=event_body(event_uuid=None,
+                                                                 event_status=None))
+    assert response.status == 201
+    event = await response.json()
+    assert uuid.UUID(event["event_uuid"]).version == 4
+    assert event["event_status"] == "Running"
+
+
+async def test_an_event_of_an_unknown_job_is_a_404_naming_the_job_and_stores_nothing(
+        client, subscribe):
+    ws = await subscribe()
+    response = await client.post("/api/events/", json=event_body(job_uuid="no-such-job"))
+    assert response.status == 404
+    assert response.content_type == "application/json"
+    body = await response.json()
+    assert body["error"] == "not_found"
+    assert "no-such-job" in body["detail"]
+    await no_message(ws)
+    assert await events_of(client, "no-such-job") == []
+    assert (await (await client.get("/api/runs/")).json())["total"] == 0
+    assert (await (await client.get("/api/jobs/")).json())["total"] == 0
+
+
+async def test_an_event_of_a_deleted_run_is_a_404(client, job):
+    await client.delete("/api/runs/run-1")
+    response = await client.post("/api/events/", json=event_body())
+    assert response.status == 404
+    assert await events_of(client) == []
+
+
+async def test_repeating_an_event_with_the_same_body_answers_200_and_broadcasts_nothing(
+        client, subscribe, job):
+    assert (await client.post("/api/events/", json=event_body())).status == 201
+    ws = await subscribe()
+    response = await client.post("/api/events/", json=event_body())
+    assert response.status == 200
+    assert await response.json() == EVENT
+    await no_message(ws)
+    assert await events_of(client) == [EVENT]
+
+
+async def test_reusing_an_event_id_with_another_body_is_a_409(client, subscribe, job):
+    await client.post("/api/events/", json=event_body())
+    ws = await subscribe()
+    response = await client.post("/api/events/", json=event_body(event_content="Other"))
+    assert response.status == 409
+    assert (await response.json())["error"] == "conflict"
+    await no_message(ws)
+    assert await events_of(client) == [EVENT]
+
+
+@SLASHES
+async def test_list_events_is_a_list_newest_first(client, job, slash):
+    for number in (1, 3, 2):
+        await client.post("/api/events/", json=event_body(
+            f"event-{number}", event_datetime=f"2026-02-24T10:3{number}:00.000"))
+    response = await client.get("/api/events" + slash + "?job_uuid=job-1")
+    assert response.status == 200
+    events = await response.json()
+    assert isinstance(events, list)
+    assert [event["event_uuid"] for event in events] == ["event-3", "event-2", "event-1"]
+
+
+async def test_list_events_holds_only_the_events_of_that_job(client, job):
+    await client.post("/api/jobs/", json=job_body("job-2"))
+    await client.post("/api/events/", json=event_body("event-1", "job-1"))
+    await client.post("/api/events/", json=event_body("event-2", "job-2"))
+    assert [event["event_uuid"] for event in await events_of(client, "job-2")] == ["event-2"]
+
+
+async def test_list_events_is_not_paged(client, job):
+    for number in range(25):
+        await client.post("/api/events/", json=event_body(f"event-{number:02d}"))
+    assert len(await events_of(client)) == 25
+
+
+@pytest.mark.parametrize("job_uuid", ["no-such-job", ""])
+async def test_list_events_of_an_unknown_job_is_an_empty_list(client, job, job_uuid):
+    await client.post("/api/events/", json=event_body())
+    assert await events_of(client, job_uuid) == []
+
+
+@pytest.mark.parametrize("query, field", [
+    ("", "job_uuid"),
+    ("?job_uuid=a&job_uuid=b", "job_uuid"),
+    ("?job_uuid=job-1&page=1", "page"),
+])
+async def test_bad_event_list_parameters_are_a_422(client, query, field):
+    await assert_validation_error(await client.get("/api/events/" + query), field)
+
+
+async def test_event_content_of_65535_characters_round_trips_exactly(client, job):
+    content = ("Traceback (most recent call last):\n  ü 🚀 \t" * 2000)[:65_535]
+    assert len(content) == 65_535
+    response = await client.post("/api/events/", json=event_body(event_content=content))
+    assert response.status == 201
+    assert (await response.json())["event_content"] == content
+    assert (await events_of(client))[0]["event_content"] == content
+
+
+@pytest.mark.parametrize("content", [
+    "Ошибка: тайм-аут 🚀 — 错误 ✓ \u00e9\u0301 \U0001f9d1\u200d\U0001f4bb",
+    "",
+    "   ",
+    "line 1\nline 2\r\n\ttabbed \"quoted\" \\ back",
+    "\x00 nul and \x7f",
+])
+async def test_event_content_round_trips_every_character(client, subscribe, job, content):
+    ws = await subscribe()
+    response = await client.post("/api/events/", json=event_body(event_content=content))
+    assert response.status == 201
+    assert (await response.json())["event_content"] == content
+    assert (await next_message(ws))["data"]["event_content"] == content
+    assert (await events_of(client))[0]["event_content"] == content
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"job_uuid": "job-1", "event_datetime": "2026-02-24T10:32:00"}, "event_content"),
+    ({"event_content": "x", "event_datetime": "2026-02-24T10:32:00"}, "job_uuid"),
+    ({"event_content": "x", "job_uuid": "job-1"}, "event_datetime"),
+    (event_body(event_content=None), "event_content"),
+    (event_body(event_content=["a", "b"]), "event_content"),
+    (event_body(event_content={"text": "a"}), "event_content"),
+    (event_body(event_uuid=""), "event_uuid"),
+    (event_body(event_uuid="e" * 256), "event_uuid"),
+    (event_body(event_status="s" * 256), "event_status"),
+    (event_body(job_uuid=""), "job_uuid"),
+    (event_body(level="info"), "level"),
+])
+async def test_invalid_events_are_a_422_naming_the_field_and_store_nothing(
+        client, job, body, field):
+    await assert_validation_error(await client.post("/api/events/", json=body), field)
+    assert await events_of(client) == []
+
+
+@SLASHES
+async def test_update_event_status_changes_it_and_broadcasts(client, subscribe, job, slash):
+    await client.post("/api/events/", json=event_body())
+    ws = await subscribe()
+    change = {"event_uuid": "event-1", "event_status": "Success"}
+    response = await client.patch("/api/events/status" + slash, json=change)
+    assert response.status == 200
+    assert await response.json() == {"ok": True}
+    assert await next_message(ws) == {"type": "update_event_status", "data": change}
+    assert (await events_of(client))[0]["event_status"] == "Success"
+
+
+async def test_update_status_of_an_unknown_event_is_a_404_and_broadcasts_nothing(
+        client, subscribe, job):
+    ws = await subscribe()
+    response = await client.patch("/api/events/status",
+                                  json={"event_uuid": "no-such-event", "event_status": "Failed"})
+    assert response.status == 404
+    body = await response.json()
+    assert body["error"] == "not_found"
+    assert "no-such-event" in body["detail"]
+    await no_message(ws)
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"event_uuid": "event-1"}, "event_status"),
+    ({"event_status": "Failed"}, "event_uuid"),
+    ({"event_uuid": "event-1", "event_status": ""}, "event_status"),
+    ({"event_uuid": "event-1", "event_status": 3}, "event_status"),
+])
+async def test_invalid_event_status_updates_are_a_422_and_change_nothing(
+        client, job, body, field):
+    await client.post("/api/events/", json=event_body())
+    await assert_validation_error(await client.patch("/api/events/status", json=body), field)
+    assert await events_of(client) == [EVENT]
