@@ -14,13 +14,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/runs/", runs.list_runs),
     ("POST", "/api/runs/", runs.create_run),
+    ("GET", "/api/runs/{run_uuid}", runs.get_run),
     ("DELETE", "/api/runs/{run_uuid}", runs.delete_run),
     ("GET", "/api/jobs/", jobs.list_jobs),
     ("POST", "/api/jobs/", jobs.create_job),
     ("PATCH", "/api/jobs/status", jobs.update_job_status),
+    # Only PATCH is routed to .../status: a GET of it reads the job (or event) named "status".
+    ("GET", "/api/jobs/{job_uuid}", jobs.get_job),
     ("GET", "/api/events/", events.list_events),
     ("POST", "/api/events/", events.create_event),
+    ("POST", "/api/events/batch", events.create_events),
     ("PATCH", "/api/events/status", events.update_event_status),
+    ("GET", "/api/events/{event_uuid}", events.get_event),
     ("GET", "/ws/events/", ws.events_stream),
 ]
 

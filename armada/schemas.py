@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from armada import const
 from armada.datetimes import format_datetime, parse_datetime
@@ -35,8 +45,22 @@ def Identifier(**kwargs: Any) -> Text:
     return Text(min_length=1, max_length=const.MAX_ID_LENGTH, **kwargs)
 
 
-def Status(**kwargs: Any) -> Text:
-    return Text(min_length=1, max_length=const.MAX_ID_LENGTH, **kwargs)
+CANONICAL_STATUS = {status.lower(): status for status in const.STATUSES}
+
+
+class Status(Text):
+    """One of const.STATUSES in any letter case, loaded in its canonical case."""
+
+    default_error_messages = {
+        "unknown_status": f"Must be one of {', '.join(const.STATUSES)} (in any letter case).",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        canonical = CANONICAL_STATUS.get(text.lower()) if text.isascii() else None
+        if canonical is None:
+            raise self.make_error("unknown_status")
+        return canonical
 
 
 class UtcDateTime(fields.Field):
@@ -56,6 +80,36 @@ class UtcDateTime(fields.Field):
         if isinstance(value, datetime):
             return format_datetime(value)
         return value
+
+
+class Cursor(fields.Field):
+    """A keyset position `(datetime, uuid)` as an opaque URL-safe string (base64 of JSON)."""
+
+    default_error_messages = {"invalid": "Not a valid cursor: pass the `next` of a page."}
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        when, uuid_ = value
+        raw = json.dumps([when.isoformat(timespec="microseconds"), uuid_], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> tuple[datetime, str]:
+        if not isinstance(value, str) or not 0 < len(value) <= const.MAX_CURSOR_LENGTH:
+            raise self.make_error("invalid")
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            position = json.loads(raw.decode("utf-8"))
+            when_text, uuid_ = position
+            when = datetime.fromisoformat(when_text)
+            uuid_.encode("utf-8")
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            raise self.make_error("invalid") from None
+        if not isinstance(position, list) or when.tzinfo is not None \
+                or not 0 < len(uuid_) <= const.MAX_ID_LENGTH:
+            raise self.make_error("invalid")
+        return when, uuid_
 
 
 class StrictSchema(Schema):
@@ -110,6 +164,13 @@ class JobStatusSchema(StrictSchema):
     job_status = Status(required=True)
 
 
+class EventBatchSchema(StrictSchema):
+    events = fields.List(
+        fields.Nested(EventSchema), required=True,
+        validate=validate.Length(min=1, max=const.MAX_BATCH_EVENTS),
+    )
+
+
 class EventStatusSchema(StrictSchema):
     event_uuid = Identifier(required=True)
     event_status = Status(required=True)
@@ -125,24 +186,77 @@ class PageQuery(StrictSchema):
     )
 
 
-class JobsQuery(PageQuery):
+class Between(StrictSchema):
+    """`since` (inclusive) and `until` (exclusive) on a record's datetime, parsed as bodies are."""
+
+    since = UtcDateTime()
+    until = UtcDateTime()
+
+
+class RunsQuery(PageQuery, Between):
+    pass
+
+
+class JobsQuery(PageQuery, Between):
     run_uuid = Text()
+    status = Status()
+    agent = Text()
 
 
-class EventsQuery(StrictSchema):
+class EventsQuery(Between):
     job_uuid = Text(required=True)
+    status = Status()
+    limit = fields.Integer(validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
+    before = Cursor()
+
+    @validates_schema
+    def before_needs_limit(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "before" in data and "limit" not in data:
+            raise ValidationError("Only with limit (the size of the page).", "before")
 
 
 class RunPath(StrictSchema):
     run_uuid = Identifier(required=True)
 
 
+class JobPath(StrictSchema):
+    job_uuid = Identifier(required=True)
+
+
+class EventPath(StrictSchema):
+    event_uuid = Identifier(required=True)
+
+
+class RunSummarySchema(RunSchema):
+    """A run with the counts of its jobs, in total and per status (dump only)."""
+
+    jobs_total = fields.Integer()
+    jobs_running = fields.Integer()
+    jobs_success = fields.Integer()
+    jobs_failed = fields.Integer()
+    jobs_pending = fields.Integer()
+    jobs_cancelled = fields.Integer()
+
+
+class EventsPageSchema(Schema):
+    """One page of events, newest first, and the cursor of the next (null after the last)."""
+
+    events = fields.List(fields.Nested(EventSchema))
+    next = Cursor(allow_none=True)
+
+
 run_schema = RunSchema()
 job_schema = JobSchema()
 event_schema = EventSchema()
+event_batch_schema = EventBatchSchema()
 job_status_schema = JobStatusSchema()
 event_status_schema = EventStatusSchema()
 page_query = PageQuery()
+runs_query = RunsQuery()
 jobs_query = JobsQuery()
 events_query = EventsQuery()
 run_path = RunPath()
+job_path = JobPath()
+event_path = EventPath()
+run_summary_schema = RunSummarySchema()
+events_page_schema = EventsPageSchema()

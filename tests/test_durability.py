@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from helpers import RUN, event_body, job_body
+from helpers import RUN, event_body, job_body, job_counts
 from server_process import ServiceProcess
 
 CONCURRENT_JOBS = 40
@@ -42,7 +42,8 @@ async def test_acknowledged_run_job_and_events_survive_kill_9(service: ServicePr
         runs = await (await http.get("/api/runs/")).json()
         jobs = await (await http.get("/api/jobs/", params={"run_uuid": "run-1"})).json()
         events = await (await http.get("/api/events/", params={"job_uuid": "job-1"})).json()
-    assert runs["runs"] == [{"run_uuid": "run-1", "run_datetime": "2026-02-24T10:30:00.000Z"}]
+    assert runs["runs"] == [{"run_uuid": "run-1", "run_datetime": "2026-02-24T10:30:00.000Z",
+                             **job_counts(total=1, success=1)}]
     assert [(job["job_uuid"], job["job_status"]) for job in jobs["jobs"]] == [("job-1", "Success")]
     assert [event["event_uuid"] for event in events] == ["event-2", "event-1", "event-0"]
 

@@ -201,9 +201,10 @@ async def test_unknown_routes_are_a_404_in_json(client, path):
 
 @pytest.mark.parametrize("method, path", [
     ("PUT", "/api/runs/"), ("DELETE", "/api/runs/"), ("PATCH", "/api/runs/"),
-    ("GET", "/api/runs/run-1"), ("POST", "/api/runs/run-1"),
-    ("DELETE", "/api/jobs/"), ("GET", "/api/jobs/status"), ("POST", "/api/jobs/status"),
-    ("PUT", "/api/events"), ("GET", "/api/events/status"), ("POST", "/ws/events/"),
+    ("PUT", "/api/runs/run-1"), ("POST", "/api/runs/run-1"),
+    ("DELETE", "/api/jobs/"), ("PUT", "/api/jobs/status"), ("POST", "/api/jobs/status"),
+    ("PUT", "/api/events"), ("DELETE", "/api/events/status"), ("POST", "/ws/events/"),
+    ("DELETE", "/api/jobs/job-1"), ("PATCH", "/api/events/event-1"),
 ])
 async def test_a_wrong_method_is_a_405_in_json_with_the_allowed_ones(client, method, path):
     response = await client.request(method, path)
@@ -228,7 +229,8 @@ async def test_odd_query_strings_are_a_4xx_in_json(client, path, query):
 
 
 # A corpus of JSON-ish values: any JSON, and objects with the service's own field names.
-FIELD_NAMES = sorted({key for body in VALID_BODY.values() for key in body} | {"page", "page_size"})
+QUERY_NAMES = {"page", "page_size", "status", "agent", "since", "until", "limit", "before"}
+FIELD_NAMES = sorted({key for body in VALID_BODY.values() for key in body} | QUERY_NAMES)
 ODD_NAMES = ["", "\ud800", "\udfff", "\x00", "a" * 300]
 # Every code point, lone surrogates included: JSON can carry them as escapes.
 any_text = st.text(st.characters(exclude_categories=()) | st.characters(categories=["Cs"]))
@@ -250,6 +252,7 @@ raw_bodies = (
 queries = st.dictionaries(st.sampled_from(FIELD_NAMES + ODD_NAMES) | any_text, texts, max_size=4)
 ENDPOINTS = WRITES + [("GET", path) for path in READS] + [
     ("DELETE", "/api/runs/{}"), ("OPTIONS", "/api/runs/"), ("GET", "/ws/events/"),
+    ("GET", "/api/runs/{}"), ("GET", "/api/jobs/{}"), ("GET", "/api/events/{}"),
 ]
 
 

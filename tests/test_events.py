@@ -1,5 +1,8 @@
-"""Specification of /api/events/: the list of one job, create (its job must exist), set status."""
+"""Specification of /api/events/: the list of one job (whole or paged), read one, create (its
+job must exist), set status."""
 
+import asyncio
+import base64
 import uuid
 
 import pytest
@@ -216,3 +219,213 @@ async def test_invalid_event_status_updates_are_a_422_and_change_nothing(
     await client.post("/api/events/", json=event_body())
     await assert_validation_error(await client.patch("/api/events/status", json=body), field)
     assert await events_of(client) == [EVENT]
+
+
+# Idempotent creates: conflicts name both versions; simultaneous repeats make one event
+
+
+async def test_a_conflicting_event_answers_409_with_the_stored_and_the_sent_versions(
+        client, job):
+    await client.post("/api/events/", json=event_body())
+    response = await client.post("/api/events/", json=event_body(event_content="Other"))
+    assert response.status == 409
+    body = await response.json()
+    assert "event_content" in body["detail"]
+    assert body["stored"] == EVENT
+    assert body["sent"] == {**EVENT, "event_content": "Other"}
+
+
+async def test_twenty_simultaneous_posts_of_one_event_leave_one_row_and_one_broadcast(
+        client, subscribe, job):
+    ws = await subscribe()
+    responses = await asyncio.gather(*(client.post("/api/events/", json=event_body())
+                                       for _ in range(20)))
+    assert sorted(response.status for response in responses) == [200] * 19 + [201]
+    for response in responses:
+        assert await response.json() == EVENT
+    assert await next_message(ws) == {"type": "new_event", "data": EVENT}
+    await no_message(ws)
+    assert await events_of(client) == [EVENT]
+
+
+# One event, read alone
+
+
+@SLASHES
+async def test_get_event_answers_the_event(client, job, slash):
+    await client.post("/api/events/", json=event_body())
+    response = await client.get("/api/events/event-1" + slash)
+    assert response.status == 200
+    assert await response.json() == EVENT
+
+
+@SLASHES
+async def test_get_unknown_event_is_a_404_naming_it(client, slash):
+    response = await client.get("/api/events/no-such-event" + slash)
+    assert response.status == 404
+    body = await response.json()
+    assert body["error"] == "not_found"
+    assert "no-such-event" in body["detail"]
+
+
+async def test_get_of_events_status_reads_the_event_named_status_and_patch_still_works(
+        client, job):
+    assert (await client.get("/api/events/status")).status == 404
+    await client.post("/api/events/", json=event_body("status"))
+    assert (await (await client.get("/api/events/status")).json())["event_uuid"] == "status"
+    response = await client.patch("/api/events/status",
+                                  json={"event_uuid": "status", "event_status": "Success"})
+    assert response.status == 200
+    assert (await (await client.get("/api/events/status/")).json())["event_status"] == "Success"
+
+
+# Filters: status, since (inclusive) and until (exclusive) on event_datetime
+
+
+@pytest.fixture
+async def timeline(client, job):
+    """Six events of job-1, one minute apart (event-0 at 10:30 … event-5 at 10:35), and one
+    event of another job."""
+    statuses = ["Running", "Success", "Failed", "Running", "Failed", "Success"]
+    for number, status in enumerate(statuses):
+        response = await client.post("/api/events/", json=event_body(
+            f"event-{number}", event_datetime=f"2026-02-24T10:3{number}:00",
+            event_status=status))
+        assert response.status == 201
+    await client.post("/api/jobs/", json=job_body("job-2"))
+    await client.post("/api/events/", json=event_body("other", "job-2", event_status="Failed"))
+
+
+async def event_uuids(client, query: str) -> list[str]:
+    response = await client.get("/api/events/?job_uuid=job-1&" + query)
+    assert response.status == 200
+    events = await response.json()
+    assert isinstance(events, list)
+    return [event["event_uuid"] for event in events]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("status=Failed", ["event-4", "event-2"]),
+    ("status=SUCCESS", ["event-5", "event-1"]),
+    ("status=Cancelled", []),
+    ("since=2026-02-24T10:33:00", ["event-5", "event-4", "event-3"]),
+    ("until=2026-02-24T10:31:00", ["event-0"]),
+    ("since=2026-02-24T10:31:00&until=2026-02-24T10:35:00&status=Running", ["event-3"]),
+])
+async def test_list_events_filters_by_status_and_datetime(client, timeline, query, expected):
+    assert await event_uuids(client, query) == expected
+
+
+@pytest.mark.parametrize("query, field", [
+    ("&status=Done", "status"),
+    ("&since=10:30", "since"),
+    ("&until=", "until"),
+])
+async def test_bad_event_filters_are_a_422(client, query, field):
+    await assert_validation_error(await client.get("/api/events/?job_uuid=job-1" + query), field)
+
+
+# Opt-in paging: limit, and the keyset cursor `before` from the previous page's `next`
+
+
+async def events_page(client, query: str) -> dict:
+    response = await client.get("/api/events/?job_uuid=job-1&" + query)
+    assert response.status == 200
+    body = await response.json()
+    assert set(body) == {"events", "next"}
+    return body
+
+
+async def all_pages(client, query: str) -> list[list[str]]:
+    """Follow `next` from the first page to the last; the uuids of each page."""
+    pages = []
+    body = await events_page(client, query)
+    while True:
+        pages.append([event["event_uuid"] for event in body["events"]])
+        if body["next"] is None:
+            return pages
+        body = await events_page(client, f"{query}&before={body['next']}")
+
+
+async def test_a_limit_answers_the_newest_events_and_a_cursor_to_the_next_page(client, timeline):
+    body = await events_page(client, "limit=2")
+    assert [event["event_uuid"] for event in body["events"]] == ["event-5", "event-4"]
+    assert body["events"][0] == {**EVENT, "event_uuid": "event-5", "event_status": "Success",
+                                 "event_datetime": "2026-02-24T10:35:00.000Z"}
+    assert isinstance(body["next"], str)
+
+
+async def test_following_next_visits_every_event_once_newest_first(client, timeline):
+    assert await all_pages(client, "limit=4") == [
+        ["event-5", "event-4", "event-3", "event-2"], ["event-1", "event-0"]]
+    assert await all_pages(client, "limit=3") == [
+        ["event-5", "event-4", "event-3"], ["event-2", "event-1", "event-0"]]
+    assert await all_pages(client, "limit=1000") == [
+        ["event-5", "event-4", "event-3", "event-2", "event-1", "event-0"]]
+
+
+async def test_events_at_the_same_instant_are_paged_by_uuid_without_loss(client, job):
+    for number in range(7):
+        await client.post("/api/events/", json=event_body(f"same-{number}"))
+    pages = await all_pages(client, "limit=2")
+    assert [len(page) for page in pages] == [2, 2, 2, 1]
+    assert [uuid for page in pages for uuid in page] == [
+        f"same-{number}" for number in range(6, -1, -1)]
+
+
+async def test_events_added_while_paging_do_not_shift_the_next_pages(client, timeline):
+    first = await events_page(client, "limit=3")
+    await client.post("/api/events/", json=event_body(
+        "newest", event_datetime="2026-02-24T11:00:00"))
+    second = await events_page(client, f"limit=3&before={first['next']}")
+    assert [event["event_uuid"] for event in second["events"]] == [
+        "event-2", "event-1", "event-0"]
+    assert second["next"] is None
+
+
+async def test_paging_combines_with_the_filters(client, timeline):
+    assert await all_pages(client, "limit=1&status=Failed") == [["event-4"], ["event-2"]]
+    assert await all_pages(client, "limit=2&since=2026-02-24T10:31:00&until=2026-02-24T10:35:00"
+                           ) == [["event-4", "event-3"], ["event-2", "event-1"]]
+
+
+async def test_a_page_of_an_unknown_job_is_empty(client):
+    response = await client.get("/api/events/?job_uuid=no-such-job&limit=10")
+    assert await response.json() == {"events": [], "next": None}
+
+
+async def test_without_a_limit_the_list_stays_a_plain_list(client, timeline):
+    assert await event_uuids(client, "") == [f"event-{n}" for n in range(5, -1, -1)]
+
+
+def cursor(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("query, field", [
+    ("limit=0", "limit"),
+    ("limit=1001", "limit"),
+    ("limit=ten", "limit"),
+    ("limit=", "limit"),
+    ("before=" + cursor(b'["2026-02-24T10:33:00.000000","event-3"]'), "before"),
+    ("limit=2&before=", "before"),
+    ("limit=2&before=not-a-cursor", "before"),
+    ("limit=2&before=" + cursor(b"[]"), "before"),
+    ("limit=2&before=" + cursor(b'{"a": 1, "b": 2}'), "before"),
+    ("limit=2&before=" + cursor(b'["yesterday","event-3"]'), "before"),
+    ("limit=2&before=" + cursor(b'["2026-02-24T10:33:00+01:00","event-3"]'), "before"),
+    ("limit=2&before=" + cursor(b'["2026-02-24T10:33:00",""]'), "before"),
+    ("limit=2&before=" + cursor(b'["2026-02-24T10:33:00",7]'), "before"),
+    ("limit=2&before=" + cursor(b'["2026-02-24T10:33:00","\\ud800"]'), "before"),
+    ("limit=2&before=" + cursor(b"\xff\xfe"), "before"),
+    ("limit=2&before=" + "A" * 5000, "before"),
+])
+async def test_bad_limits_and_cursors_are_a_422(client, timeline, query, field):
+    await assert_validation_error(
+        await client.get("/api/events/?job_uuid=job-1&" + query), field)
+
+
+@pytest.mark.parametrize("limit", [1, 1000])
+async def test_limit_bounds_are_accepted(client, timeline, limit):
+    body = await events_page(client, f"limit={limit}")
+    assert len(body["events"]) == min(limit, 6)

@@ -4,7 +4,15 @@ import asyncio
 import uuid
 
 import pytest
-from helpers import RUN, SLASHES, assert_validation_error, job_body, next_message, no_message
+from helpers import (
+    RUN,
+    SLASHES,
+    assert_validation_error,
+    job_body,
+    job_counts,
+    next_message,
+    no_message,
+)
 
 JOB = {"job_uuid": "job-1", "run_uuid": "run-1", "job_datetime": "2026-02-24T10:31:00.000Z",
        "job_associated_agent": "Unknown", "job_status": "Running"}
@@ -69,7 +77,7 @@ async def test_a_job_of_an_unknown_run_registers_the_run_first(client, subscribe
     assert await next_message(ws) == {"type": "new_run", "data": run}
     assert await next_message(ws) == {"type": "new_job", "data": JOB}
     runs = await (await client.get("/api/runs/")).json()
-    assert runs["runs"] == [run]
+    assert runs["runs"] == [{**run, **job_counts(total=1, running=1)}]
 
 
 async def test_simultaneous_jobs_of_one_unknown_run_register_it_once(client, subscribe):
@@ -92,7 +100,8 @@ async def test_a_job_of_a_known_run_broadcasts_no_new_run(client, subscribe):
     assert (await next_message(ws))["type"] == "new_job"
     await no_message(ws)
     runs = await (await client.get("/api/runs/")).json()
-    assert runs["runs"] == [{"run_uuid": "run-1", "run_datetime": "2026-02-24T10:30:00.000Z"}]
+    assert runs["runs"] == [{"run_uuid": "run-1", "run_datetime": "2026-02-24T10:30:00.000Z",
+                             **job_counts(total=1, running=1)}]
 
 
 async def test_repeating_a_job_with_the_same_body_answers_200_and_broadcasts_nothing(
@@ -247,3 +256,130 @@ async def test_invalid_job_status_updates_are_a_422_and_change_nothing(client, b
     await client.post("/api/jobs/", json=job_body())
     await assert_validation_error(await client.patch("/api/jobs/status", json=body), field)
     assert (await jobs_page(client))["jobs"] == [JOB]
+
+
+# Idempotent creates: conflicts name both versions; simultaneous repeats make one job
+
+
+async def test_a_conflicting_job_answers_409_with_the_stored_and_the_sent_versions(client):
+    await client.post("/api/jobs/", json=job_body())
+    response = await client.post("/api/jobs/", json=job_body(job_status="Failed"))
+    assert response.status == 409
+    body = await response.json()
+    assert "job_status" in body["detail"]
+    assert body["stored"] == JOB
+    assert body["sent"] == {**JOB, "job_status": "Failed"}
+
+
+async def test_twenty_simultaneous_posts_of_one_job_leave_one_row_and_one_broadcast(
+        client, subscribe):
+    await client.post("/api/runs/", json=RUN)
+    ws = await subscribe()
+    responses = await asyncio.gather(*(client.post("/api/jobs/", json=job_body())
+                                       for _ in range(20)))
+    assert sorted(response.status for response in responses) == [200] * 19 + [201]
+    for response in responses:
+        assert await response.json() == JOB
+    assert await next_message(ws) == {"type": "new_job", "data": JOB}
+    await no_message(ws)
+    assert (await jobs_page(client))["jobs"] == [JOB]
+
+
+# One job, read alone
+
+
+@SLASHES
+async def test_get_job_answers_the_job(client, slash):
+    await client.post("/api/jobs/", json=job_body(job_associated_agent="agent-7"))
+    response = await client.get("/api/jobs/job-1" + slash)
+    assert response.status == 200
+    assert await response.json() == {**JOB, "job_associated_agent": "agent-7"}
+
+
+@SLASHES
+async def test_get_unknown_job_is_a_404_naming_it(client, slash):
+    response = await client.get("/api/jobs/no-such-job" + slash)
+    assert response.status == 404
+    body = await response.json()
+    assert body["error"] == "not_found"
+    assert "no-such-job" in body["detail"]
+
+
+@SLASHES
+async def test_get_of_jobs_status_reads_the_job_named_status(client, slash):
+    response = await client.get("/api/jobs/status" + slash)
+    assert response.status == 404
+    assert "status" in (await response.json())["detail"]
+    await client.post("/api/jobs/", json=job_body("status"))
+    response = await client.get("/api/jobs/status" + slash)
+    assert response.status == 200
+    assert await response.json() == {**JOB, "job_uuid": "status"}
+
+
+async def test_patch_of_jobs_status_still_sets_a_status_when_a_job_is_named_status(client):
+    await client.post("/api/jobs/", json=job_body("status"))
+    response = await client.patch("/api/jobs/status",
+                                  json={"job_uuid": "status", "job_status": "Failed"})
+    assert response.status == 200
+    assert (await (await client.get("/api/jobs/status")).json())["job_status"] == "Failed"
+
+
+# Filters: status, agent, since (inclusive) and until (exclusive) on job_datetime
+
+
+@pytest.fixture
+async def mixed_jobs(client):
+    """Six jobs of two runs on two agents, one minute apart (job-0 at 10:30 … job-5 at 10:35)."""
+    plan = [("run-1", "agent-a", "Running"), ("run-1", "agent-b", "Failed"),
+            ("run-2", "agent-a", "Failed"), ("run-1", "agent-a", "Success"),
+            ("run-2", "agent-b", "Running"), ("run-1", "agent-a", "Failed")]
+    for number, (run_uuid, agent, status) in enumerate(plan):
+        response = await client.post("/api/jobs/", json=job_body(
+            f"job-{number}", run_uuid, job_datetime=f"2026-02-24T10:3{number}:00",
+            job_associated_agent=agent, job_status=status))
+        assert response.status == 201
+
+
+async def job_uuids(client, query: str) -> tuple[list[str], int]:
+    body = await jobs_page(client, "?" + query)
+    return [job["job_uuid"] for job in body["jobs"]], body["total"]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("status=Failed", ["job-5", "job-2", "job-1"]),
+    ("status=failed", ["job-5", "job-2", "job-1"]),
+    ("status=Pending", []),
+    ("agent=agent-b", ["job-4", "job-1"]),
+    ("agent=no-such-agent", []),
+    ("agent=", []),
+    ("status=Failed&agent=agent-a", ["job-5", "job-2"]),
+    ("run_uuid=run-1&status=Failed", ["job-5", "job-1"]),
+    ("run_uuid=run-1&agent=agent-a&status=Success", ["job-3"]),
+    ("since=2026-02-24T10:32:00", ["job-5", "job-4", "job-3", "job-2"]),
+    ("until=2026-02-24T10:32:00", ["job-1", "job-0"]),
+    ("since=2026-02-24T10:31:00&until=2026-02-24T10:34:00", ["job-3", "job-2", "job-1"]),
+    ("run_uuid=run-2&since=2026-02-24T10:32:00&until=2026-02-24T10:34:00", ["job-2"]),
+    ("run_uuid=run-1&status=Failed&agent=agent-b&until=2026-02-24T10:31:00", []),
+])
+async def test_list_jobs_filters_by_status_agent_and_datetime(client, mixed_jobs, query,
+                                                               expected):
+    assert await job_uuids(client, query) == (expected, len(expected))
+
+
+async def test_filtered_jobs_page_with_the_filtered_total(client, mixed_jobs):
+    first = await jobs_page(client, "?agent=agent-a&page=1&page_size=3")
+    second = await jobs_page(client, "?agent=agent-a&page=2&page_size=3")
+    assert (first["total"], second["total"]) == (4, 4)
+    assert [job["job_uuid"] for job in first["jobs"] + second["jobs"]] == [
+        "job-5", "job-3", "job-2", "job-0"]
+
+
+@pytest.mark.parametrize("query, field", [
+    ("?status=Done", "status"),
+    ("?status=", "status"),
+    ("?since=now", "since"),
+    ("?until=2026-02-30", "until"),
+    ("?agent=a&agent=b", "agent"),
+])
+async def test_bad_job_filters_are_a_422(client, query, field):
+    await assert_validation_error(await client.get("/api/jobs/" + query), field)

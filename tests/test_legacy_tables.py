@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from helpers import event_body, job_body
+from helpers import event_body, job_body, job_counts
 
 from armada.app import init_app
 from armada.config import Config, SqliteSettings
@@ -64,7 +64,8 @@ async def test_legacy_rows_are_listed_with_their_datetimes(legacy_client: TestCl
     jobs = await (await legacy_client.get("/api/jobs/?run_uuid=old-run")).json()
     events = await (await legacy_client.get("/api/events/?job_uuid=old-job")).json()
 
-    assert runs["runs"] == [{"run_uuid": "old-run", "run_datetime": "2026-02-24T10:30:00.000Z"}]
+    assert runs["runs"] == [{"run_uuid": "old-run", "run_datetime": "2026-02-24T10:30:00.000Z",
+                             **job_counts(total=1, success=1)}]
     assert jobs["jobs"] == [{
         "job_uuid": "old-job", "run_uuid": "old-run", "job_datetime": "2026-02-24T10:31:00.500Z",
         "job_associated_agent": "agent-7", "job_status": "Success",

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from helpers import RUN, event_body, job_body, next_message, no_message
+from helpers import RUN, event_body, job_body, job_counts, next_message, no_message
 
 from armada import const
 from armada.app import init_app
@@ -187,7 +187,7 @@ async def test_connections_closed_behind_the_stores_back_are_replaced(sqlite_pat
         run = {"run_uuid": "run-1", "run_datetime": datetime(2026, 2, 24, 10, 30)}
         assert await store.create_run(run) == (run, True)
         results = await asyncio.gather(*(store.list_runs(1, 10) for _ in range(4)))
-        assert results == [([run], 1)] * 4
+        assert results == [([{**run, **job_counts()}], 1)] * 4
     finally:
         await store.close()
 

@@ -1,33 +1,82 @@
-"""Events: the full list of one job, create (its job must exist), set status."""
+"""Events: the list of one job (whole, or a page), read one, create (its job must exist),
+set status."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from armada.handlers.parsing import json_response, load_body, load_query
+from armada.handlers.parsing import json_response, load_body, load_match, load_query
 from armada.keys import broadcaster_key, store_key
-from armada.schemas import event_schema, event_status_schema, events_query
+from armada.schemas import (
+    event_batch_schema,
+    event_path,
+    event_schema,
+    event_status_schema,
+    events_page_schema,
+    events_query,
+)
 
 
 async def list_events(request: web.Request) -> web.Response:
+    """The full list of the job's events; with `limit`, one page of it and the next cursor."""
     query = load_query(request, events_query)
-    events = await request.app[store_key].list_events(query["job_uuid"])
+    store = request.app[store_key]
+    filters = {name: query.get(name) for name in ("status", "since", "until")}
+    if "limit" in query:
+        events, position = await store.list_events_page(
+            query["job_uuid"], query["limit"], query.get("before"), **filters)
+        return json_response(events_page_schema.dump({"events": events, "next": position}))
+    events = await store.list_events(query["job_uuid"], **filters)
     return json_response(event_schema.dump(events, many=True))
+
+
+async def get_event(request: web.Request) -> web.Response:
+    event_uuid = load_match(request, event_path)["event_uuid"]
+    return json_response(event_schema.dump(await request.app[store_key].get_event(event_uuid)))
 
 
 async def create_event(request: web.Request) -> web.Response:
     event = await load_body(request, event_schema)
-    stored, created = await request.app[store_key].create_event(event)
+    store, broadcaster = request.app[store_key], request.app[broadcaster_key]
+    # Looked up before the write (a job never changes run): nothing awaits between
+    # the commit and the broadcast, which keeps broadcasts in commit order.
+    run_uuid = await broadcaster.owners.of_job(store, event["job_uuid"])
+    stored, created = await store.create_event(event)
     data = event_schema.dump(stored)
     if created:
-        request.app[broadcaster_key].broadcast("new_event", data)
+        broadcaster.broadcast("new_event", data, run_uuid=run_uuid)
     return json_response(data, status=201 if created else 200)
 
 
 async def update_event_status(request: web.Request) -> web.Response:
     change = await load_body(request, event_status_schema)
-    await request.app[store_key].update_event_status(
-        change["event_uuid"], change["event_status"]
-    )
-    request.app[broadcaster_key].broadcast("update_event_status", change)
+    store, broadcaster = request.app[store_key], request.app[broadcaster_key]
+    job_uuid, run_uuid = await broadcaster.owners.of_event(store, change["event_uuid"])
+    await store.update_event_status(change["event_uuid"], change["event_status"])
+    broadcaster.broadcast("update_event_status", change, run_uuid=run_uuid, job_uuid=job_uuid)
     return json_response({"ok": True})
+
+
+async def create_events(request: web.Request) -> web.Response:
+    """Up to MAX_BATCH_EVENTS events in one transaction: all are stored, or none."""
+    batch = await load_body(request, event_batch_schema)
+    store, broadcaster = request.app[store_key], request.app[broadcaster_key]
+    # Runs looked up before the write, as in create_event (for the stream's run filters).
+    run_of_job = {job_uuid: await broadcaster.owners.of_job(store, job_uuid)
+                  for job_uuid in {event["job_uuid"] for event in batch["events"]}}
+    results = await store.create_events(batch["events"])
+    records = []
+    for stored, created in results:
+        record = event_schema.dump(stored)
+        if created:
+            broadcaster.broadcast("new_event", record, run_uuid=run_of_job.get(record["job_uuid"]))
+        records.append(record)
+    created_uuids = [stored["event_uuid"] for stored, created in results if created]
+    return json_response(
+        {
+            "created": created_uuids,
+            "existing": [stored["event_uuid"] for stored, created in results if not created],
+            "events": records,
+        },
+        status=201 if created_uuids else 200,
+    )

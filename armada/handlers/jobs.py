@@ -1,18 +1,20 @@
-"""Jobs: list (optionally of one run), create (registering its run if needed), set status."""
+"""Jobs: list (filtered, optionally of one run), read one, create (registering its run if
+needed), set status."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from armada.handlers.parsing import json_response, load_body, load_query
+from armada.handlers.parsing import json_response, load_body, load_match, load_query
 from armada.keys import broadcaster_key, store_key
-from armada.schemas import job_schema, job_status_schema, jobs_query, run_schema
+from armada.schemas import job_path, job_schema, job_status_schema, jobs_query, run_schema
 
 
 async def list_jobs(request: web.Request) -> web.Response:
     query = load_query(request, jobs_query)
     jobs, total = await request.app[store_key].list_jobs(
-        query.get("run_uuid"), query["page"], query["page_size"]
+        query.get("run_uuid"), query["page"], query["page_size"], status=query.get("status"),
+        agent=query.get("agent"), since=query.get("since"), until=query.get("until"),
     )
     return json_response({
         "jobs": job_schema.dump(jobs, many=True),
@@ -20,6 +22,11 @@ async def list_jobs(request: web.Request) -> web.Response:
         "page": query["page"],
         "page_size": query["page_size"],
     })
+
+
+async def get_job(request: web.Request) -> web.Response:
+    job_uuid = load_match(request, job_path)["job_uuid"]
+    return json_response(job_schema.dump(await request.app[store_key].get_job(job_uuid)))
 
 
 async def create_job(request: web.Request) -> web.Response:
@@ -36,6 +43,9 @@ async def create_job(request: web.Request) -> web.Response:
 
 async def update_job_status(request: web.Request) -> web.Response:
     change = await load_body(request, job_status_schema)
-    await request.app[store_key].update_job_status(change["job_uuid"], change["job_status"])
-    request.app[broadcaster_key].broadcast("update_job_status", change)
+    store, broadcaster = request.app[store_key], request.app[broadcaster_key]
+    # Before the write, so that nothing awaits between the commit and the broadcast.
+    run_uuid = await broadcaster.owners.of_job(store, change["job_uuid"])
+    await store.update_job_status(change["job_uuid"], change["job_status"])
+    broadcaster.broadcast("update_job_status", change, run_uuid=run_uuid)
     return json_response({"ok": True})

@@ -1,4 +1,4 @@
-"""Runs: list, register (idempotent), delete with everything under it."""
+"""Runs: list and read one (with the counts of their jobs), register (idempotent), delete."""
 
 from __future__ import annotations
 
@@ -6,18 +6,25 @@ from aiohttp import web
 
 from armada.handlers.parsing import json_response, load_body, load_match, load_query
 from armada.keys import broadcaster_key, store_key
-from armada.schemas import page_query, run_path, run_schema
+from armada.schemas import run_path, run_schema, run_summary_schema, runs_query
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    query = load_query(request, page_query)
-    runs, total = await request.app[store_key].list_runs(query["page"], query["page_size"])
+    query = load_query(request, runs_query)
+    runs, total = await request.app[store_key].list_runs(
+        query["page"], query["page_size"], query.get("since"), query.get("until")
+    )
     return json_response({
-        "runs": run_schema.dump(runs, many=True),
+        "runs": run_summary_schema.dump(runs, many=True),
         "total": total,
         "page": query["page"],
         "page_size": query["page_size"],
     })
+
+
+async def get_run(request: web.Request) -> web.Response:
+    run_uuid = load_match(request, run_path)["run_uuid"]
+    return json_response(run_summary_schema.dump(await request.app[store_key].get_run(run_uuid)))
 
 
 async def create_run(request: web.Request) -> web.Response:

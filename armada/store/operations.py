@@ -8,10 +8,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from armada.errors import Conflict, NotFound
+from armada import const
+from armada.errors import ApiError, Conflict, NotFound
 from armada.store.transaction import Record, Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
+# The open ends of a since/until range: binding both keeps every datetime range seekable.
+EARLIEST = datetime(const.EARLIEST_YEAR, 1, 1)
+LATEST = datetime.max
+# Where a page of events ends, newest first: the next page holds only older positions.
+EventPosition = tuple[datetime, str]
 TABLES = ("armada_runs", "armada_jobs", "armada_events")
 KEY_OF_TABLE = {"armada_runs": "run_uuid", "armada_jobs": "job_uuid", "armada_events": "event_uuid"}
 LEGACY_INDEX_OF_TABLE = {
@@ -48,10 +54,23 @@ def create_run(tx: Transaction, run: Record) -> tuple[Record, bool]:
     return stored, False
 
 
-def list_runs(tx: Transaction, page: int, page_size: int) -> tuple[list[Record], int]:
-    total = tx.scalar("count_runs")
-    rows = tx.all("list_runs", limit=page_size, offset=(page - 1) * page_size)
-    return rows, total
+def get_run(tx: Transaction, run_uuid: str) -> Record:
+    """The run with the counts of its jobs."""
+    run = tx.one("get_run_with_summary", run_uuid=run_uuid)
+    if run is None:
+        raise NotFound(f"run {run_uuid} not found")
+    return run
+
+
+def list_runs(tx: Transaction, page: int, page_size: int, since: datetime | None = None,
+              until: datetime | None = None) -> tuple[list[Record], int]:
+    """A page of runs, each with the counts of its jobs, and how many runs there are."""
+    paging = {"limit": page_size, "offset": (page - 1) * page_size}
+    if since is None and until is None:
+        return tx.all("list_runs", **paging), tx.scalar("count_runs")
+    between = _between(since, until)
+    return (tx.all("list_runs_between", **between, **paging),
+            tx.scalar("count_runs_between", **between))
 
 
 def delete_run(tx: Transaction, run_uuid: str) -> None:
@@ -77,9 +96,26 @@ def create_job(tx: Transaction, job: Record) -> tuple[Record, bool, Record | Non
     return stored, False, new_run
 
 
-def list_jobs(tx: Transaction, run_uuid: str | None, page: int, page_size: int
+def get_job(tx: Transaction, job_uuid: str) -> Record:
+    job = tx.one("get_job", job_uuid=job_uuid)
+    if job is None:
+        raise NotFound(f"job {job_uuid} not found")
+    return job
+
+
+def list_jobs(tx: Transaction, run_uuid: str | None, page: int, page_size: int,
+              status: str | None = None, agent: str | None = None,
+              since: datetime | None = None, until: datetime | None = None
               ) -> tuple[list[Record], int]:
     paging = {"limit": page_size, "offset": (page - 1) * page_size}
+    if (status, agent, since, until) != (None, None, None, None):
+        filters = {"job_status": status, "job_associated_agent": agent,
+                   **_between(since, until)}
+        if run_uuid is None:
+            return (tx.all("list_jobs_filtered", **filters, **paging),
+                    tx.scalar("count_jobs_filtered", **filters))
+        return (tx.all("list_jobs_of_run_filtered", run_uuid=run_uuid, **filters, **paging),
+                tx.scalar("count_jobs_of_run_filtered", run_uuid=run_uuid, **filters))
     if run_uuid is None:
         return tx.all("list_jobs", **paging), tx.scalar("count_jobs")
     return (
@@ -106,14 +142,66 @@ def create_event(tx: Transaction, event: Record) -> tuple[Record, bool]:
     return stored, False
 
 
-def list_events(tx: Transaction, job_uuid: str) -> list[Record]:
-    return tx.all("list_events_of_job", job_uuid=job_uuid)
+def create_events(tx: Transaction, events: list[Record]) -> list[tuple[Record, bool]]:
+    """Create a batch of events, each with the single-event rules; one failure fails all."""
+    results = []
+    for index, event in enumerate(events):
+        try:
+            results.append(create_event(tx, event))
+        except ApiError as error:
+            error.detail = f"events[{index}]: {error.detail}"
+            if error.fields is not None:
+                error.fields = {f"events.{index}.{name}": messages
+                                for name, messages in error.fields.items()}
+            raise
+    return results
+
+
+def get_event(tx: Transaction, event_uuid: str) -> Record:
+    event = tx.one("get_event", event_uuid=event_uuid)
+    if event is None:
+        raise NotFound(f"event {event_uuid} not found")
+    return event
+
+
+def list_events(tx: Transaction, job_uuid: str, status: str | None = None,
+                since: datetime | None = None, until: datetime | None = None) -> list[Record]:
+    """Every event of the job, newest first."""
+    if (status, since, until) == (None, None, None):
+        return tx.all("list_events_of_job", job_uuid=job_uuid)
+    return tx.all("list_events_of_job_filtered", job_uuid=job_uuid, event_status=status,
+                  **_between(since, until))
+
+
+def list_events_page(tx: Transaction, job_uuid: str, limit: int,
+                     before: EventPosition | None = None, status: str | None = None,
+                     since: datetime | None = None, until: datetime | None = None
+                     ) -> tuple[list[Record], EventPosition | None]:
+    """Up to `limit` events older than `before`, newest first, and where the next page starts.
+
+    `until` is folded into the position: `(until, "")` precedes every event at `until`.
+    """
+    position = (LATEST if until is None else until, "")
+    if before is not None:
+        position = min(position, before)
+    rows = tx.all("list_events_of_job_page", job_uuid=job_uuid, event_status=status,
+                  since=EARLIEST if since is None else since, before_datetime=position[0],
+                  before_uuid=position[1], limit=limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], (last["event_datetime"], last["event_uuid"])
 
 
 def update_event_status(tx: Transaction, event_uuid: str, event_status: str) -> None:
     tx.check_lengths("armada_events", {"event_status": event_status})
     if not tx.execute("update_event_status", event_uuid=event_uuid, event_status=event_status):
         raise NotFound(f"event {event_uuid} not found")
+
+
+def _between(since: datetime | None, until: datetime | None) -> dict[str, datetime]:
+    return {"since": EARLIEST if since is None else since,
+            "until": LATEST if until is None else until}
 
 
 def _same(stored: Any, sent: Any) -> bool:
@@ -134,3 +222,17 @@ def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
             f"({', '.join(differing)})",
             extra={"stored": stored, "sent": sent},
         )
+
+
+def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: int
+                         ) -> list[Record]:
+    return tx.all("list_runs_older_than", cutoff=cutoff, limit=limit, offset=offset)
+
+
+def purge_run(tx: Transaction, run_uuid: str) -> tuple[int, int] | None:
+    """Retention's cascade delete: the counts of (jobs, events) removed; None when gone."""
+    events = tx.execute("delete_run_events", run_uuid=run_uuid)
+    jobs = tx.execute("delete_run_jobs", run_uuid=run_uuid)
+    if not tx.execute("delete_run", run_uuid=run_uuid):
+        return None
+    return jobs, events

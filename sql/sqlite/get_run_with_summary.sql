@@ -1,0 +1,27 @@
+-- One run with the job counts the run list carries, computed by the database.
+WITH the_run AS (
+    SELECT run_uuid, run_datetime
+    FROM armada_runs
+    WHERE run_uuid = :run_uuid
+    LIMIT 1
+)
+SELECT the_run.run_uuid, the_run.run_datetime,
+    COALESCE(summary.jobs_total, 0) AS jobs_total,
+    COALESCE(summary.jobs_running, 0) AS jobs_running,
+    COALESCE(summary.jobs_success, 0) AS jobs_success,
+    COALESCE(summary.jobs_failed, 0) AS jobs_failed,
+    COALESCE(summary.jobs_pending, 0) AS jobs_pending,
+    COALESCE(summary.jobs_cancelled, 0) AS jobs_cancelled
+FROM the_run
+LEFT JOIN (
+    SELECT run_uuid,
+        COUNT(*) AS jobs_total,
+        SUM(CASE WHEN job_status = 'Running' THEN 1 ELSE 0 END) AS jobs_running,
+        SUM(CASE WHEN job_status = 'Success' THEN 1 ELSE 0 END) AS jobs_success,
+        SUM(CASE WHEN job_status = 'Failed' THEN 1 ELSE 0 END) AS jobs_failed,
+        SUM(CASE WHEN job_status = 'Pending' THEN 1 ELSE 0 END) AS jobs_pending,
+        SUM(CASE WHEN job_status = 'Cancelled' THEN 1 ELSE 0 END) AS jobs_cancelled
+    FROM armada_jobs
+    WHERE run_uuid = :run_uuid
+    GROUP BY run_uuid
+) AS summary ON summary.run_uuid = the_run.run_uuid;
