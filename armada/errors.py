@@ -74,3 +74,34 @@ class StoreUnavailable(ApiError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(const.RETRY_AFTER_SECONDS)}
+
+
+class Unauthorized(ApiError):
+    """No bearer token, or one that is not allowed here; `challenge` goes in WWW-Authenticate."""
+
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, detail: str, challenge: str) -> None:
+        super().__init__(detail)
+        self.challenge = challenge
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge}
+
+
+class OriginRefused(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class RequestTimeout(StoreUnavailable):
+    """The request took longer than ARMADA_REQUEST_TIMEOUT."""
+
+    code = "request_timeout"
+
+
+class NotReady(StoreUnavailable):
+    """The readiness probe: the database did not answer, or not in time."""
+
+    code = "not_ready"

@@ -1,0 +1,70 @@
+"""Access control: bearer tokens for writes and for reads, off unless configured.
+
+With ARMADA_WRITE_TOKENS set, POST/PATCH/DELETE need one of them; with ARMADA_READ_TOKENS
+set, GET and the WebSocket need a read or a write token. The WebSocket may carry it as
+`?token=` (browsers cannot set headers there); that parameter is removed before the handler
+sees the query. Probes, metrics, the API description and CORS preflights stay open.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aiohttp import hdrs, web
+
+from armada.errors import Unauthorized
+from armada.keys import config_key
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+OPEN_PREFIXES = ("/api/docs", "/api/openapi.json")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TOKEN_PARAMETER = "token"
+CHALLENGE = 'Bearer realm="armada"'
+
+
+def token_matches(given: str, allowed: tuple[str, ...]) -> bool:
+    """Constant time: every configured token is compared, whatever matched before."""
+    found = False
+    for token in allowed:
+        found |= hmac.compare_digest(given.encode(), token.encode())
+    return found
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    # Only the WebSocket takes it from the URL: elsewhere a header is possible, and URLs leak.
+    if request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
+        return request.query.get(TOKEN_PARAMETER) or None
+    return None
+
+
+def without_token(request: web.Request) -> web.Request:
+    """The request with `?token=` taken out of its URL, so that query schemas never see it."""
+    if TOKEN_PARAMETER not in request.query:
+        return request
+    return request.clone(rel_url=request.rel_url.without_query_params(TOKEN_PARAMETER))
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    config = request.app[config_key]
+    if request.method == hdrs.METH_OPTIONS or request.path in OPEN_PATHS \
+            or request.path.startswith(OPEN_PREFIXES):
+        return await handler(without_token(request))
+    write = request.method in WRITE_METHODS
+    allowed = config.write_tokens if write else config.read_tokens + config.write_tokens
+    required = config.write_tokens if write else config.read_tokens
+    if required:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized(f"this service needs a bearer token for {request.method}",
+                               CHALLENGE)
+        if not token_matches(token, allowed):
+            kind = "write" if write else "read or write"
+            raise Unauthorized(f"the bearer token is not a {kind} token of this service",
+                               CHALLENGE + ', error="invalid_token"')
+    return await handler(without_token(request))

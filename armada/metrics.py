@@ -1,0 +1,125 @@
+"""Prometheus metrics, one registry per application (tests run many apps in one process).
+
+HTTP requests are counted by the route's path template (never the raw URL, whose ids would
+make one series per run), the WebSocket figures are read from the broadcaster when scraped,
+and the store reports each operation through its `observe` hook.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+UNMATCHED_ROUTE = "unmatched"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "armada_http_requests", "HTTP requests answered, by route template, method, status",
+            ("route", "method", "status"), registry=self.registry,
+        )
+        self.latency = Histogram(
+            "armada_http_request_duration_seconds", "Time to answer an HTTP request",
+            ("route", "method"), buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.db_operations = Counter(
+            "armada_db_operations", "Store operations, by name and outcome (ok, error, "
+            "unavailable)", ("operation", "outcome"), registry=self.registry,
+        )
+        self.db_latency = Histogram(
+            "armada_db_operation_duration_seconds",
+            "Time from asking the store to its answer (queueing included), by operation",
+            ("operation",), buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self._sources: dict[str, Callable[[], float]] = {}
+        self.registry.register(_Readings(self._sources))
+
+    def read_from(self, broadcaster: Any, store: Any) -> None:
+        """Values taken from the broadcaster and the store each time /metrics is scraped."""
+        self._sources["subscribers"] = lambda: len(broadcaster)
+        self._sources["dropped"] = lambda: broadcaster.dropped
+        self._sources["sent"] = lambda: getattr(broadcaster, "sent", 0)
+        self._sources["in_use"] = store.connections_in_use
+        self._sources["pool"] = lambda: store.pool_size
+
+    def observe_operation(self, name: str, seconds: float, error: BaseException | None) -> None:
+        """The store's hook, called on the event loop when an operation answered."""
+        if error is None:
+            outcome = "ok"
+        else:
+            outcome = "unavailable" if getattr(error, "status", None) == 503 else "error"
+        self.db_operations.labels(name, outcome).inc()
+        self.db_latency.labels(name).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Readings(Collector):
+    """Gauges and counters whose values live elsewhere (broadcaster, store)."""
+
+    def __init__(self, sources: dict[str, Callable[[], float]]) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[Any]:
+        families = (
+            ("subscribers", GaugeMetricFamily, "armada_ws_subscribers",
+             "WebSocket subscribers connected"),
+            ("sent", CounterMetricFamily, "armada_ws_messages_sent",
+             "Messages queued to WebSocket subscribers (one per subscriber per message it takes)"),
+            ("dropped", CounterMetricFamily, "armada_ws_subscribers_dropped",
+             "WebSocket subscribers disconnected because their queue overflowed"),
+            ("in_use", GaugeMetricFamily, "armada_db_connections_in_use",
+             "Database connections running an operation now"),
+            ("pool", GaugeMetricFamily, "armada_db_pool_connections",
+             "Database connections the pool may hold (readers and the writer)"),
+        )
+        for key, family, name, documentation in families:
+            source = self._sources.get(key)
+            if source is not None:
+                yield family(name, documentation, value=source())
+
+
+def route_label(request: web.Request) -> str:
+    """The route template (`/api/runs/{run_uuid}`), one label with or without trailing slash."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return UNMATCHED_ROUTE
+    return resource.canonical.rstrip("/") or "/"
+
+
+def metrics_middleware(metrics: Metrics) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as error:
+            status = error.status
+            raise
+        finally:
+            route = route_label(request)
+            metrics.requests.labels(route, request.method, str(status)).inc()
+            metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
+
+    return middleware
+
+
+def metrics_handler(metrics: Metrics) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+
+    return handler

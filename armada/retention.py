@@ -1,0 +1,174 @@
+"""Retention: delete runs older than N days, with their jobs and events.
+
+Each run goes in its own short transaction, a batch of runs at a time, so the API never
+waits long behind it. In the service a background task does it every
+`retention_interval` seconds (ARMADA_RETENTION_DAYS) and broadcasts `delete_run` for each
+run; `python -m armada purge --older-than 30d [--dry-run]` does it once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from armada import const
+from armada.config import Config, ConfigError, environment_with_dotenv, load_config
+from armada.datetimes import format_datetime
+from armada.errors import StoreUnavailable
+from armada.keys import broadcaster_key, config_key, store_key
+from armada.store import Store
+
+log = logging.getLogger(__name__)
+
+AGE = re.compile(r"(\d+)([dhm]?)")
+AGE_UNITS = {"d": "days", "": "days", "h": "hours", "m": "minutes"}
+
+
+@dataclass(frozen=True)
+class Purged:
+    run_uuid: str
+    run_datetime: datetime
+    jobs: int
+    events: int
+
+
+def cutoff_before(age: timedelta, now: datetime | None = None) -> datetime:
+    """Naive UTC, as the store holds datetimes."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    return now - age
+
+
+async def purge(store: Store, cutoff: datetime, *, batch: int = const.RETENTION_BATCH_RUNS,
+                on_purged: Callable[[Purged], None] | None = None) -> list[Purged]:
+    """Delete every run older than `cutoff`, each in its own transaction; answer them."""
+    purged: list[Purged] = []
+    while True:
+        runs = await store.list_runs_older_than(cutoff, batch)
+        if not runs:
+            return purged
+        for run in runs:
+            counts = await store.purge_run(run["run_uuid"])
+            if counts is None:
+                continue  # deleted meanwhile through the API
+            record = Purged(run["run_uuid"], run["run_datetime"], *counts)
+            purged.append(record)
+            if on_purged is not None:
+                on_purged(record)
+
+
+async def older_than(store: Store, cutoff: datetime,
+                     batch: int = const.RETENTION_BATCH_RUNS) -> list[dict[str, object]]:
+    """What `purge` would delete (for --dry-run)."""
+    found: list[dict[str, object]] = []
+    while True:
+        runs = await store.list_runs_older_than(cutoff, batch, len(found))
+        found.extend(runs)
+        if len(runs) < batch:
+            return found
+
+
+# The background task of the service
+
+
+async def retention_task(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: purge at start and then every interval, while the service runs."""
+    config = app[config_key]
+    if config.retention_days is None:
+        yield
+        return
+    task = asyncio.create_task(_keep_purging(app, timedelta(days=config.retention_days),
+                                             config.retention_interval), name="retention")
+    yield
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+async def _keep_purging(app: web.Application, age: timedelta, interval: float) -> None:
+    broadcaster = app[broadcaster_key]
+
+    def announce(record: Purged) -> None:
+        broadcaster.broadcast("delete_run", {"run_uuid": record.run_uuid})
+
+    while True:
+        try:
+            purged = await purge(app[store_key], cutoff_before(age), on_purged=announce)
+            if purged:
+                log.info("retention: deleted %d runs older than %s", len(purged), age)
+        except StoreUnavailable as error:
+            log.warning("retention: database unavailable, next try in %gs: %s",
+                        interval, error.detail)
+        except Exception:
+            log.exception("retention: purge failed, next try in %gs", interval)
+        await asyncio.sleep(interval)
+
+
+# python -m armada purge
+
+
+def parse_age(text: str) -> timedelta:
+    """`30d`, `30` (days), `12h` or `90m`."""
+    match = AGE.fullmatch(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 30d, 12h or 90m")
+    return timedelta(**{AGE_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def purge_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m armada purge",
+        description="Delete runs older than an age, with their jobs and events, and print them.",
+    )
+    parser.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",
+                        help="30d (days), 12h or 90m")
+    parser.add_argument("--dry-run", action="store_true", help="only print what would go")
+    options = parser.parse_args(argv)
+    try:
+        config = load_config(environment_with_dotenv())
+    except ConfigError as error:
+        print(f"armada: configuration error: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level="WARNING")
+    return asyncio.run(_purge_once(config, options.older_than, options.dry_run))
+
+
+async def _purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
+    store = Store(config)
+    cutoff = cutoff_before(age)
+    try:
+        await store.open()
+        if dry_run:
+            runs = await older_than(store, cutoff)
+            for run in runs:
+                print(f"would delete run {run['run_uuid']} ({_when(run['run_datetime'])})")
+            print(f"{len(runs)} runs older than {format_datetime(cutoff)} would be deleted "
+                  "(dry run)")
+            return 0
+
+        def report(record: Purged) -> None:
+            print(f"deleted run {record.run_uuid} ({_when(record.run_datetime)}): "
+                  f"{record.jobs} jobs, {record.events} events", flush=True)
+
+        purged = await purge(store, cutoff, on_purged=report)
+        print(f"deleted {len(purged)} runs older than {format_datetime(cutoff)}: "
+              f"{sum(p.jobs for p in purged)} jobs, {sum(p.events for p in purged)} events")
+        return 0
+    except StoreUnavailable as error:
+        print(f"armada: {error.detail}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+
+
+def _when(value: object) -> str:
+    return format_datetime(value) if isinstance(value, datetime) else str(value)

@@ -1,0 +1,57 @@
+"""Browser-facing protections: security headers on every answer, the WebSocket Origin check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import hdrs, web
+from yarl import URL
+
+from armada.errors import OriginRefused
+from armada.keys import config_key
+
+WEBSOCKET_PREFIX = "/ws/"
+DOCS_PREFIX = "/api/docs"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# Swagger UI sets inline styles and shows data: images; its scripts come from this service.
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+            "base-uri 'self'; form-action 'none'")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def add_security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """on_response_prepare: every answer, errors and the WebSocket handshake included."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    docs = request.path.startswith(DOCS_PREFIX)
+    response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+    if response.content_type == "application/json":
+        response.headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+
+
+def origin_allowed(origin: str, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """An allowed origin, or the page's own origin (the dashboard behind the same nginx)."""
+    if not allowed or "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    try:
+        return host is not None and URL(origin).raw_authority.lower() == host.lower()
+    except ValueError:
+        return False
+
+
+@web.middleware
+async def websocket_origin_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse a WebSocket opened by a page from an origin that ARMADA_CORS_ORIGINS does not list.
+
+    No Origin header means a client that is not a browser: allowed.
+    """
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is not None and request.path.startswith(WEBSOCKET_PREFIX) and not origin_allowed(
+            origin, request.headers.get(hdrs.HOST), request.app[config_key].cors_origins):
+        raise OriginRefused(f"origin {origin[:200]} may not open the WebSocket")
+    return await handler(request)

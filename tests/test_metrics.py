@@ -1,0 +1,82 @@
+"""/metrics: requests by route template, WebSocket figures, store operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpers import RUN, next_message
+from prometheus_client.parser import text_string_to_metric_families
+
+
+async def scrape(client: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.content_type == "text/plain"
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(await response.text())
+        for sample in family.samples
+    }
+
+
+def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_requests_are_counted_by_route_template_method_and_status(client: Any) -> None:
+    await client.post("/api/runs/", json=RUN)
+    await client.delete("/api/runs/run-1")
+    await client.delete("/api/runs/run-1")
+    await client.delete("/api/runs/another")
+    await client.get("/no/such/path/42")
+
+    samples = await scrape(client)
+
+    route = "/api/runs/{run_uuid}"
+    assert value(samples, "armada_http_requests_total", route=route, method="DELETE",
+                 status="200") == 1
+    assert value(samples, "armada_http_requests_total", route=route, method="DELETE",
+                 status="404") == 2
+    assert value(samples, "armada_http_requests_total", route="unmatched", method="GET",
+                 status="404") == 1
+    assert value(samples, "armada_http_request_duration_seconds_count", route="/api/runs",
+                 method="POST") == 1
+    assert not any("run-1" in str(labels) for _name, labels in samples)
+
+
+async def test_websocket_subscribers_and_messages_are_reported(client: Any,
+                                                               subscribe: Any) -> None:
+    ws = await subscribe()
+    await client.post("/api/runs/", json=RUN)
+    await next_message(ws)
+
+    samples = await scrape(client)
+
+    assert value(samples, "armada_ws_subscribers") == 1
+    assert value(samples, "armada_ws_messages_sent_total") == 1
+    assert value(samples, "armada_ws_subscribers_dropped_total") == 0
+
+
+async def test_store_operations_are_counted_with_their_latency(client: Any) -> None:
+    await client.post("/api/runs/", json=RUN)
+    await client.delete("/api/runs/missing")
+
+    samples = await scrape(client)
+
+    assert value(samples, "armada_db_operations_total", operation="create_run",
+                 outcome="ok") == 1
+    assert value(samples, "armada_db_operations_total", operation="delete_run",
+                 outcome="error") == 1
+    assert value(samples, "armada_db_operation_duration_seconds_count",
+                 operation="create_run") == 1
+    assert value(samples, "armada_db_connections_in_use") == 0
+    assert value(samples, "armada_db_pool_connections") >= 2
+
+
+async def test_each_app_has_its_own_registry(make_client: Any) -> None:
+    first = await make_client()
+    second = await make_client()
+    await first.post("/api/runs/", json=RUN)
+
+    assert value(await scrape(second), "armada_http_requests_total", route="/api/runs",
+                 method="POST", status="201") == 0

@@ -1,0 +1,104 @@
+"""Retention: old runs go with their jobs and events, `delete_run` is broadcast; the
+`purge` command does it once and prints what it removed."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import event_body, job_body, next_message
+from server_process import REPO_ROOT, service_environment
+
+from armada.config import SqliteSettings
+from armada.retention import parse_age
+
+OLD = "2020-01-01T00:00:00.000"
+
+
+@pytest.fixture
+def database(sqlite_path: Path) -> SqliteSettings:
+    return SqliteSettings(path=sqlite_path)
+
+
+def recent() -> str:
+    return (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000")
+
+
+def uuids(path: Path, table: str, column: str) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return sorted(row[0] for row in db.execute(f"SELECT {column} FROM {table}"))
+
+
+async def post_run(client: Any, run_uuid: str, when: str) -> None:
+    assert (await client.post("/api/runs/", json={"run_uuid": run_uuid,
+                                                   "run_datetime": when})).status == 201
+    job = job_body(f"{run_uuid}-job", run_uuid, job_datetime=when)
+    assert (await client.post("/api/jobs/", json=job)).status == 201
+    event = event_body(f"{run_uuid}-event", f"{run_uuid}-job", event_datetime=when)
+    assert (await client.post("/api/events/", json=event)).status == 201
+
+
+async def test_the_background_task_deletes_old_runs_and_broadcasts_it(
+        make_client: Any, sqlite_path: Path) -> None:
+    client = await make_client(retention_days=30, retention_interval=0.2)
+    ws = await client.ws_connect("/ws/events/")
+    await post_run(client, "recent", recent())
+    await post_run(client, "old", OLD)
+
+    messages = [await next_message(ws) for _ in range(7)]
+
+    assert messages[-1]["type"] == "delete_run"
+    assert messages[-1]["data"] == {"run_uuid": "old"}
+    assert uuids(sqlite_path, "armada_runs", "run_uuid") == ["recent"]
+    assert uuids(sqlite_path, "armada_jobs", "job_uuid") == ["recent-job"]
+    assert uuids(sqlite_path, "armada_events", "event_uuid") == ["recent-event"]
+    await ws.close()
+
+
+def purge(db_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "armada", "purge", *args], cwd=db_path.parent,
+        env=service_environment(ARMADA_DB_PATH=str(db_path), PYTHONPATH=str(REPO_ROOT)),
+        capture_output=True, text=True, timeout=30,
+    )
+
+
+async def test_the_purge_command_prints_what_it_removes(client: Any, sqlite_path: Path) -> None:
+    await post_run(client, "recent", recent())
+    await post_run(client, "old-1", OLD)
+    await post_run(client, "old-2", "2021-06-01T00:00:00.000")
+
+    dry = purge(sqlite_path, "--older-than", "30d", "--dry-run")
+
+    assert dry.returncode == 0, dry.stderr
+    assert "would delete run old-1" in dry.stdout and "would delete run old-2" in dry.stdout
+    assert "2 runs" in dry.stdout
+    assert uuids(sqlite_path, "armada_runs", "run_uuid") == ["old-1", "old-2", "recent"]
+
+    done = purge(sqlite_path, "--older-than", "30d")
+
+    assert done.returncode == 0, done.stderr
+    assert "deleted run old-1 (2020-01-01T00:00:00.000Z): 1 jobs, 1 events" in done.stdout
+    assert "deleted 2 runs" in done.stdout
+    assert uuids(sqlite_path, "armada_runs", "run_uuid") == ["recent"]
+    assert uuids(sqlite_path, "armada_events", "event_uuid") == ["recent-event"]
+
+
+def test_the_purge_command_refuses_a_malformed_age(tmp_path: Path) -> None:
+    result = purge(tmp_path / "armada.db", "--older-than", "soon")
+
+    assert result.returncode == 2
+    assert "30d" in result.stderr
+
+
+@pytest.mark.parametrize("text, age", [
+    ("30d", timedelta(days=30)), ("7", timedelta(days=7)), ("12h", timedelta(hours=12)),
+    ("90m", timedelta(minutes=90)),
+])
+def test_ages_read_as_days_hours_or_minutes(text: str, age: timedelta) -> None:
+    assert parse_age(text) == age

@@ -1,0 +1,87 @@
+"""Security headers on every answer, and the WebSocket Origin check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from helpers import RUN
+
+from armada.security import API_CSP, DOCS_CSP
+
+
+def assert_security_headers(headers: Any, csp: str = API_CSP) -> None:
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Content-Security-Policy"] == csp
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/api/runs/", 200),
+    ("POST", "/api/runs/", 201),
+    ("GET", "/api/nothing-here", 404),
+    ("PUT", "/api/runs/", 405),
+    ("GET", "/healthz", 200),
+    ("GET", "/metrics", 200),
+])
+async def test_every_answer_carries_the_security_headers(client: Any, method: str, path: str,
+                                                         status: int) -> None:
+    response = await client.request(method, path, json=RUN if method == "POST" else None)
+
+    assert response.status == status
+    assert_security_headers(response.headers)
+
+
+async def test_api_json_is_never_cached(client: Any) -> None:
+    for response in (await client.get("/api/runs/"), await client.post("/api/runs/", json={})):
+        assert response.content_type == "application/json"
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_the_docs_page_gets_a_policy_that_lets_swagger_ui_run(client: Any) -> None:
+    response = await client.get("/api/docs/")
+
+    assert_security_headers(response.headers, DOCS_CSP)
+    assert "script-src 'self'" in DOCS_CSP and "unsafe-eval" not in DOCS_CSP
+
+
+async def test_the_websocket_handshake_carries_them_too(client: Any) -> None:
+    ws = await client.ws_connect("/ws/events/")
+    try:
+        assert_security_headers(ws._response.headers)
+    finally:
+        await ws.close()
+
+
+# The WebSocket Origin check (ARMADA_CORS_ORIGINS)
+
+
+async def test_a_websocket_from_an_origin_not_allowed_is_refused(make_client: Any) -> None:
+    client = await make_client(cors_origins=("https://dashboard.example",))
+
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect("/ws/events/", origin="https://evil.example")
+
+    assert refused.value.status == 403
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://dashboard.example"},
+    {},  # not a browser
+    {"Origin": "https://armada.example", "Host": "armada.example"},  # same origin (nginx)
+], ids=["allowed", "no-origin", "same-origin"])
+async def test_a_websocket_from_an_allowed_origin_or_none_connects(make_client: Any,
+                                                                   headers: dict[str, str]):
+    client = await make_client(cors_origins=("https://dashboard.example",))
+
+    ws = await client.ws_connect("/ws/events/", headers=headers)
+    await ws.close()
+
+
+async def test_with_no_origins_listed_the_websocket_takes_any(make_client: Any) -> None:
+    client = await make_client(cors_origins=())
+
+    ws = await client.ws_connect("/ws/events/", origin="https://anywhere.example")
+    await ws.close()
