@@ -1,4 +1,7 @@
-"""The WebSocket transport of `/ws/events/`: connection lifecycle and heartbeat."""
+"""The WebSocket transport of `/ws/events/`: connection lifecycle and heartbeat.
+
+What the messages mean, how resume and filters work: `armada.stream`.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +10,53 @@ import logging
 
 from aiohttp import WSCloseCode, web
 
-from armada.keys import broadcaster_key, config_key
+from armada import const
+from armada.errors import ApiError
+from armada.handlers.parsing import load_query
+from armada.keys import broadcaster_key, config_key, store_key
+from armada.stream import StreamFilter, stream_query, stream_request
 
 log = logging.getLogger(__name__)
 
-MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 _connection_numbers = itertools.count(1)
 
 
 async def events_stream(request: web.Request) -> web.WebSocketResponse:
-    """Subscribe the client to every broadcast; what it sends is read and ignored."""
+    """Subscribe the client to the stream (resumed, filtered as its query asks); what it
+    sends is read and ignored. A malformed query is a 422 before the upgrade."""
+    cursor, stream_filter = stream_request(load_query(request, stream_query))
     config = request.app[config_key]
     broadcaster = request.app[broadcaster_key]
+    if stream_filter.job_uuid is not None and stream_filter.run_uuid is None:
+        stream_filter = await _with_run_of_job(request, stream_filter)
     # aiohttp pings every `heartbeat` seconds and closes a peer that does not answer.
     ws = web.WebSocketResponse(heartbeat=config.ws_heartbeat,
-                               max_msg_size=MAX_INCOMING_MESSAGE_BYTES)
+                               max_msg_size=const.WS_MAX_INCOMING_MESSAGE_BYTES)
     await ws.prepare(request)
     name = f"{request.remote}#{next(_connection_numbers)}"
     transport = request.transport
-    subscriber = broadcaster.subscribe(
-        ws, name, abort=transport.abort if transport is not None else lambda: None
-    )
-    log.debug("subscriber %s connected", name)
+    abort = transport.abort if transport is not None else lambda: None
+    subscriber = None
     try:
+        subscriber = await broadcaster.subscribe(ws, name, abort, stream_filter, cursor)
+        log.debug("subscriber %s connected", name)
         async for _message in ws:
             pass
     finally:
-        broadcaster.unsubscribe(subscriber)
-        await subscriber.close(WSCloseCode.OK, "")
+        if subscriber is not None:
+            broadcaster.unsubscribe(subscriber)
+            await subscriber.close(WSCloseCode.OK, "")
         log.debug("subscriber %s disconnected", name)
     return ws
+
+
+async def _with_run_of_job(request: web.Request, stream_filter: StreamFilter) -> StreamFilter:
+    """A job filter also takes the delete_run of the job's run (every delete_run when the
+    run cannot be found out now)."""
+    owners = request.app[broadcaster_key].owners
+    try:
+        run_uuid = await owners.of_job(request.app[store_key], stream_filter.job_uuid or "")
+    except ApiError:
+        return stream_filter
+    return StreamFilter(stream_filter.run_uuid, stream_filter.job_uuid, stream_filter.types,
+                        job_run_uuid=run_uuid)

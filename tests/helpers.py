@@ -12,14 +12,22 @@ import pytest
 MESSAGE_TIMEOUT = 5.0
 
 
-async def next_message(ws: aiohttp.ClientWebSocketResponse,
-                       within: float = MESSAGE_TIMEOUT) -> dict[str, Any]:
-    """The next broadcast message, parsed; fails the test when none comes in time."""
+async def next_envelope(ws: aiohttp.ClientWebSocketResponse,
+                        within: float = MESSAGE_TIMEOUT) -> dict[str, Any]:
+    """The next broadcast message, parsed, with its `seq`, `epoch` and `ts`; fails the test
+    when none comes in time."""
     # Not receive(timeout=...): aiohttp restarts that timeout at every ping it answers.
     async with asyncio.timeout(within):
         message = await ws.receive()
     assert message.type == aiohttp.WSMsgType.TEXT, message
     return json.loads(message.data)
+
+
+async def next_message(ws: aiohttp.ClientWebSocketResponse,
+                       within: float = MESSAGE_TIMEOUT) -> dict[str, Any]:
+    """The `type` and `data` of the next broadcast message (what the spec fixes)."""
+    envelope = await next_envelope(ws, within)
+    return {"type": envelope["type"], "data": envelope["data"]}
 
 
 async def no_message(ws: aiohttp.ClientWebSocketResponse, within: float = 0.3) -> None:
@@ -33,6 +41,13 @@ async def no_message(ws: aiohttp.ClientWebSocketResponse, within: float = 0.3) -
 
 
 RUN = {"run_uuid": "run-1", "run_datetime": "2026-02-24T10:30:00.000"}
+SUMMARY_COUNTS = ("total", "running", "success", "failed", "pending", "cancelled")
+
+
+def job_counts(**counts: int) -> dict[str, int]:
+    """The job counts a run carries when read: `job_counts(total=2, running=1, failed=1)`."""
+    assert set(counts) <= set(SUMMARY_COUNTS), counts
+    return {f"jobs_{name}": counts.get(name, 0) for name in SUMMARY_COUNTS}
 
 
 def job_body(job_uuid: str = "job-1", run_uuid: str = "run-1", **extra: Any) -> dict[str, Any]:

@@ -43,9 +43,10 @@ def run_service(cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]
 class ServiceProcess:
     """`python -m armada serve` on SQLite at `db_path`, listening on a free port."""
 
-    def __init__(self, db_path: Path, cwd: Path) -> None:
+    def __init__(self, db_path: Path, cwd: Path, **variables: str) -> None:
         self.db_path = db_path
         self.cwd = cwd
+        self.variables = variables  # more settings, e.g. ARMADA_REDIS_URL
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -53,7 +54,7 @@ class ServiceProcess:
     def start(self) -> None:
         env = service_environment(
             ARMADA_DB_PATH=str(self.db_path), ARMADA_PORT=str(self.port),
-            ARMADA_HOST="127.0.0.1", ARMADA_LOG_LEVEL="WARNING",
+            ARMADA_HOST="127.0.0.1", ARMADA_LOG_LEVEL="WARNING", **self.variables,
         )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "armada", "serve"], cwd=self.cwd, env=env,

@@ -159,7 +159,7 @@ async def test_messages_are_json_text_frames(client, subscribe):
     await client.post("/api/runs/", json=RUN)
     frame = await ws.receive(timeout=5)
     assert frame.type == aiohttp.WSMsgType.TEXT
-    assert set(json.loads(frame.data)) == {"type", "data"}
+    assert set(json.loads(frame.data)) == {"seq", "epoch", "ts", "type", "data"}
 
 
 async def test_message_datetimes_are_utc_with_milliseconds_and_z(client, subscribe):

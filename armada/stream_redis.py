@@ -1,0 +1,241 @@
+"""One stream for several replicas, through Redis (`ARMADA_REDIS_URL`).
+
+Each replica hands every mutation, in commit order, to its one publisher task, which runs
+a script inside Redis that numbers the message (INCR), appends it to the ring (a capped
+Redis stream keyed by seq) and publishes it, all at once: seq order is publish order, one
+order for the whole deployment. A listener task delivers what Redis publishes (every
+replica's messages, this one's included) to this replica's subscribers. Resume reads the
+ring in Redis, so a client may come back on any replica.
+
+Redis going away never fails a write (the database is the record; the stream only tells
+of it): messages that cannot be published are dropped, subscribers get a `resync`
+at once, and once Redis answers again a `resync` is published through the stream itself,
+so that every replica's subscribers (and any later replay over that stretch) reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from armada import const
+from armada.broadcast import Broadcaster
+from armada.jsonutil import dumps
+from armada.stream import (
+    RESYNC,
+    Cursor,
+    Message,
+    message_body,
+    new_epoch,
+    now_text,
+    resync_message,
+    resync_reason,
+)
+
+log = logging.getLogger(__name__)
+
+# KEYS: epoch, seq, ring. ARGV: a fresh epoch, ring size, meta tail, body, channel.
+# An entry is `[seq,"epoch",type,run,job]` + newline + the message text.
+PUBLISH_SCRIPT = """
+local seq = redis.call('INCR', KEYS[2])
+if seq == 1 and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('DEL', KEYS[3])
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+local epoch = redis.call('GET', KEYS[1])
+local entry = '[' .. seq .. ',"' .. epoch .. '",' .. ARGV[3] .. ']\\n'
+  .. '{"seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[4]
+redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'm', entry)
+redis.call('PUBLISH', ARGV[5], entry)
+return seq
+"""
+UNAVAILABLE = "redis_unavailable"
+RECONNECTED = "redis_reconnected"
+LOST = "messages_lost"
+MAX_BATCH = 500
+
+
+def parse_entry(entry: str) -> Message:
+    meta, _, text = entry.partition("\n")
+    seq, epoch, message_type, run_uuid, job_uuid = json.loads(meta)
+    return Message(seq, epoch, message_type, run_uuid, job_uuid, text)
+
+
+def _seq_of(entry_id: str) -> int:
+    return int(entry_id.partition("-")[0])
+
+
+class RedisRelay:
+    def __init__(self, url: str, broadcaster: Broadcaster, ring_size: int,
+                 prefix: str = const.REDIS_KEY_PREFIX) -> None:
+        self._broadcaster = broadcaster
+        self._ring_size = ring_size
+        self._keys = [f"{prefix}:epoch", f"{prefix}:seq", f"{prefix}:ring"]
+        self._channel = f"{prefix}:messages"
+        # No retries inside redis-py: a reconnect it hid would hide lost messages too.
+        self._client = redis.Redis.from_url(
+            url, decode_responses=True, retry=Retry(NoBackoff(), 0),
+            socket_timeout=const.REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=const.REDIS_TIMEOUT_SECONDS, socket_keepalive=True,
+        )
+        self._script = self._client.register_script(PUBLISH_SCRIPT)
+        self._outbox: deque[tuple[str, str]] = deque()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()  # nothing waits to be published
+        self._publisher_lost = False  # messages were dropped: publish a resync first
+        self._listening = asyncio.Event()
+        self._listener_down = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start publishing and listening; wait (a little) until subscribed to Redis."""
+        self._broadcaster.relay = self
+        self._tasks = [asyncio.create_task(self._listen(), name="redis-listener"),
+                       asyncio.create_task(self._publish(), name="redis-publisher")]
+        try:
+            async with asyncio.timeout(const.REDIS_TIMEOUT_SECONDS):
+                await self._listening.wait()
+        except TimeoutError:
+            log.warning("Redis does not answer yet; the stream resumes when it does")
+
+    async def close(self) -> None:
+        """Publish what is still waiting (briefly), then stop. Safe to call twice."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(const.REDIS_DRAIN_SECONDS):
+                await self._idle.wait()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self._client.aclose()
+
+    # Publishing
+
+    def publish(self, message_type: str, run_uuid: str | None, job_uuid: str | None,
+                body: str) -> None:
+        """Queue one message for Redis, in call (that is, commit) order; never waits."""
+        if self._publisher_lost:
+            return  # the resync published once Redis is back covers it
+        if len(self._outbox) >= const.REDIS_MAX_UNPUBLISHED:
+            self._lose(f"more than {const.REDIS_MAX_UNPUBLISHED} messages wait for Redis")
+            return
+        self._outbox.append((dumps([message_type, run_uuid, job_uuid])[1:-1], body))
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def _publish(self) -> None:
+        delay = const.REDIS_RETRY_FIRST_SECONDS
+        while True:
+            if not self._outbox and not self._publisher_lost:
+                self._wakeup.clear()
+                self._idle.set()
+                await self._wakeup.wait()
+                self._idle.clear()
+                continue
+            try:
+                if self._publisher_lost:
+                    body = message_body(RESYNC, {"reason": LOST, "since": None}, now_text())
+                    await self._run_script([(dumps([RESYNC, None, None])[1:-1], body)])
+                    self._publisher_lost = False
+                    log.warning("Redis is back: published a resync for the lost messages")
+                else:
+                    batch = [self._outbox[n] for n in range(min(MAX_BATCH, len(self._outbox)))]
+                    await self._run_script(batch)
+                    for _ in batch:
+                        self._outbox.popleft()
+                delay = const.REDIS_RETRY_FIRST_SECONDS
+            except (RedisError, OSError) as error:
+                self._lose(f"cannot publish to Redis: {error}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, const.REDIS_RETRY_MAX_SECONDS)
+
+    async def _run_script(self, batch: list[tuple[str, str]]) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for meta, body in batch:
+                await self._script(keys=self._keys, client=pipe, args=[
+                    new_epoch(), self._ring_size, meta, body, self._channel])
+            await pipe.execute()
+
+    def _lose(self, why: str) -> None:
+        if not self._publisher_lost:
+            log.warning("%s; dropping %d unpublished messages, subscribers resync",
+                        why, len(self._outbox))
+            self._publisher_lost = True
+            self._outbox.clear()
+            self._broadcaster.resync_all(UNAVAILABLE)
+
+    # Listening
+
+    async def _listen(self) -> None:
+        delay = const.REDIS_RETRY_FIRST_SECONDS
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                # Subscribed first: from here on nothing published is missed.
+                epoch, seq, _, _ = await self._position(None)
+                self._broadcaster.epoch, self._broadcaster.seq = epoch, seq
+                if self._listener_down:
+                    log.warning("Redis is back; subscribers resync at seq %d", seq)
+                    self._listener_down = False
+                    self._broadcaster.resync_all(RECONNECTED)
+                self._listening.set()
+                delay = const.REDIS_RETRY_FIRST_SECONDS
+                async for item in pubsub.listen():
+                    if item is not None and item.get("type") == "message":
+                        self._broadcaster.deliver(parse_entry(item["data"]))
+            except (RedisError, OSError) as error:
+                if not self._listener_down:
+                    log.warning("lost Redis (%s); subscribers resync, retrying", error)
+                    self._listener_down = True
+                    self._broadcaster.resync_all(UNAVAILABLE)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, const.REDIS_RETRY_MAX_SECONDS)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+
+    # Resume
+
+    async def backlog(self, cursor: Cursor | None) -> list[Message]:
+        """What a client resuming from `cursor` missed, from the ring in Redis; or a resync."""
+        if cursor is None:
+            return []
+        if not self._listener_down:
+            try:
+                epoch, current, oldest, entries = await self._position(cursor.since)
+            except (RedisError, OSError) as error:
+                log.warning("cannot read the ring from Redis: %s", error)
+            else:
+                reason = resync_reason(cursor, epoch, current, oldest)
+                if reason is not None:
+                    return [resync_message(current, epoch, reason, cursor.since)]
+                return [parse_entry(entry) for entry in entries]
+        b = self._broadcaster
+        return [resync_message(b.seq, b.epoch, UNAVAILABLE, cursor.since)]
+
+    async def _position(self, since: int | None) -> tuple[str, int, int, list[str]]:
+        """Epoch, current seq, oldest seq in the ring, and the entries after `since`, read
+        in one transaction."""
+        epoch_key, seq_key, ring_key = self._keys
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.set(epoch_key, new_epoch(), nx=True)
+            pipe.get(epoch_key)
+            pipe.get(seq_key)
+            pipe.xrange(ring_key, "-", "+", count=1)
+            if since is not None:
+                pipe.xrange(ring_key, f"{since + 1}-0", "+")
+            _, epoch, seq, first, *after = await pipe.execute()
+        current = int(seq or 0)
+        oldest = _seq_of(first[0][0]) if first else current + 1
+        entries = [fields["m"] for _, fields in after[0]] if after else []
+        return epoch, current, oldest, entries
