@@ -36,6 +36,9 @@ class Dialect(Protocol):
     def begin(self, connection: Any, write: bool) -> None: ...
     def commit(self, connection: Any) -> None: ...
     def rollback(self, connection: Any) -> None: ...
+    def savepoint(self, connection: Any) -> None: ...
+    def release(self, connection: Any) -> None: ...
+    def rollback_to(self, connection: Any) -> None: ...
     def is_duplicate_key(self, error: BaseException) -> bool: ...
     def is_retryable(self, error: BaseException) -> bool: ...
     def is_unavailable(self, error: BaseException) -> bool: ...
@@ -82,6 +85,18 @@ class SqliteDialect:
     def rollback(self, connection: sqlite3.Connection) -> None:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
+
+    # One write of a group commit: its own savepoint inside the shared transaction.
+    def savepoint(self, connection: sqlite3.Connection) -> None:
+        connection.execute("SAVEPOINT armada_write")
+
+    def release(self, connection: sqlite3.Connection) -> None:
+        connection.execute("RELEASE armada_write")
+
+    def rollback_to(self, connection: sqlite3.Connection) -> None:
+        """Undo the write's changes and drop its savepoint; the transaction goes on."""
+        connection.execute("ROLLBACK TO armada_write")
+        connection.execute("RELEASE armada_write")
 
     def is_duplicate_key(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
@@ -145,6 +160,19 @@ class MssqlDialect:
 
     def rollback(self, connection: Any) -> None:
         connection.rollback()
+
+    # One write of a group commit: its own savepoint inside the shared transaction.
+    def savepoint(self, connection: Any) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SAVE TRANSACTION armada_write")
+
+    def release(self, connection: Any) -> None:
+        """Nothing to do: T-SQL has no RELEASE; the savepoint ends with the transaction."""
+
+    def rollback_to(self, connection: Any) -> None:
+        """Undo the write's changes; fails when the error doomed the whole transaction."""
+        with connection.cursor() as cursor:
+            cursor.execute("ROLLBACK TRANSACTION armada_write")
 
     def is_duplicate_key(self, error: BaseException) -> bool:
         return _mssql_number(error) in MSSQL_DUPLICATE_KEY

@@ -1,20 +1,28 @@
 """The store: the only code that knows about threads, connections and dialects.
 
-Each operation runs as one transaction on an executor thread. Every worker thread owns
-one connection (so the pool is exactly as large as the executor); a connection that
-failed is closed and replaced on that thread's next operation, never reused.
-Results of writes reach the event loop in commit order, so handlers that broadcast
-right after `await store.x()` broadcast in commit order too.
+Reads run as one transaction each on an executor thread. Writes go through one writer
+thread (group commit): it takes every write waiting in its queue, runs each inside its
+own savepoint of one shared transaction (a failing write is rolled back alone), commits
+once, and only then answers them all, in order. So each request still gets its answer
+only after its own write is on disk, one fsync serves a whole burst, and results reach
+the event loop in commit order: handlers that broadcast right after `await store.x()`
+broadcast in commit order too.
+
+Every thread owns one connection; a connection that failed is closed and replaced on
+that thread's next operation, never reused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 from armada.config import Config
@@ -28,6 +36,29 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 3
+# Writes committed together (about, at most): bounds how long the first of a burst waits.
+MAX_WRITES_PER_COMMIT = 256
+
+
+@dataclass
+class PendingWrite:
+    """One write operation queued for the writer thread, and where its outcome goes."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    operation: Callable[..., Any]
+    args: tuple[Any, ...]
+    result: Any = None
+    error: BaseException | None = None
+
+
+class _WriteBroke(Exception):
+    """A write failed and took the shared transaction with it (its savepoint is gone)."""
+
+    def __init__(self, write: PendingWrite, error: Exception) -> None:
+        super().__init__(str(error))
+        self.write = write
+        self.error = error
 
 
 class Store:
@@ -43,10 +74,19 @@ class Store:
         self._local = threading.local()
         self._connections: set[Any] = set()
         self._connections_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
         self._schema_lock = threading.Lock()
         self._limits: Limits | None = None
         self._closed = False
+        # Called on the event loop after each operation: (name, seconds, error or None).
+        self.observe: Callable[[str, float, BaseException | None], None] | None = None
+        self._in_flight = {False: 0, True: 0}
+        # Writes of one event loop iteration, handed to the writer together (one wake-up).
+        self._gathered: list[PendingWrite] = []
+        # None in the queue tells the writer to stop once everything before it is committed.
+        self._writes: queue.SimpleQueue[list[PendingWrite] | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="armada-db-writer",
+                                        daemon=True)
+        self._writer.start()
 
     # Lifecycle
 
@@ -62,7 +102,11 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        self._hand_over()
+        self._writes.put(None)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._writer.join)
+        await loop.run_in_executor(None, self._executor.shutdown, True)
         with self._connections_lock:
             connections, self._connections = self._connections, set()
         for connection in connections:
@@ -73,8 +117,13 @@ class Store:
     async def create_run(self, run: Record) -> tuple[Record, bool]:
         return await self._call(operations.create_run, run, write=True)
 
-    async def list_runs(self, page: int, page_size: int) -> tuple[list[Record], int]:
-        return await self._call(operations.list_runs, page, page_size, write=False)
+    async def get_run(self, run_uuid: str) -> Record:
+        return await self._call(operations.get_run, run_uuid, write=False)
+
+    async def list_runs(self, page: int, page_size: int, since: datetime | None = None,
+                        until: datetime | None = None) -> tuple[list[Record], int]:
+        return await self._call(operations.list_runs, page, page_size, since, until,
+                                write=False)
 
     async def delete_run(self, run_uuid: str) -> None:
         await self._call(operations.delete_run, run_uuid, write=True)
@@ -82,9 +131,15 @@ class Store:
     async def create_job(self, job: Record) -> tuple[Record, bool, Record | None]:
         return await self._call(operations.create_job, job, write=True)
 
-    async def list_jobs(self, run_uuid: str | None, page: int, page_size: int
+    async def get_job(self, job_uuid: str) -> Record:
+        return await self._call(operations.get_job, job_uuid, write=False)
+
+    async def list_jobs(self, run_uuid: str | None, page: int, page_size: int, *,
+                        status: str | None = None, agent: str | None = None,
+                        since: datetime | None = None, until: datetime | None = None
                         ) -> tuple[list[Record], int]:
-        return await self._call(operations.list_jobs, run_uuid, page, page_size, write=False)
+        return await self._call(operations.list_jobs, run_uuid, page, page_size, status, agent,
+                                since, until, write=False)
 
     async def update_job_status(self, job_uuid: str, job_status: str) -> None:
         await self._call(operations.update_job_status, job_uuid, job_status, write=True)
@@ -92,11 +147,50 @@ class Store:
     async def create_event(self, event: Record) -> tuple[Record, bool]:
         return await self._call(operations.create_event, event, write=True)
 
-    async def list_events(self, job_uuid: str) -> list[Record]:
-        return await self._call(operations.list_events, job_uuid, write=False)
+    async def create_events(self, events: list[Record]) -> list[tuple[Record, bool]]:
+        return await self._call(operations.create_events, events, write=True)
+
+    async def get_event(self, event_uuid: str) -> Record:
+        return await self._call(operations.get_event, event_uuid, write=False)
+
+    async def list_events(self, job_uuid: str, *, status: str | None = None,
+                          since: datetime | None = None, until: datetime | None = None
+                          ) -> list[Record]:
+        return await self._call(operations.list_events, job_uuid, status, since, until,
+                                write=False)
+
+    async def list_events_page(self, job_uuid: str, limit: int,
+                               before: operations.EventPosition | None = None, *,
+                               status: str | None = None, since: datetime | None = None,
+                               until: datetime | None = None
+                               ) -> tuple[list[Record], operations.EventPosition | None]:
+        return await self._call(operations.list_events_page, job_uuid, limit, before, status,
+                                since, until, write=False)
 
     async def update_event_status(self, event_uuid: str, event_status: str) -> None:
         await self._call(operations.update_event_status, event_uuid, event_status, write=True)
+
+    async def ping(self) -> None:
+        """One empty read transaction: raises StoreUnavailable when the database does not answer."""
+        await self._call(_no_operation, write=False)
+
+    async def list_runs_older_than(self, cutoff: datetime, limit: int, offset: int = 0
+                                   ) -> list[Record]:
+        return await self._call(operations.list_runs_older_than, cutoff, limit, offset,
+                                write=False)
+
+    async def purge_run(self, run_uuid: str) -> tuple[int, int] | None:
+        return await self._call(operations.purge_run, run_uuid, write=True)
+
+    # Figures for /metrics
+
+    @property
+    def pool_size(self) -> int:
+        return self.workers + 1
+
+    def connections_in_use(self) -> int:
+        """Reader connections busy (at most one per worker) plus the writer's when it works."""
+        return min(self._in_flight[False], self.workers) + min(self._in_flight[True], 1)
 
     # Threading
 
@@ -105,46 +199,154 @@ class Store:
             raise StoreUnavailable("the service is shutting down")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
+        if write:
+            self._gathered.append(PendingWrite(loop, future, operation, args))
+            if len(self._gathered) == 1:
+                loop.call_soon(self._hand_over)
+        else:
+            try:
+                self._executor.submit(self._read, loop, future, operation, args)
+            except RuntimeError:
+                raise StoreUnavailable("the service is shutting down") from None
+        started = time.perf_counter()
+        self._in_flight[write] += 1
+        error: BaseException | None = None
         try:
-            self._executor.submit(self._work, loop, future, operation, args, write)
-        except RuntimeError:
-            raise StoreUnavailable("the service is shutting down") from None
-        return await future
+            return await future
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            self._in_flight[write] -= 1
+            if self.observe is not None:
+                self.observe(operation.__name__, time.perf_counter() - started, error)
 
-    def _work(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any],
-              operation: Callable[..., Any], args: tuple[Any, ...], write: bool) -> None:
-        """Runs on a worker thread; hands the outcome to the loop, writes in commit order."""
+    def _read(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any],
+              operation: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """Runs on a worker thread: one read transaction; hands the outcome to the loop."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 connection = self._connect_or_forget_schema()
-                limits = self._limits if self._limits is not None else self._prepare(connection)
-                tx = Transaction(connection, self.dialect, self._queries, limits)
-                self.dialect.begin(connection, write)
+                tx = self._transaction(connection)
+                self.dialect.begin(connection, False)
                 try:
                     result = operation(tx, *args)
                 except BaseException:
                     self.dialect.rollback(connection)
                     raise
-                if write:
-                    with self._commit_lock:
-                        self.dialect.commit(connection)
-                        _settle(loop, future, result=result)
-                else:
-                    self.dialect.commit(connection)
-                    _settle(loop, future, result=result)
-                return
+                self.dialect.commit(connection)
             except ApiError as error:
-                _settle(loop, future, error=error)
+                _settle(loop, [(future, None, error)])
                 return
             except Exception as error:
                 self._discard_connection()
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     continue
-                if self.dialect.is_unavailable(error):
-                    log.warning("database unavailable: %s", error)
-                    error = StoreUnavailable(f"database unavailable: {_first_line(error)}")
-                _settle(loop, future, error=error)
+                _settle(loop, [(future, None, self._reported(error))])
                 return
+            _settle(loop, [(future, result, None)])
+            return
+
+    def _hand_over(self) -> None:
+        """On the event loop: pass the writes gathered so far to the writer thread."""
+        if self._gathered:
+            self._writes.put(self._gathered)
+            self._gathered = []
+
+    def _write_loop(self) -> None:
+        """The writer thread: commit together whatever waits, until the queue says stop."""
+        while True:
+            writes = self._writes.get()
+            batch: list[PendingWrite] = []
+            while writes is not None:
+                batch.extend(writes)
+                if len(batch) >= MAX_WRITES_PER_COMMIT:
+                    break
+                try:
+                    writes = self._writes.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                try:
+                    self._commit_batch(batch)
+                except Exception as error:
+                    log.exception("group commit failed unexpectedly")
+                    _settle_writes(batch, error)
+            if writes is None:
+                return
+
+    def _commit_batch(self, batch: list[PendingWrite]) -> None:
+        """One transaction for the batch; when the database breaks it, retry or split it."""
+        attempt = 1
+        while batch:
+            try:
+                self._run_batch(batch)
+            except _WriteBroke as broke:
+                self._discard_connection()
+                if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(broke.error):
+                    attempt += 1
+                    continue
+                # The write that broke the transaction answers its error; the rest run again.
+                _settle_writes([broke.write], self._reported(broke.error))
+                batch = [write for write in batch if write is not broke.write]
+                continue
+            except Exception as error:
+                self._discard_connection()
+                if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
+                    attempt += 1
+                    continue
+                _settle_writes(batch, self._reported(error))
+                return
+            _settle_writes(batch)
+            return
+
+    def _run_batch(self, batch: list[PendingWrite]) -> None:
+        connection = self._connect_or_forget_schema()
+        tx = self._transaction(connection)
+        self.dialect.begin(connection, True)
+        try:
+            for write in batch:
+                self._run_write(connection, tx, write)
+        except BaseException:
+            try:
+                self.dialect.rollback(connection)
+            except Exception as error:
+                log.debug("rollback of a broken batch failed: %s", error)
+            raise
+        self.dialect.commit(connection)
+
+    def _run_write(self, connection: Any, tx: Transaction, write: PendingWrite) -> None:
+        """Run one write in its own savepoint, so that its failure undoes only its changes."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self.dialect.savepoint(connection)
+            try:
+                result = write.operation(tx, *write.args)
+            except Exception as error:
+                try:
+                    self.dialect.rollback_to(connection)
+                except Exception:
+                    raise _WriteBroke(write, error) from error
+                if isinstance(error, ApiError):
+                    write.result, write.error = None, error
+                    return
+                if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
+                    continue
+                write.result, write.error = None, self._reported(error)
+                return
+            self.dialect.release(connection)
+            write.result, write.error = result, None
+            return
+
+    def _transaction(self, connection: Any) -> Transaction:
+        limits = self._limits if self._limits is not None else self._prepare(connection)
+        return Transaction(connection, self.dialect, self._queries, limits)
+
+    def _reported(self, error: Exception) -> Exception:
+        """The error as the caller sees it: StoreUnavailable (a 503) when the database is."""
+        if self.dialect.is_unavailable(error):
+            log.warning("database unavailable: %s", error)
+            return StoreUnavailable(f"database unavailable: {_first_line(error)}")
+        return error
 
     def _prepare(self, connection: Any) -> Limits:
         """Create missing tables and indexes once per process; learn the column limits."""
@@ -192,15 +394,30 @@ def _no_operation(tx: Transaction) -> None:
     return None
 
 
-def _settle(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], *,
-            result: Any = None, error: BaseException | None = None) -> None:
+Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+
+
+def _settle_writes(writes: list[PendingWrite], error: Exception | None = None) -> None:
+    """Answer the writes in order (with `error` for all when given), one wake-up per loop."""
+    outcomes: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for write in writes:
+        outcome = (write.future, None, error) if error is not None else \
+            (write.future, write.result, write.error)
+        outcomes.setdefault(write.loop, []).append(outcome)
+    for loop, of_loop in outcomes.items():
+        _settle(loop, of_loop)
+
+
+def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome]) -> None:
+    """Set each future's result or error on its loop, in the order given."""
     def settle() -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+        for future, result, error in outcomes:
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
 
     try:
         loop.call_soon_threadsafe(settle)

@@ -1,0 +1,196 @@
+"""Group commit: concurrent writes share one transaction, each in its own savepoint.
+
+Through the running app over real HTTP and a real SQLite file. The writer thread is held
+at its first batch until every other request has queued, so the rest commit together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from helpers import RUN, event_body, job_body, next_message, no_message
+
+from armada.config import Config, SqliteSettings
+from armada.keys import store_key
+from armada.store import Store
+
+HOLD_TIMEOUT = 5.0
+POLL_SECONDS = 0.01
+KNOWN_JOBS = 4
+
+
+@pytest.fixture
+def database(sqlite_path: Path) -> SqliteSettings:
+    return SqliteSettings(path=sqlite_path)
+
+
+def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+class BatchRecorder:
+    """Wraps the store's batch runner: records batch sizes, holds the first batch."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sizes: list[int] = []
+        self.handed_over = 0
+        self.release = threading.Event()
+        self._run_batch = store._run_batch
+        self._hand_over = store._hand_over
+        store._run_batch = self._hold_first  # type: ignore[method-assign]
+        store._hand_over = self._count_hand_over  # type: ignore[method-assign]
+
+    def _count_hand_over(self) -> None:
+        self.handed_over += len(self.store._gathered)
+        self._hand_over()
+
+    def _hold_first(self, batch: list[Any]) -> None:
+        self.sizes.append(len(batch))
+        if len(self.sizes) == 1:
+            self.release.wait(HOLD_TIMEOUT)
+        self._run_batch(batch)
+
+    async def release_when_queued(self, total: int) -> None:
+        """Let the writer go once all `total` writes have been handed to it."""
+        for _ in range(int(HOLD_TIMEOUT / POLL_SECONDS)):
+            if self.handed_over >= total:
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        self.release.set()
+
+
+async def gather_held(client: TestClient,
+                      requests: list[Callable[[], Awaitable[Any]]]) -> tuple[list[Any], list[int]]:
+    """Send all `requests` at once; they commit in (almost) one batch. Answers and sizes."""
+    recorder = BatchRecorder(client.app[store_key])
+    tasks = [asyncio.create_task(request()) for request in requests]
+    await recorder.release_when_queued(len(requests))
+    return await asyncio.gather(*tasks), recorder.sizes
+
+
+async def test_failing_writes_in_a_batch_fail_alone_and_successes_broadcast_in_commit_order(
+        client: TestClient, subscribe: Any, sqlite_path: Path):
+    assert (await client.post("/api/runs/", json=RUN)).status == 201
+    for n in range(KNOWN_JOBS):
+        assert (await client.post("/api/jobs/", json=job_body(f"job-{n}"))).status == 201
+    assert (await client.post("/api/events/", json=event_body("taken", "job-0"))).status == 201
+    ws = await subscribe()
+
+    def post(path: str, body: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+        return lambda: client.post(path, json=body)
+
+    def patch(path: str, body: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+        return lambda: client.patch(path, json=body)
+
+    expected: list[tuple[Callable[[], Awaitable[Any]], int]] = []
+    for n in range(24):
+        expected.append((post("/api/events/", event_body(f"ok-{n}", f"job-{n % KNOWN_JOBS}")), 201))
+        if n % 4 == 0:
+            expected.append((post("/api/events/", event_body(f"lost-{n}", "no-such-job")), 404))
+            conflicting = event_body("taken", "job-0", event_content=f"other {n}")
+            expected.append((post("/api/events/", conflicting), 409))
+            expected.append((patch("/api/jobs/status",
+                                   {"job_uuid": "no-such-job", "job_status": "Failed"}), 404))
+            expected.append((post("/api/jobs/", job_body(f"new-job-{n}", "run-1")), 201))
+        if n % 8 == 0:
+            expected.append((patch("/api/jobs/status",
+                                   {"job_uuid": f"job-{n % KNOWN_JOBS}", "job_status": "Success"}),
+                             200))
+            expected.append((lambda: client.delete("/api/runs/no-such-run"), 404))
+
+    responses, sizes = await gather_held(client, [request for request, _ in expected])
+
+    assert [response.status for response in responses] == [status for _, status in expected]
+    # Two transactions for 54 writes: failures shared a transaction with successes.
+    assert len(sizes) == 2, sizes
+    for response in responses:
+        if response.status >= 400:
+            assert (await response.json())["error"]
+    stored_events = [uuid for (uuid,) in rows(
+        sqlite_path, "SELECT event_uuid FROM armada_events ORDER BY rowid")]
+    stored_jobs = [uuid for (uuid,) in rows(
+        sqlite_path, "SELECT job_uuid FROM armada_jobs WHERE job_uuid LIKE 'new-%' ORDER BY rowid")]
+    assert stored_events[0] == "taken" and sorted(stored_events[1:]) == \
+        sorted(f"ok-{n}" for n in range(24))
+    assert rows(sqlite_path, "SELECT event_content FROM armada_events WHERE event_uuid = 'taken'"
+                ) == [("Page loaded",)]
+
+    messages = [await next_message(ws) for _ in range(24 + 6 + 3)]
+    await no_message(ws)
+    assert [m["data"]["event_uuid"] for m in messages if m["type"] == "new_event"] == \
+        stored_events[1:]
+    assert [m["data"]["job_uuid"] for m in messages if m["type"] == "new_job"] == stored_jobs
+    assert sum(m["type"] == "update_job_status" for m in messages) == 3
+
+
+async def test_a_cascade_delete_that_fails_in_a_batch_leaves_its_run_while_others_commit(
+        client: TestClient, subscribe: Any, sqlite_path: Path):
+    for run_uuid in ("protected", "doomed"):
+        run = {"run_uuid": run_uuid, "run_datetime": "2026-02-24T10:30:00.000"}
+        assert (await client.post("/api/runs/", json=run)).status == 201
+        assert (await client.post("/api/jobs/", json=job_body(f"{run_uuid}-job", run_uuid))
+                ).status == 201
+        body = event_body(f"{run_uuid}-event", f"{run_uuid}-job")
+        assert (await client.post("/api/events/", json=body)).status == 201
+    # The run row goes last, after its events and jobs: refusing it proves the savepoint undid them.
+    with sqlite3.connect(sqlite_path) as db:
+        db.execute("CREATE TRIGGER protect_run BEFORE DELETE ON armada_runs "
+                   "WHEN OLD.run_uuid = 'protected' BEGIN SELECT RAISE(ABORT, 'protected'); END")
+    ws = await subscribe()
+
+    responses, _ = await gather_held(client, [
+        lambda: client.post("/api/events/", json=event_body("before", "protected-job")),
+        lambda: client.delete("/api/runs/protected"),
+        lambda: client.delete("/api/runs/doomed"),
+        lambda: client.post("/api/events/", json=event_body("after", "protected-job")),
+    ])
+
+    assert [response.status for response in responses] == [201, 500, 200, 201]
+    assert rows(sqlite_path, "SELECT run_uuid FROM armada_runs") == [("protected",)]
+    assert rows(sqlite_path, "SELECT job_uuid FROM armada_jobs") == [("protected-job",)]
+    assert sorted(rows(sqlite_path, "SELECT event_uuid FROM armada_events")) == \
+        [("after",), ("before",), ("protected-event",)]
+    messages = [await next_message(ws) for _ in range(3)]
+    await no_message(ws)
+    assert sorted(m["type"] for m in messages) == ["delete_run", "new_event", "new_event"]
+
+
+async def test_simultaneous_posts_of_one_run_in_one_batch_create_it_once(
+        client: TestClient, subscribe: Any, sqlite_path: Path):
+    ws = await subscribe()
+
+    responses, _ = await gather_held(
+        client, [lambda: client.post("/api/runs/", json=RUN) for _ in range(10)])
+
+    assert sorted(response.status for response in responses) == [200] * 9 + [201]
+    assert rows(sqlite_path, "SELECT run_uuid FROM armada_runs") == [("run-1",)]
+    assert (await next_message(ws))["type"] == "new_run"
+    await no_message(ws)
+
+
+async def test_close_commits_and_answers_every_queued_write(sqlite_path: Path):
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
+    await store.open()
+    runs = [{"run_uuid": f"run-{n}", "run_datetime": datetime(2026, 2, 24, 10, n)}
+            for n in range(50)]
+    writes = [asyncio.ensure_future(store.create_run(run)) for run in runs]
+    await asyncio.sleep(0)
+
+    await store.close()
+    await store.close()
+
+    assert [write.result() for write in writes] == [(run, True) for run in runs]
+    assert rows(sqlite_path, "SELECT COUNT(*) FROM armada_runs") == [(50,)]
