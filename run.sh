@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ./run.sh [serve]  - install into .venv on first use, serve on SQLite (127.0.0.1:8000)
-# ./run.sh test     - install what the tests need (Python packages, nginx), run every test
+# ./run.sh test     - install what the tests need (Python packages, nginx, redis-server), run every test
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -35,6 +35,7 @@ ensure_venv() {
 ensure_test_packages() {
     local missing=()
     command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+    command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
     if [ ${#missing[@]} -gt 0 ]; then
         local sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,4 +1,5 @@
-"""`python -m armada [serve]`: read the configuration once and serve."""
+"""`python -m armada [serve]`: read the configuration once and serve; `purge`: retention once;
+`tail`: print the live stream (armada.tail)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from aiohttp import web
 
 from armada.app import init_app
 from armada.config import ConfigError, environment_with_dotenv, load_config
+from armada.logging_setup import configure_logging
 
-USAGE = "usage: python -m armada [serve]"
+USAGE = ("usage: python -m armada [serve | purge --older-than 30d [--dry-run]"
+         " | tail [--run RUN] [--url URL]]")
 
 
 def main(argv: list[str]) -> int:
@@ -18,6 +21,14 @@ def main(argv: list[str]) -> int:
     if command in ("-h", "--help"):
         print(USAGE)
         return 0
+    if command == "tail":
+        from armada.tail import main as tail_main
+
+        return tail_main(argv[1:])
+    if command == "purge":
+        from armada.retention import purge_command
+
+        return purge_command(argv[1:])
     if command != "serve" or len(argv) > 1:
         print(USAGE, file=sys.stderr)
         return 2
@@ -26,14 +37,13 @@ def main(argv: list[str]) -> int:
     except ConfigError as error:
         print(f"armada: configuration error: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config.log_level, config.log_format)
     logging.getLogger("armada").info(
         "serving on http://%s:%d, %s", config.host, config.port, config.database.describe()
     )
+    # access_log=None: armada.request_log writes the one line per request instead.
     web.run_app(init_app(config), host=config.host, port=config.port, print=None,
-                access_log_format='%a "%r" %s %b %Tfs')
+                access_log=None)
     return 0
 
 

@@ -8,23 +8,49 @@ from collections.abc import AsyncIterator
 import aiohttp_cors
 from aiohttp import web
 
+from armada import health
+from armada.auth import auth_middleware
 from armada.broadcast import Broadcaster
 from armada.config import Config
-from armada.keys import broadcaster_key, config_key, store_key
+from armada.docs import setup_docs
+from armada.keys import broadcaster_key, config_key, detached_writes_key, metrics_key, store_key
+from armada.limits import drain_detached_writes, timeout_middleware
+from armada.metrics import Metrics, metrics_handler, metrics_middleware
 from armada.middlewares import error_middleware
+from armada.request_log import add_request_id, request_log_middleware
+from armada.retention import retention_task
 from armada.routes import setup_routes
+from armada.security import add_security_headers, websocket_origin_middleware
 from armada.store import Store
 
 log = logging.getLogger(__name__)
 
 
 def init_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=config.max_body)
+    metrics = Metrics()
+    # Outermost first: the log line and the metrics see the final status of every request.
+    middlewares = [
+        request_log_middleware, metrics_middleware(metrics), error_middleware,
+        websocket_origin_middleware, auth_middleware, timeout_middleware,
+    ]
+    app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[config_key] = config
-    app[broadcaster_key] = Broadcaster(config.ws_queue)
+    app[metrics_key] = metrics
+    app[detached_writes_key] = set()
+    app[broadcaster_key] = Broadcaster(config.ws_queue, config.ws_buffer)
     app.cleanup_ctx.append(_store)
+    if config.redis_url is not None:
+        app.cleanup_ctx.append(_redis_relay)
+    app.cleanup_ctx.append(retention_task)
+    app.on_shutdown.append(drain_detached_writes)
     app.on_shutdown.append(_close_subscribers)
+    app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(add_request_id)
     routes = setup_routes(app)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics_handler(metrics))
+    setup_docs(app)
     _setup_cors(app, config.cors_origins, routes)
     return app
 
@@ -32,9 +58,24 @@ def init_app(config: Config) -> web.Application:
 async def _store(app: web.Application) -> AsyncIterator[None]:
     store = Store(app[config_key])
     app[store_key] = store
+    metrics = app[metrics_key]
+    store.observe = metrics.observe_operation
+    metrics.read_from(app[broadcaster_key], store)
     await store.open()
     yield
     await store.close()
+
+
+async def _redis_relay(app: web.Application) -> AsyncIterator[None]:
+    """Share one stream with the other replicas; closed before the store (cleanup runs in
+    reverse), after the last in-flight request has published."""
+    from armada.stream_redis import RedisRelay  # Redis is imported only when configured
+
+    config = app[config_key]
+    relay = RedisRelay(config.redis_url or "", app[broadcaster_key], config.ws_buffer)
+    await relay.start()
+    yield
+    await relay.close()
 
 
 async def _close_subscribers(app: web.Application) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 from armada import const
 
 DEFAULT_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080,http://localhost:3000"
+# RFC 6750 token68, without the trailing "=" padding (tokens are compared verbatim).
+TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+")
 
 
 class ConfigError(Exception):
@@ -58,7 +60,15 @@ class Config:
     max_body: int = const.MAX_BODY_BYTES
     ws_heartbeat: float = const.WS_HEARTBEAT_SECONDS
     ws_queue: int = const.WS_MAX_PENDING_MESSAGES
+    ws_buffer: int = const.WS_BUFFER_MESSAGES
+    redis_url: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    log_format: str = "text"
+    write_tokens: tuple[str, ...] = field(default=(), repr=False)
+    read_tokens: tuple[str, ...] = field(default=(), repr=False)
+    request_timeout: float = const.REQUEST_TIMEOUT_SECONDS
+    retention_days: int | None = None
+    retention_interval: float = const.RETENTION_INTERVAL_SECONDS
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -74,7 +84,15 @@ def load_config(environ: Mapping[str, str]) -> Config:
         max_body=_int(env, "ARMADA_MAX_BODY", const.MAX_BODY_BYTES, 1024, 1 << 30),
         ws_heartbeat=_float(env, "ARMADA_WS_HEARTBEAT", const.WS_HEARTBEAT_SECONDS, 0.1, 30),
         ws_queue=_int(env, "ARMADA_WS_QUEUE", const.WS_MAX_PENDING_MESSAGES, 1, 1_000_000),
+        ws_buffer=_int(env, "ARMADA_WS_BUFFER", const.WS_BUFFER_MESSAGES, 1, 10_000_000),
+        redis_url=_redis_url(env),
         log_level=_choice(env, "ARMADA_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        log_format=_choice(env, "ARMADA_LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
+        write_tokens=_tokens(env, "ARMADA_WRITE_TOKENS"),
+        read_tokens=_tokens(env, "ARMADA_READ_TOKENS"),
+        request_timeout=_float(env, "ARMADA_REQUEST_TIMEOUT", const.REQUEST_TIMEOUT_SECONDS,
+                               0.1, 3600),
+        retention_days=_int(env, "ARMADA_RETENTION_DAYS", 0, 0, 36500) or None,
     )
 
 
@@ -140,6 +158,15 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("ARMADA_REDIS_URL")
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("ARMADA_REDIS_URL", "expected a redis://, rediss:// or unix:// URL")
+    return raw
+
+
 def _int(env: Mapping[str, str], variable: str, default: int, low: int, high: int) -> int:
     raw = env.get(variable)
     if not raw:
@@ -164,6 +191,16 @@ def _float(env: Mapping[str, str], variable: str, default: float, low: float, hi
     if not low <= value <= high:
         raise ConfigError(variable, f"{value} is outside {low}..{high}")
     return value
+
+
+def _tokens(env: Mapping[str, str], variable: str) -> tuple[str, ...]:
+    """Comma-separated bearer tokens; the error never echoes a token."""
+    tokens = tuple(token.strip() for token in env.get(variable, "").split(",") if token.strip())
+    for position, token in enumerate(tokens, 1):
+        if len(token) < const.MIN_TOKEN_LENGTH or not TOKEN.fullmatch(token):
+            raise ConfigError(variable, f"token {position} is not {const.MIN_TOKEN_LENGTH} or more "
+                                        "characters of A-Z a-z 0-9 - . _ ~ + /")
+    return tokens
 
 
 def _choice(env: Mapping[str, str], variable: str, default: str, allowed: tuple[str, ...]) -> str:
