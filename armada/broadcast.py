@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, web
 
 from armada import const
+from armada.frames import FrameSink
 from armada.stream import (
     RESYNC,
     Cursor,
@@ -49,60 +51,112 @@ class Relay(Protocol):
 
 
 class Subscriber:
-    """One connected WebSocket client."""
+    """One connected WebSocket client.
+
+    Broadcasting queues messages; the broadcaster then calls `flush` once per loop
+    iteration. While the socket keeps up, `flush` itself writes everything queued in one
+    write of prebuilt frames, and the writer task sleeps; it wakes only to send the
+    backlog, to wait for a backed-up socket to drain, or when frames must go through
+    aiohttp (`FrameSink.of` answered None).
+    """
 
     def __init__(self, ws: web.WebSocketResponse, name: str, max_pending: int,
                  abort: Callable[[], None], stream_filter: StreamFilter) -> None:
         self.ws = ws
         self.name = name
         self.filter = stream_filter
+        self._everything = stream_filter == EVERYTHING
         self._abort = abort
-        self._queue: asyncio.Queue[Message] = asyncio.Queue(max_pending)
+        self._max_pending = max_pending
+        self._queue: deque[Message] = deque()
+        self._sink = FrameSink.of(ws)
+        self._direct = False  # flush writes itself: the writer task is idle
+        self._wakeup: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         # The last message sent: what arrives again (replay overlapping live) is skipped.
         self._epoch: str | None = None
         self._seq = 0
 
+    def takes(self, message: Message) -> bool:
+        return self._everything or self.filter.accepts(message)
+
     def offer(self, message: Message) -> bool:
-        """Queue a message if the filter takes it; False when the queue is full."""
-        if not self.filter.accepts(message):
-            return True
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
+        """Queue a message the filter takes; False when the queue is full."""
+        if len(self._queue) >= self._max_pending:
             return False
+        self._queue.append(message)
         return True
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     def start(self, backlog: list[Message]) -> None:
         """Send `backlog` (a replay, or a resync), then whatever is queued, as it comes."""
         if not self._closed:
             self._writer = asyncio.create_task(self._write(backlog), name=f"ws-writer {self.name}")
 
+    def flush(self) -> None:
+        """Write what is queued now if the writer is idle and the socket keeps up; else
+        leave it to the writer task."""
+        if self._direct:
+            try:
+                self._write_queued()
+            except (ConnectionError, RuntimeError) as error:
+                self._direct = False
+                log.debug("subscriber %s went away: %s", self.name, error)
+                return
+            if self._sink is not None and not self._sink.backed_up:
+                return
+            self._direct = False
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
     async def _write(self, backlog: list[Message]) -> None:
         try:
             for message in backlog:
-                if self.filter.accepts(message):
-                    await self._send(message)
-            while True:
-                await self._send(await self._queue.get())
+                if self.takes(message) and self._fresh(message):
+                    await self.ws.send_str(message.text)
+            sink = self._sink
+            while not self._closed:
+                if sink is not None:
+                    await sink.drain()
+                    if self._queue:
+                        self._write_queued()
+                        continue
+                    self._direct = True
+                elif self._queue:
+                    message = self._queue.popleft()
+                    if self._fresh(message):
+                        await self.ws.send_str(message.text)
+                    continue
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await self._wakeup
         except (ConnectionError, RuntimeError) as error:
             log.debug("subscriber %s went away: %s", self.name, error)
 
-    async def _send(self, message: Message) -> None:
+    def _write_queued(self) -> None:
+        """Everything queued, as prebuilt frames, in one write to the socket."""
+        assert self._sink is not None
+        frames = [message.frame for message in self._queue if self._fresh(message)]
+        self._queue.clear()
+        if frames:
+            self._sink.write(frames)
+
+    def _fresh(self, message: Message) -> bool:
+        """Not sent already nor covered by the resync that started a new epoch; counts it
+        as sent."""
         if message.type != RESYNC and self._epoch is not None and (
                 message.epoch != self._epoch or message.seq <= self._seq):
-            return  # sent already, or covered by the resync that started a new epoch
+            return False
         self._epoch, self._seq = message.epoch, message.seq
-        await self.ws.send_str(message.text)
+        return True
 
     async def close(self, code: int, message: str) -> None:
         """Stop writing and close; a peer that does not take the close frame is cut."""
         self._closed = True
+        self._direct = False
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -126,6 +180,7 @@ class Broadcaster:
         self._ring = Ring(buffer_size)
         self._subscribers: dict[Subscriber, None] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._flush_scheduled = False
         self.dropped = 0
         self.sent = 0  # messages queued to subscribers, for /metrics
 
@@ -196,11 +251,25 @@ class Broadcaster:
         self._fan_out(resync_message(self.seq, self.epoch, reason, None))
 
     def _fan_out(self, message: Message) -> None:
+        queued = 0
         for subscriber in list(self._subscribers):
-            if not subscriber.offer(message):
+            if not subscriber.takes(message):
+                continue
+            if subscriber.offer(message):
+                queued += 1
+            else:
                 self._drop(subscriber)
-            elif subscriber.filter.accepts(message):
-                self.sent += 1
+        self.sent += queued
+        if queued and not self._flush_scheduled:
+            # One flush per loop iteration: messages broadcast together leave together.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        for subscriber in self._subscribers:
+            if subscriber.pending:
+                subscriber.flush()
 
     def _drop(self, subscriber: Subscriber) -> None:
         self.unsubscribe(subscriber)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ from marshmallow import ValidationError, fields, validate, validates, validates_
 from armada import const
 from armada.datetimes import format_datetime
 from armada.errors import NotFound
+from armada.frames import text_frame
 from armada.jsonutil import dumps
 from armada.schemas import Identifier, StrictSchema
 
@@ -50,6 +51,10 @@ class Message:
     run_uuid: str | None
     job_uuid: str | None
     text: str
+    frame: bytes = field(init=False, repr=False, compare=False)  # `text` as a WebSocket frame
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame", text_frame(self.text))
 
 
 def message_body(message_type: str, data: Any, ts: str) -> str:

@@ -30,7 +30,9 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
     if stream_filter.job_uuid is not None and stream_filter.run_uuid is None:
         stream_filter = await _with_run_of_job(request, stream_filter)
     # aiohttp pings every `heartbeat` seconds and closes a peer that does not answer.
-    ws = web.WebSocketResponse(heartbeat=config.ws_heartbeat,
+    # No per-message compression: every subscriber is then sent the same prebuilt frame
+    # (armada.frames) instead of a zlib pass per message per subscriber.
+    ws = web.WebSocketResponse(heartbeat=config.ws_heartbeat, compress=False,
                                max_msg_size=const.WS_MAX_INCOMING_MESSAGE_BYTES)
     await ws.prepare(request)
     name = f"{request.remote}#{next(_connection_numbers)}"

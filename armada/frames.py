@@ -1,0 +1,80 @@
+"""WebSocket frames built once per message and written straight to subscribers' sockets.
+
+A broadcast goes to every subscriber as the same bytes: a server's text frame is never
+masked, and without per-message compression it does not depend on the connection. The
+one place that reaches below aiohttp's public API is `FrameSink.of`; everything else goes
+through `WebSocketResponse` when it answers None.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import Any
+
+from aiohttp import web
+
+_TEXT_FIN = 0x81  # FIN + opcode 1 (text); no RSV bit: not compressed
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, unfragmented text frame carrying `text` (RFC 6455 §5.2)."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", _TEXT_FIN, size)
+    elif size < 65536:
+        header = struct.pack("!BBH", _TEXT_FIN, 126, size)
+    else:
+        header = struct.pack("!BBQ", _TEXT_FIN, 127, size)
+    return header + payload
+
+
+class FrameSink:
+    """Where a subscriber's prebuilt frames go: the socket under an aiohttp WebSocket."""
+
+    __slots__ = ("_protocol", "_transport", "_ws")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
+                 protocol: Any) -> None:
+        self._ws = ws
+        self._transport = transport
+        self._protocol = protocol
+
+    @classmethod
+    def of(cls, ws: web.WebSocketResponse) -> FrameSink | None:
+        """The sink of a prepared `ws`, or None when frames must go through `ws.send_str`.
+
+        Below the public API (aiohttp 3.x keeps its frame writer in `_writer`, whose
+        `transport` and `protocol` are the connection's): valid only when the connection
+        negotiated no compression, since a compressed frame depends on its connection.
+        """
+        writer = getattr(ws, "_writer", None)
+        transport = getattr(writer, "transport", None)
+        protocol = getattr(writer, "protocol", None)
+        if (ws.compress or transport is None
+                or not hasattr(protocol, "writing_paused")
+                or not hasattr(protocol, "_drain_helper")):
+            return None
+        return cls(ws, transport, protocol)
+
+    @property
+    def open(self) -> bool:
+        """False once aiohttp started closing (its close frame must be the last one)."""
+        return not (self._ws.closed or self._transport.is_closing())
+
+    @property
+    def backed_up(self) -> bool:
+        """The socket holds more than its high-water mark: wait for `drain` first."""
+        return self._protocol.writing_paused
+
+    def write(self, frames: list[bytes]) -> None:
+        """Hand `frames` to the socket in one write; never waits."""
+        if not self.open:
+            raise ConnectionResetError("the WebSocket is closing")
+        self._transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    async def drain(self) -> None:
+        """Until the socket is below its low-water mark (at once when it already is)."""
+        if self._protocol.writing_paused:
+            await self._protocol._drain_helper()
