@@ -15,6 +15,7 @@ from aiohttp import hdrs, web
 
 from armada.errors import Unauthorized
 from armada.keys import config_key
+from armada.security import check_websocket_origin
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 OPEN_PREFIXES = ("/api/docs", "/api/openapi.json")
@@ -50,8 +51,13 @@ def without_token(request: web.Request) -> web.Request:
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def access_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The WebSocket Origin check (security.py), then the bearer token: one middleware
+    layer for both, since every layer costs every request."""
+    check_websocket_origin(request)
     config = request.app[config_key]
+    if not config.write_tokens and not config.read_tokens:
+        return await handler(without_token(request))
     if request.method == hdrs.METH_OPTIONS or request.path in OPEN_PATHS \
             or request.path.startswith(OPEN_PREFIXES):
         return await handler(without_token(request))

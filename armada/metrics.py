@@ -7,7 +7,6 @@ and the store reports each operation through its `observe` hook.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,6 +42,11 @@ class Metrics:
         )
         self._sources: dict[str, Callable[[], float]] = {}
         self.registry.register(_Readings(self._sources))
+        # The labelled children, looked up once: `.labels()` costs more than the update.
+        self._request_counts: dict[tuple[str, str, int], Any] = {}
+        self._request_latencies: dict[tuple[str, str], Any] = {}
+        self._operation_counts: dict[tuple[str, str], Any] = {}
+        self._operation_latencies: dict[str, Any] = {}
 
     def read_from(self, broadcaster: Any, store: Any) -> None:
         """Values taken from the broadcaster and the store each time /metrics is scraped."""
@@ -58,8 +62,28 @@ class Metrics:
             outcome = "ok"
         else:
             outcome = "unavailable" if getattr(error, "status", None) == 503 else "error"
-        self.db_operations.labels(name, outcome).inc()
-        self.db_latency.labels(name).observe(seconds)
+        count = self._operation_counts.get((name, outcome))
+        if count is None:
+            count = self._operation_counts[name, outcome] = self.db_operations.labels(
+                name, outcome)
+        latency = self._operation_latencies.get(name)
+        if latency is None:
+            latency = self._operation_latencies[name] = self.db_latency.labels(name)
+        count.inc()
+        latency.observe(seconds)
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One HTTP request answered (request_log.py calls it with the log line)."""
+        count = self._request_counts.get((route, method, status))
+        if count is None:
+            count = self._request_counts[route, method, status] = self.requests.labels(
+                route, method, str(status))
+        latency = self._request_latencies.get((route, method))
+        if latency is None:
+            latency = self._request_latencies[route, method] = self.latency.labels(
+                route, method)
+        count.inc()
+        latency.observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -96,26 +120,6 @@ def route_label(request: web.Request) -> str:
     if resource is None:
         return UNMATCHED_ROUTE
     return resource.canonical.rstrip("/") or "/"
-
-
-def metrics_middleware(metrics: Metrics) -> Any:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as error:
-            status = error.status
-            raise
-        finally:
-            route = route_label(request)
-            metrics.requests.labels(route, request.method, str(status)).inc()
-            metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
-
-    return middleware
 
 
 def metrics_handler(metrics: Metrics) -> Any:

@@ -116,6 +116,12 @@ class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
 
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        # Records are plain dicts: a dict lookup, not marshmallow's generic one (lists dump faster).
+        if type(obj) is dict:
+            return obj.get(attr, default)
+        return super().get_attribute(obj, attr, default)
+
 
 class DefaultsForNulls(StrictSchema):
     """Optional fields sent as `null` take their default, as the previous service did."""

@@ -5,7 +5,7 @@ import sqlite3
 from urllib.parse import quote
 
 import pytest
-from helpers import RUN, event_body, job_body
+from helpers import DERANDOMIZE, RUN, event_body, job_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -261,7 +261,7 @@ def escape(text: str) -> str:
     return quote(text, safe="", errors="surrogatepass")
 
 
-@settings(max_examples=300, deadline=None, database=None,
+@settings(max_examples=300, deadline=None, database=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(endpoint=st.sampled_from(ENDPOINTS), body=raw_bodies, query=queries, segment=texts)
 async def test_no_input_makes_a_server_error(client, endpoint, body, query, segment):

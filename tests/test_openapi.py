@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import schemathesis
 from aiohttp.test_utils import TestClient
+from helpers import DERANDOMIZE
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -99,7 +100,7 @@ def test_the_service_answers_as_its_document_says(service: ServiceProcess) -> No
 def check_operation(operation: Any, mode: GenerationMode, base_url: str) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+              derandomize=DERANDOMIZE, suppress_health_check=list(HealthCheck))
     def answers_as_documented(case: Any) -> None:
         case.call_and_validate(base_url=base_url, checks=CHECKS)
 
