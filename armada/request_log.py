@@ -66,9 +66,8 @@ def request_log_middleware(metrics: Metrics) -> Any:
             raise
         finally:
             seconds = time.perf_counter() - started
-            # A request whose client went away is logged as 499 and counted as a 500.
-            counted = 500 if status == CLIENT_CLOSED else status
-            metrics.observe_request(route_label(request), request.method, counted, seconds)
+            # A request whose client went away is 499 in the log and the metrics alike.
+            metrics.observe_request(route_label(request), request.method, status, seconds)
             if log.isEnabledFor(logging.INFO):
                 _log_line(request, status, seconds * 1000, request_id)
 
