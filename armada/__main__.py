@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
 from aiohttp import web
 
 from armada.app import init_app
-from armada.config import ConfigError, environment_with_dotenv, load_config
+from armada.config import Config, ConfigError, environment_with_dotenv, load_config
 from armada.logging_setup import configure_logging
 
 USAGE = ("usage: python -m armada [serve | purge --older-than 30d [--dry-run]"
@@ -26,16 +27,12 @@ def main(argv: list[str]) -> int:
 
         return tail_main(argv[1:])
     if command == "purge":
-        from armada.retention import purge_command
-
-        return purge_command(argv[1:])
+        return purge(argv[1:])
     if command != "serve" or len(argv) > 1:
         print(USAGE, file=sys.stderr)
         return 2
-    try:
-        config = load_config(environment_with_dotenv())
-    except ConfigError as error:
-        print(f"armada: configuration error: {error}", file=sys.stderr)
+    config = configured()
+    if config is None:
         return 2
     configure_logging(config.log_level, config.log_format)
     logging.getLogger("armada").info(
@@ -45,6 +42,26 @@ def main(argv: list[str]) -> int:
     web.run_app(init_app(config), host=config.host, port=config.port, print=None,
                 access_log=None)
     return 0
+
+
+def purge(argv: list[str]) -> int:
+    from armada.retention import purge_arguments, purge_once
+
+    options = purge_arguments(argv)
+    config = configured()
+    if config is None:
+        return 2
+    configure_logging("WARNING", config.log_format)  # the printed report is the output
+    return asyncio.run(purge_once(config, options.older_than, options.dry_run))
+
+
+def configured() -> Config | None:
+    """The configuration from the environment and `.env`; None after one line on stderr."""
+    try:
+        return load_config(environment_with_dotenv())
+    except ConfigError as error:
+        print(f"armada: configuration error: {error}", file=sys.stderr)
+        return None
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ async def timeout_middleware(request: web.Request, handler: Any) -> web.StreamRe
     task = loop.create_task(handler(request))
     awake = loop.create_future()
     task.add_done_callback(partial(_wake, awake))
-    timer = loop.call_at(loop.time() + limit, _wake, awake)
+    timer = loop.call_later(limit, _wake, awake)
     try:
         await awake
     except asyncio.CancelledError:
@@ -71,9 +71,6 @@ def _timed_out(limit: float) -> RequestTimeout:
 
 def _give_up(request: web.Request, task: asyncio.Future[Any]) -> None:
     if task.done():
-        return
-    if request.method not in WRITE_METHODS:
-        task.cancel()
         return
     detached = request.app[detached_writes_key]
     detached.add(task)

@@ -52,7 +52,7 @@ class Metrics:
         """Values taken from the broadcaster and the store each time /metrics is scraped."""
         self._sources["subscribers"] = lambda: len(broadcaster)
         self._sources["dropped"] = lambda: broadcaster.dropped
-        self._sources["sent"] = lambda: getattr(broadcaster, "sent", 0)
+        self._sources["sent"] = lambda: broadcaster.sent
         self._sources["in_use"] = store.connections_in_use
         self._sources["pool"] = lambda: store.pool_size
 

@@ -66,8 +66,8 @@ BatchResult = Schema.from_dict({
     "events": fields.List(fields.Nested(schemas.EventSchema), required=True),
 }, name="BatchResult")
 
-# A response: a schema, a list of one schema (a JSON array), or a raw OpenAPI schema dict.
-Answer = type[Schema] | list[type[Schema]] | dict[str, Any]
+# A response: a schema, or a raw OpenAPI schema dict.
+Answer = type[Schema] | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,7 @@ def build_openapi() -> dict[str, Any]:
         security=[{}, {"bearer": []}],
     )
     plugin.map_to_openapi_type(schemas.UtcDateTime, "string", "date-time")
-    if hasattr(schemas, "Cursor"):
-        plugin.map_to_openapi_type(schemas.Cursor, "string", None)
+    plugin.map_to_openapi_type(schemas.Cursor, "string", None)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, dict[str, Any]] = {}
@@ -182,10 +181,9 @@ def _operation(method: str, path: str, description: Description | None) -> dict[
             "required": True, "content": {"application/json": {"schema": description.body}},
         }
     for status, answer in description.responses.items():
-        schema: Any = {"type": "array", "items": answer[0]} if isinstance(answer, list) else answer
         operation["responses"][str(status)] = {
             "description": {200: "OK", 201: "Created"}.get(status, "Answer"),
-            "content": {"application/json": {"schema": schema}},
+            "content": {"application/json": {"schema": answer}},
         }
     return operation
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from armada import const
-from armada.config import Config, ConfigError, environment_with_dotenv, load_config
+from armada.config import Config
 from armada.datetimes import format_datetime
 from armada.errors import StoreUnavailable
 from armada.keys import broadcaster_key, config_key, store_key
@@ -40,18 +40,17 @@ class Purged:
     events: int
 
 
-def cutoff_before(age: timedelta, now: datetime | None = None) -> datetime:
+def cutoff_before(age: timedelta) -> datetime:
     """Naive UTC, as the store holds datetimes."""
-    now = now or datetime.now(UTC).replace(tzinfo=None)
-    return now - age
+    return datetime.now(UTC).replace(tzinfo=None) - age
 
 
-async def purge(store: Store, cutoff: datetime, *, batch: int = const.RETENTION_BATCH_RUNS,
+async def purge(store: Store, cutoff: datetime, *,
                 on_purged: Callable[[Purged], None] | None = None) -> list[Purged]:
     """Delete every run older than `cutoff`, each in its own transaction; answer them."""
     purged: list[Purged] = []
     while True:
-        runs = await store.list_runs_older_than(cutoff, batch)
+        runs = await store.list_runs_older_than(cutoff, const.RETENTION_BATCH_RUNS)
         if not runs:
             return purged
         for run in runs:
@@ -64,14 +63,13 @@ async def purge(store: Store, cutoff: datetime, *, batch: int = const.RETENTION_
                 on_purged(record)
 
 
-async def older_than(store: Store, cutoff: datetime,
-                     batch: int = const.RETENTION_BATCH_RUNS) -> list[dict[str, object]]:
+async def older_than(store: Store, cutoff: datetime) -> list[dict[str, object]]:
     """What `purge` would delete (for --dry-run)."""
     found: list[dict[str, object]] = []
     while True:
-        runs = await store.list_runs_older_than(cutoff, batch, len(found))
+        runs = await store.list_runs_older_than(cutoff, const.RETENTION_BATCH_RUNS, len(found))
         found.extend(runs)
-        if len(runs) < batch:
+        if len(runs) < const.RETENTION_BATCH_RUNS:
             return found
 
 
@@ -124,7 +122,7 @@ def parse_age(text: str) -> timedelta:
     return timedelta(**{AGE_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def purge_command(argv: list[str]) -> int:
+def purge_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m armada purge",
         description="Delete runs older than an age, with their jobs and events, and print them.",
@@ -132,17 +130,11 @@ def purge_command(argv: list[str]) -> int:
     parser.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",
                         help="30d (days), 12h or 90m")
     parser.add_argument("--dry-run", action="store_true", help="only print what would go")
-    options = parser.parse_args(argv)
-    try:
-        config = load_config(environment_with_dotenv())
-    except ConfigError as error:
-        print(f"armada: configuration error: {error}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level="WARNING")
-    return asyncio.run(_purge_once(config, options.older_than, options.dry_run))
+    return parser.parse_args(argv)
 
 
-async def _purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
+async def purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
+    """`python -m armada purge`: print what goes (or would go); the exit status."""
     store = Store(config)
     cutoff = cutoff_before(age)
     try:

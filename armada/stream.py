@@ -51,10 +51,16 @@ class Message:
     run_uuid: str | None
     job_uuid: str | None
     text: str
-    frame: bytes = field(init=False, repr=False, compare=False)  # `text` as a WebSocket frame
+    _frame: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "frame", text_frame(self.text))
+    @property
+    def frame(self) -> bytes:
+        """`text` as a WebSocket frame, built when first written and then shared."""
+        frame = self._frame
+        if frame is None:
+            frame = text_frame(self.text)
+            object.__setattr__(self, "_frame", frame)
+        return frame
 
 
 def message_body(message_type: str, data: Any, ts: str) -> str:
@@ -70,11 +76,14 @@ def compose(seq: int, epoch: str, body: str) -> str:
     return f'{{"seq":{seq},"epoch":{dumps(epoch)},{body}'
 
 
+def resync_body(reason: str, since: int | None) -> str:
+    return message_body(RESYNC, {"reason": reason, "since": since}, now_text())
+
+
 def resync_message(seq: int, epoch: str, reason: str, since: int | None) -> Message:
     """Tells a client it cannot be brought up to date message by message: reload over REST,
     then carry on from `seq`."""
-    body = message_body(RESYNC, {"reason": reason, "since": since}, now_text())
-    return Message(seq, epoch, RESYNC, None, None, compose(seq, epoch, body))
+    return Message(seq, epoch, RESYNC, None, None, compose(seq, epoch, resync_body(reason, since)))
 
 
 @dataclass(frozen=True, slots=True)

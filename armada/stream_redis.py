@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 from collections import deque
+from itertools import islice
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
@@ -33,9 +34,8 @@ from armada.stream import (
     RESYNC,
     Cursor,
     Message,
-    message_body,
     new_epoch,
-    now_text,
+    resync_body,
     resync_message,
     resync_reason,
 )
@@ -68,6 +68,11 @@ def parse_entry(entry: str) -> Message:
     meta, _, text = entry.partition("\n")
     seq, epoch, message_type, run_uuid, job_uuid = json.loads(meta)
     return Message(seq, epoch, message_type, run_uuid, job_uuid, text)
+
+
+def _meta(message_type: str, run_uuid: str | None, job_uuid: str | None) -> str:
+    """The `type,run,job` part of an entry's meta line (the script adds seq and epoch)."""
+    return dumps([message_type, run_uuid, job_uuid])[1:-1]
 
 
 def _seq_of(entry_id: str) -> int:
@@ -128,7 +133,7 @@ class RedisRelay:
         if len(self._outbox) >= const.REDIS_MAX_UNPUBLISHED:
             self._lose(f"more than {const.REDIS_MAX_UNPUBLISHED} messages wait for Redis")
             return
-        self._outbox.append((dumps([message_type, run_uuid, job_uuid])[1:-1], body))
+        self._outbox.append((_meta(message_type, run_uuid, job_uuid), body))
         self._idle.clear()
         self._wakeup.set()
 
@@ -143,12 +148,11 @@ class RedisRelay:
                 continue
             try:
                 if self._publisher_lost:
-                    body = message_body(RESYNC, {"reason": LOST, "since": None}, now_text())
-                    await self._run_script([(dumps([RESYNC, None, None])[1:-1], body)])
+                    await self._run_script([(_meta(RESYNC, None, None), resync_body(LOST, None))])
                     self._publisher_lost = False
                     log.warning("Redis is back: published a resync for the lost messages")
                 else:
-                    batch = [self._outbox[n] for n in range(min(MAX_BATCH, len(self._outbox)))]
+                    batch = list(islice(self._outbox, MAX_BATCH))
                     await self._run_script(batch)
                     for _ in batch:
                         self._outbox.popleft()

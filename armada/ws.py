@@ -5,6 +5,7 @@ What the messages mean, how resume and filters work: `armada.stream`.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 
@@ -60,5 +61,4 @@ async def _with_run_of_job(request: web.Request, stream_filter: StreamFilter) ->
         run_uuid = await owners.of_job(request.app[store_key], stream_filter.job_uuid or "")
     except ApiError:
         return stream_filter
-    return StreamFilter(stream_filter.run_uuid, stream_filter.job_uuid, stream_filter.types,
-                        job_run_uuid=run_uuid)
+    return dataclasses.replace(stream_filter, job_run_uuid=run_uuid)

@@ -75,9 +75,7 @@ def list_runs(tx: Transaction, page: int, page_size: int, since: datetime | None
 
 def delete_run(tx: Transaction, run_uuid: str) -> None:
     """Events, then jobs, then the run; an unknown run rolls everything back."""
-    tx.execute("delete_run_events", run_uuid=run_uuid)
-    tx.execute("delete_run_jobs", run_uuid=run_uuid)
-    if not tx.execute("delete_run", run_uuid=run_uuid):
+    if purge_run(tx, run_uuid) is None:
         raise NotFound(f"run {run_uuid} not found")
 
 
@@ -181,11 +179,12 @@ def list_events_page(tx: Transaction, job_uuid: str, limit: int,
 
     `until` is folded into the position: `(until, "")` precedes every event at `until`.
     """
-    position = (LATEST if until is None else until, "")
+    between = _between(since, until)
+    position = (between["until"], "")
     if before is not None:
         position = min(position, before)
     rows = tx.all("list_events_of_job_page", job_uuid=job_uuid, event_status=status,
-                  since=EARLIEST if since is None else since, before_datetime=position[0],
+                  since=between["since"], before_datetime=position[0],
                   before_uuid=position[1], limit=limit + 1)
     if len(rows) <= limit:
         return rows, None
@@ -230,7 +229,7 @@ def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: 
 
 
 def purge_run(tx: Transaction, run_uuid: str) -> tuple[int, int] | None:
-    """Retention's cascade delete: the counts of (jobs, events) removed; None when gone."""
+    """Events, then jobs, then the run: the counts of (jobs, events) removed; None when gone."""
     events = tx.execute("delete_run_events", run_uuid=run_uuid)
     jobs = tx.execute("delete_run_jobs", run_uuid=run_uuid)
     if not tx.execute("delete_run", run_uuid=run_uuid):

@@ -93,7 +93,7 @@ class Store:
     async def open(self) -> None:
         """Prepare the schema now if the database answers; otherwise on first use."""
         try:
-            await self._call(_no_operation, write=False)
+            await self.ping()
         except StoreUnavailable as error:
             log.warning("database not available yet (%s): %s", self.description, error.detail)
 
