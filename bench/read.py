@@ -102,11 +102,15 @@ async def main() -> None:
     parser.add_argument("--reps", type=int, help="repetitions (default 3, quick 1)")
     parser.add_argument("--duration", type=float, help="seconds per size (default 20)")
     parser.add_argument("--sizes", help="comma-separated event counts (default 10000,1000000)")
+    parser.add_argument("--profile", type=Path,
+                        help="run the service under py-spy: collapsed stacks into this folder")
     args = parser.parse_args()
     reps = args.reps or (1 if args.quick else 3)
     duration = args.duration or (3.0 if args.quick else 20.0)
     sizes = tuple(int(size) for size in args.sizes.split(",")) if args.sizes else \
         (QUICK_SIZES if args.quick else SIZES)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     figures = Figures()
     with tempfile.TemporaryDirectory(prefix="armada-bench-") as folder:
@@ -128,7 +132,8 @@ async def main() -> None:
             record_load(figures, f"bare app, {RATE:.0f}/s", bare)
             for size, (db_path, runs, jobs) in databases.items():
                 name = f"{size:,} events, {RATE:.0f}/s"
-                with start_service(db_path) as server:
+                profile = args.profile / f"read-{size}-rep{rep}.txt" if args.profile else None
+                with start_service(db_path, profile) as server:
                     result = await measure(server, lambda s=server, r=runs, j=jobs: run_lanes(
                         s.url, read_lanes(r, j), rate=RATE, duration=duration))
                     record_load(figures, name, result, server)
