@@ -1,10 +1,15 @@
-"""Marshmallow schemas: what the API accepts (load) and the JSON shape of every record (dump)."""
+"""Marshmallow schemas: what the API accepts (load) and the JSON shape of every record (dump).
+
+Records go out through `RecordDumper`, built once from a schema's own fields: the same
+output as `schema.dump`, without marshmallow's per-field machinery on every record.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +18,9 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    missing,
     post_load,
+    utils,
     validate,
     validates_schema,
 )
@@ -82,17 +89,22 @@ class UtcDateTime(fields.Field):
         return value
 
 
-class Cursor(fields.Field):
+def encode_cursor(position: tuple[datetime, str] | None) -> str | None:
     """A keyset position `(datetime, uuid)` as an opaque URL-safe string (base64 of JSON)."""
+    if position is None:
+        return None
+    when, uuid_ = position
+    raw = json.dumps([when.isoformat(timespec="microseconds"), uuid_], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+class Cursor(fields.Field):
+    """A page position, as `encode_cursor` writes it."""
 
     default_error_messages = {"invalid": "Not a valid cursor: pass the `next` of a page."}
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        if value is None:
-            return None
-        when, uuid_ = value
-        raw = json.dumps([when.isoformat(timespec="microseconds"), uuid_], separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+        return encode_cursor(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any,
                      **kwargs: Any) -> tuple[datetime, str]:
@@ -251,6 +263,54 @@ class EventsPageSchema(Schema):
     next = Cursor(allow_none=True)
 
 
+def _text_out(value: Any) -> Any:
+    return value if value is None or type(value) is str else utils.ensure_text_type(value)
+
+
+def _integer_out(value: Any) -> Any:
+    return value if value is None or type(value) is int else int(value)
+
+
+def _datetime_out(value: Any) -> Any:
+    return format_datetime(value) if isinstance(value, datetime) else value
+
+
+class RecordDumper:
+    """`schema.dump` for the store's records (flat dicts), planned once from the schema.
+
+    Each declared field becomes (output key, record key, conversion); a record then dumps
+    in one dict comprehension. Profiled, marshmallow's generic dump was the largest cost
+    of a list page. Only the field kinds records use are planned; another is a TypeError
+    at import, so a new field type cannot silently dump differently.
+    """
+
+    def __init__(self, schema: Schema) -> None:
+        self._plan: list[tuple[str, str, Callable[[Any], Any]]] = [
+            (field.data_key or name, field.attribute or name, _conversion(field))
+            for name, field in schema.dump_fields.items()
+        ]
+
+    def one(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: convert(record[attribute]) for key, attribute, convert in self._plan
+                if attribute in record}
+
+    def many(self, records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [self.one(record) for record in records]
+
+
+def _conversion(field: fields.Field) -> Callable[[Any], Any]:
+    if field.dump_default is not missing:
+        raise TypeError("RecordDumper does not fill dump defaults")
+    # UtcDateTime first: the most specific; Status and Text are Strings.
+    if isinstance(field, UtcDateTime):
+        return _datetime_out
+    if isinstance(field, fields.String):
+        return _text_out
+    if isinstance(field, fields.Integer) and not field.as_string:
+        return _integer_out
+    raise TypeError(f"RecordDumper has no plan for {type(field).__name__} fields")
+
+
 run_schema = RunSchema()
 job_schema = JobSchema()
 event_schema = EventSchema()
@@ -265,3 +325,7 @@ job_path = JobPath()
 event_path = EventPath()
 run_summary_schema = RunSummarySchema()
 events_page_schema = EventsPageSchema()
+run_out = RecordDumper(run_schema)
+run_summary_out = RecordDumper(run_summary_schema)
+job_out = RecordDumper(job_schema)
+event_out = RecordDumper(event_schema)

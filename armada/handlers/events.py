@@ -8,11 +8,12 @@ from aiohttp import web
 from armada.handlers.parsing import json_response, load_body, load_match, load_query
 from armada.keys import broadcaster_key, store_key
 from armada.schemas import (
+    encode_cursor,
     event_batch_schema,
+    event_out,
     event_path,
     event_schema,
     event_status_schema,
-    events_page_schema,
     events_query,
 )
 
@@ -25,14 +26,14 @@ async def list_events(request: web.Request) -> web.Response:
     if "limit" in query:
         events, position = await store.list_events_page(
             query["job_uuid"], query["limit"], query.get("before"), **filters)
-        return json_response(events_page_schema.dump({"events": events, "next": position}))
+        return json_response({"events": event_out.many(events), "next": encode_cursor(position)})
     events = await store.list_events(query["job_uuid"], **filters)
-    return json_response(event_schema.dump(events, many=True))
+    return json_response(event_out.many(events))
 
 
 async def get_event(request: web.Request) -> web.Response:
     event_uuid = load_match(request, event_path)["event_uuid"]
-    return json_response(event_schema.dump(await request.app[store_key].get_event(event_uuid)))
+    return json_response(event_out.one(await request.app[store_key].get_event(event_uuid)))
 
 
 async def create_event(request: web.Request) -> web.Response:
@@ -42,7 +43,7 @@ async def create_event(request: web.Request) -> web.Response:
     # the commit and the broadcast, which keeps broadcasts in commit order.
     run_uuid = await broadcaster.owners.of_job(store, event["job_uuid"])
     stored, created = await store.create_event(event)
-    data = event_schema.dump(stored)
+    data = event_out.one(stored)
     if created:
         broadcaster.broadcast("new_event", data, run_uuid=run_uuid)
     return json_response(data, status=201 if created else 200)
@@ -67,7 +68,7 @@ async def create_events(request: web.Request) -> web.Response:
     results = await store.create_events(batch["events"])
     records = []
     for stored, created in results:
-        record = event_schema.dump(stored)
+        record = event_out.one(stored)
         if created:
             broadcaster.broadcast("new_event", record, run_uuid=run_of_job.get(record["job_uuid"]))
         records.append(record)

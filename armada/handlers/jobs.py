@@ -7,7 +7,7 @@ from aiohttp import web
 
 from armada.handlers.parsing import json_response, load_body, load_match, load_query
 from armada.keys import broadcaster_key, store_key
-from armada.schemas import job_path, job_schema, job_status_schema, jobs_query, run_schema
+from armada.schemas import job_out, job_path, job_schema, job_status_schema, jobs_query, run_out
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -17,7 +17,7 @@ async def list_jobs(request: web.Request) -> web.Response:
         agent=query.get("agent"), since=query.get("since"), until=query.get("until"),
     )
     return json_response({
-        "jobs": job_schema.dump(jobs, many=True),
+        "jobs": job_out.many(jobs),
         "total": total,
         "page": query["page"],
         "page_size": query["page_size"],
@@ -26,16 +26,16 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 async def get_job(request: web.Request) -> web.Response:
     job_uuid = load_match(request, job_path)["job_uuid"]
-    return json_response(job_schema.dump(await request.app[store_key].get_job(job_uuid)))
+    return json_response(job_out.one(await request.app[store_key].get_job(job_uuid)))
 
 
 async def create_job(request: web.Request) -> web.Response:
     job = await load_body(request, job_schema)
     stored, created, new_run = await request.app[store_key].create_job(job)
-    data = job_schema.dump(stored)
+    data = job_out.one(stored)
     broadcaster = request.app[broadcaster_key]
     if new_run is not None:
-        broadcaster.broadcast("new_run", run_schema.dump(new_run))
+        broadcaster.broadcast("new_run", run_out.one(new_run))
     if created:
         broadcaster.broadcast("new_job", data)
     return json_response(data, status=201 if created else 200)

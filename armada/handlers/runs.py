@@ -6,7 +6,7 @@ from aiohttp import web
 
 from armada.handlers.parsing import json_response, load_body, load_match, load_query
 from armada.keys import broadcaster_key, store_key
-from armada.schemas import run_path, run_schema, run_summary_schema, runs_query
+from armada.schemas import run_out, run_path, run_schema, run_summary_out, runs_query
 
 
 async def list_runs(request: web.Request) -> web.Response:
@@ -15,7 +15,7 @@ async def list_runs(request: web.Request) -> web.Response:
         query["page"], query["page_size"], query.get("since"), query.get("until")
     )
     return json_response({
-        "runs": run_summary_schema.dump(runs, many=True),
+        "runs": run_summary_out.many(runs),
         "total": total,
         "page": query["page"],
         "page_size": query["page_size"],
@@ -24,13 +24,13 @@ async def list_runs(request: web.Request) -> web.Response:
 
 async def get_run(request: web.Request) -> web.Response:
     run_uuid = load_match(request, run_path)["run_uuid"]
-    return json_response(run_summary_schema.dump(await request.app[store_key].get_run(run_uuid)))
+    return json_response(run_summary_out.one(await request.app[store_key].get_run(run_uuid)))
 
 
 async def create_run(request: web.Request) -> web.Response:
     run = await load_body(request, run_schema)
     stored, created = await request.app[store_key].create_run(run)
-    data = run_schema.dump(stored)
+    data = run_out.one(stored)
     if created:
         request.app[broadcaster_key].broadcast("new_run", data)
     return json_response(data, status=201 if created else 200)
