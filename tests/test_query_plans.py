@@ -78,8 +78,9 @@ def test_filtered_reads_seek_the_datetime_range(connection, name, index, constra
 
 
 @pytest.mark.parametrize("name", ["list_runs", "list_runs_between", "get_run_with_summary"])
-def test_run_summaries_count_only_the_jobs_of_the_runs_read(connection, name):
+def test_run_summaries_read_the_kept_counts_of_only_the_runs_read(connection, name):
     steps = plan(connection, name)
-    assert any("SEARCH armada_jobs USING" in step and "ix_armada_jobs_run (run_uuid=?)" in step
+    assert any("SEARCH armada_job_counts USING" in step and "(run_uuid=?)" in step
                for step in steps), steps
-    assert not any(step.startswith("SCAN armada_jobs") for step in steps), steps
+    assert not any(step.startswith("SCAN armada_job") for step in steps), steps
+    assert not any("armada_jobs" in step for step in steps), steps

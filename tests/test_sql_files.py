@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from armada.config import MssqlSettings
 from armada.store.dialects import MssqlDialect
-from armada.store.queries import PARAMETER, Query, load_queries
+from armada.store.queries import COMMENT, PARAMETER, TRIGGER_START, Query, load_queries, parse_query
 
 SQLITE = load_queries("sqlite")
 MSSQL = load_queries("mssql")
@@ -75,9 +75,26 @@ def test_mssql_statement_parses_as_tsql(statement: str) -> None:
 
 @pytest.mark.parametrize("statement", statements_of(SQLITE))
 def test_sqlite_statement_parses_as_sqlite(statement: str) -> None:
+    if TRIGGER_START.match(COMMENT.sub("", statement).strip()):
+        # sqlglot has no CREATE TRIGGER; SQLite itself runs these on every test's start.
+        pytest.skip("sqlglot does not parse CREATE TRIGGER")
     trees = parse(statement, "sqlite")
     assert len(trees) == 1, "one statement per `;`-terminated chunk"
     assert fallback_commands(trees[0]) == []
+
+
+def test_a_trigger_is_one_statement_with_the_statements_of_its_body() -> None:
+    text = ("CREATE TABLE t (a INT);\n"
+            "-- kept in step\n"
+            "CREATE TRIGGER t_insert AFTER INSERT ON t\nBEGIN\n"
+            "    UPDATE u SET n = n + 1;\n    DELETE FROM u WHERE n > 9;\nEND;\n"
+            "SELECT 1;\n")
+    query = parse_query("example", text)
+    assert len(query.statements) == 3
+    assert query.statements[1].endswith("DELETE FROM u WHERE n > 9;\nEND")
+    assert "UPDATE u SET n = n + 1;\n" in query.statements[1]
+    with pytest.raises(ValueError, match="without its END"):
+        parse_query("broken", "CREATE TRIGGER x AFTER INSERT ON t BEGIN\n  SELECT 1;\n")
 
 
 def test_a_statement_sqlglot_does_not_understand_is_reported_as_a_fallback() -> None:

@@ -1,4 +1,8 @@
-"""Named queries: one `.sql` file per query under `sql/<dialect>/`, parameters written `:name`."""
+"""Named queries: one `.sql` file per query under `sql/<dialect>/`, parameters written `:name`.
+
+A statement ends with `;` at the end of a line; a `CREATE TRIGGER` statement runs on to its
+`END;` (its body's statements end with `;` too, and no body statement may end in `END`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ SQL_ROOT = Path(__file__).resolve().parent.parent.parent / "sql"
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
 COMMENT = re.compile(r"--[^\n]*")
+TRIGGER_START = re.compile(r"CREATE\s+TRIGGER\b", re.IGNORECASE)
+TRIGGER_END = re.compile(r"\bEND$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -21,14 +27,26 @@ class Query:
 
 
 def parse_query(name: str, text: str) -> Query:
-    """Split a file into its statements (each ends with `;` at the end of a line)."""
-    statements = tuple(
-        chunk.strip() for chunk in STATEMENT_END.split(text) if COMMENT.sub("", chunk).strip()
-    )
+    """Split a file into its statements."""
+    statements: list[str] = []
+    trigger: list[str] = []
+    for chunk in STATEMENT_END.split(text):
+        code = COMMENT.sub("", chunk).strip()
+        if not code:
+            continue
+        if trigger or TRIGGER_START.match(code):
+            trigger.append(chunk)
+            if TRIGGER_END.search(code):
+                statements.append(";".join(trigger).strip())
+                trigger = []
+            continue
+        statements.append(chunk.strip())
+    if trigger:
+        raise ValueError(f"query {name}: a CREATE TRIGGER without its END;")
     if not statements:
         raise ValueError(f"query {name} has no statement")
     parameters = frozenset(PARAMETER.findall(COMMENT.sub("", text)))
-    return Query(name=name, statements=statements, parameters=parameters)
+    return Query(name=name, statements=tuple(statements), parameters=parameters)
 
 
 def load_queries(dialect: str, root: Path = SQL_ROOT) -> dict[str, Query]:

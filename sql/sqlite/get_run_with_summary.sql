@@ -1,4 +1,4 @@
--- One run with the job counts the run list carries, computed by the database.
+-- One run with the job counts the run list carries (armada_job_counts, see create_tables).
 WITH the_run AS (
     SELECT run_uuid, run_datetime
     FROM armada_runs
@@ -15,13 +15,13 @@ SELECT the_run.run_uuid, the_run.run_datetime,
 FROM the_run
 LEFT JOIN (
     SELECT run_uuid,
-        COUNT(*) AS jobs_total,
-        SUM(CASE WHEN job_status = 'Running' THEN 1 ELSE 0 END) AS jobs_running,
-        SUM(CASE WHEN job_status = 'Success' THEN 1 ELSE 0 END) AS jobs_success,
-        SUM(CASE WHEN job_status = 'Failed' THEN 1 ELSE 0 END) AS jobs_failed,
-        SUM(CASE WHEN job_status = 'Pending' THEN 1 ELSE 0 END) AS jobs_pending,
-        SUM(CASE WHEN job_status = 'Cancelled' THEN 1 ELSE 0 END) AS jobs_cancelled
-    FROM armada_jobs
+        SUM(jobs) AS jobs_total,
+        SUM(CASE WHEN job_status = 'Running' THEN jobs ELSE 0 END) AS jobs_running,
+        SUM(CASE WHEN job_status = 'Success' THEN jobs ELSE 0 END) AS jobs_success,
+        SUM(CASE WHEN job_status = 'Failed' THEN jobs ELSE 0 END) AS jobs_failed,
+        SUM(CASE WHEN job_status = 'Pending' THEN jobs ELSE 0 END) AS jobs_pending,
+        SUM(CASE WHEN job_status = 'Cancelled' THEN jobs ELSE 0 END) AS jobs_cancelled
+    FROM armada_job_counts
     WHERE run_uuid = :run_uuid
     GROUP BY run_uuid
 ) AS summary ON summary.run_uuid = the_run.run_uuid;

@@ -16,13 +16,13 @@ SELECT run_page.run_uuid, run_page.run_datetime,
 FROM run_page
 LEFT JOIN (
     SELECT run_uuid,
-        COUNT(*) AS jobs_total,
-        SUM(CASE WHEN job_status = 'Running' THEN 1 ELSE 0 END) AS jobs_running,
-        SUM(CASE WHEN job_status = 'Success' THEN 1 ELSE 0 END) AS jobs_success,
-        SUM(CASE WHEN job_status = 'Failed' THEN 1 ELSE 0 END) AS jobs_failed,
-        SUM(CASE WHEN job_status = 'Pending' THEN 1 ELSE 0 END) AS jobs_pending,
-        SUM(CASE WHEN job_status = 'Cancelled' THEN 1 ELSE 0 END) AS jobs_cancelled
-    FROM armada_jobs
+        SUM(jobs) AS jobs_total,
+        SUM(CASE WHEN job_status = 'Running' THEN jobs ELSE 0 END) AS jobs_running,
+        SUM(CASE WHEN job_status = 'Success' THEN jobs ELSE 0 END) AS jobs_success,
+        SUM(CASE WHEN job_status = 'Failed' THEN jobs ELSE 0 END) AS jobs_failed,
+        SUM(CASE WHEN job_status = 'Pending' THEN jobs ELSE 0 END) AS jobs_pending,
+        SUM(CASE WHEN job_status = 'Cancelled' THEN jobs ELSE 0 END) AS jobs_cancelled
+    FROM armada_job_counts
     WHERE run_uuid IN (SELECT run_uuid FROM run_page)
     GROUP BY run_uuid
 ) AS summary ON summary.run_uuid = run_page.run_uuid
