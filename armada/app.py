@@ -13,8 +13,8 @@ from armada.auth import access_middleware
 from armada.broadcast import Broadcaster
 from armada.config import Config
 from armada.docs import setup_docs
-from armada.keys import broadcaster_key, config_key, detached_writes_key, metrics_key, store_key
-from armada.limits import drain_detached_writes, timeout_middleware
+from armada.keys import broadcaster_key, config_key, metrics_key, store_key
+from armada.limits import flush_writes, timeout_middleware
 from armada.metrics import Metrics, metrics_handler
 from armada.middlewares import error_middleware
 from armada.request_log import add_request_id, request_log_middleware
@@ -36,13 +36,12 @@ def init_app(config: Config) -> web.Application:
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[config_key] = config
     app[metrics_key] = metrics
-    app[detached_writes_key] = set()
     app[broadcaster_key] = Broadcaster(config.ws_queue, config.ws_buffer)
     app.cleanup_ctx.append(_store)
     if config.redis_url is not None:
         app.cleanup_ctx.append(_redis_relay)
     app.cleanup_ctx.append(retention_task)
-    app.on_shutdown.append(drain_detached_writes)
+    app.on_shutdown.append(flush_writes)
     app.on_shutdown.append(_close_subscribers)
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(add_request_id)

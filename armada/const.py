@@ -18,7 +18,7 @@ RETRY_AFTER_SECONDS = 1
 READY_TIMEOUT_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 # Writes cut by the request timeout still finish (and broadcast); shutdown waits this long.
-DETACHED_WRITES_DRAIN_SECONDS = 10.0
+LATE_WRITES_DRAIN_SECONDS = 10.0
 
 MIN_TOKEN_LENGTH = 16
 MAX_REQUEST_ID_LENGTH = 128

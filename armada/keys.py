@@ -1,8 +1,5 @@
 """Every typed application key, in one place."""
 
-import asyncio
-from typing import Any
-
 from aiohttp import web
 
 from armada.broadcast import Broadcaster
@@ -14,5 +11,3 @@ config_key = web.AppKey("config", Config)
 store_key = web.AppKey("store", Store)
 broadcaster_key = web.AppKey("broadcaster", Broadcaster)
 metrics_key = web.AppKey("metrics", Metrics)
-# Writes whose request timed out, still running to commit and broadcast (see limits.py).
-detached_writes_key = web.AppKey("detached_writes", set[asyncio.Future[Any]])

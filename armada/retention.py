@@ -16,6 +16,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -54,13 +55,15 @@ async def purge(store: Store, cutoff: datetime, *,
         if not runs:
             return purged
         for run in runs:
-            counts = await store.purge_run(run["run_uuid"])
-            if counts is None:
-                continue  # deleted meanwhile through the API
-            record = Purged(run["run_uuid"], run["run_datetime"], *counts)
-            purged.append(record)
-            if on_purged is not None:
-                on_purged(record)
+            def done(counts: tuple[int, int] | None, run: dict[str, Any] = run) -> None:
+                # Right after the commit (the store's `then`): broadcasts keep commit order.
+                if counts is not None:  # None: deleted meanwhile through the API
+                    record = Purged(run["run_uuid"], run["run_datetime"], *counts)
+                    purged.append(record)
+                    if on_purged is not None:
+                        on_purged(record)
+
+            await store.purge_run(run["run_uuid"], then=done)
 
 
 async def older_than(store: Store, cutoff: datetime) -> list[dict[str, object]]:

@@ -194,3 +194,38 @@ async def test_close_commits_and_answers_every_queued_write(sqlite_path: Path):
 
     assert [write.result() for write in writes] == [(run, True) for run in runs]
     assert rows(sqlite_path, "SELECT COUNT(*) FROM armada_runs") == [(50,)]
+
+
+async def test_then_runs_in_commit_order_even_for_callers_that_gave_up(sqlite_path: Path):
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
+    await store.open()
+    recorder = BatchRecorder(store)
+    committed: list[str] = []
+
+    def then_of(run_uuid: str) -> Callable[[Any], None]:
+        def then(outcome: Any) -> None:
+            committed.append(run_uuid)
+            if run_uuid == "run-3":
+                raise RuntimeError("a failing after-commit step stops no other")
+        return then
+
+    runs = [{"run_uuid": f"run-{n}", "run_datetime": datetime(2026, 2, 24, 10, n)}
+            for n in range(8)]
+    writes = [asyncio.ensure_future(store.create_run(run, then=then_of(run["run_uuid"])))
+              for run in runs]
+    for _ in range(int(HOLD_TIMEOUT / POLL_SECONDS)):
+        if recorder.sizes:  # the writer holds the batch
+            break
+        await asyncio.sleep(POLL_SECONDS)
+    for write in writes[2:6]:
+        write.cancel()  # as the request timeout cancels its handler
+    await asyncio.sleep(0)
+    recorder.release.set()
+    await store.flush()
+
+    assert committed == [run["run_uuid"] for run in runs]
+    assert [uuid for (uuid,) in rows(sqlite_path, "SELECT run_uuid FROM armada_runs "
+                                                  "ORDER BY rowid")] == committed
+    assert all(write.cancelled() for write in writes[2:6])
+    assert [write.result()[1] for write in writes[:2] + writes[6:]] == [True] * 4
+    await store.close()

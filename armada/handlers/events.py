@@ -1,7 +1,9 @@
 """Events: the list of one job (whole, or a page), read one, create (its job must exist),
-set status."""
+set status. Writes broadcast from the store's `then` (see runs.py)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -39,22 +41,26 @@ async def get_event(request: web.Request) -> web.Response:
 async def create_event(request: web.Request) -> web.Response:
     event = await load_body(request, event_schema)
     store, broadcaster = request.app[store_key], request.app[broadcaster_key]
-    # Looked up before the write (a job never changes run): nothing awaits between
-    # the commit and the broadcast, which keeps broadcasts in commit order.
+    # The run, for the stream's run filters (a job never changes run).
     run_uuid = await broadcaster.owners.of_job(store, event["job_uuid"])
-    stored, created = await store.create_event(event)
-    data = event_out.one(stored)
-    if created:
-        broadcaster.broadcast("new_event", data, run_uuid=run_uuid)
-    return json_response(data, status=201 if created else 200)
+
+    def announce(outcome: tuple[dict[str, Any], bool]) -> None:
+        stored, created = outcome
+        if created:
+            broadcaster.broadcast("new_event", event_out.one(stored), run_uuid=run_uuid)
+
+    stored, created = await store.create_event(event, then=announce)
+    return json_response(event_out.one(stored), status=201 if created else 200)
 
 
 async def update_event_status(request: web.Request) -> web.Response:
     change = await load_body(request, event_status_schema)
     store, broadcaster = request.app[store_key], request.app[broadcaster_key]
     job_uuid, run_uuid = await broadcaster.owners.of_event(store, change["event_uuid"])
-    await store.update_event_status(change["event_uuid"], change["event_status"])
-    broadcaster.broadcast("update_event_status", change, run_uuid=run_uuid, job_uuid=job_uuid)
+    await store.update_event_status(
+        change["event_uuid"], change["event_status"],
+        then=lambda _: broadcaster.broadcast("update_event_status", change, run_uuid=run_uuid,
+                                             job_uuid=job_uuid))
     return json_response({"ok": True})
 
 
@@ -65,13 +71,15 @@ async def create_events(request: web.Request) -> web.Response:
     # Runs looked up before the write, as in create_event (for the stream's run filters).
     run_of_job = {job_uuid: await broadcaster.owners.of_job(store, job_uuid)
                   for job_uuid in {event["job_uuid"] for event in batch["events"]}}
-    results = await store.create_events(batch["events"])
-    records = []
-    for stored, created in results:
-        record = event_out.one(stored)
-        if created:
-            broadcaster.broadcast("new_event", record, run_uuid=run_of_job.get(record["job_uuid"]))
-        records.append(record)
+
+    def announce(outcomes: list[tuple[dict[str, Any], bool]]) -> None:
+        for stored, created in outcomes:
+            if created:
+                broadcaster.broadcast("new_event", event_out.one(stored),
+                                      run_uuid=run_of_job.get(stored["job_uuid"]))
+
+    results = await store.create_events(batch["events"], then=announce)
+    records = [event_out.one(stored) for stored, _ in results]
     created_uuids = [stored["event_uuid"] for stored, created in results if created]
     return json_response(
         {

@@ -1,7 +1,9 @@
 """Jobs: list (filtered, optionally of one run), read one, create (registering its run if
-needed), set status."""
+needed), set status. Writes broadcast from the store's `then` (see runs.py)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -31,21 +33,24 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def create_job(request: web.Request) -> web.Response:
     job = await load_body(request, job_schema)
-    stored, created, new_run = await request.app[store_key].create_job(job)
-    data = job_out.one(stored)
     broadcaster = request.app[broadcaster_key]
-    if new_run is not None:
-        broadcaster.broadcast("new_run", run_out.one(new_run))
-    if created:
-        broadcaster.broadcast("new_job", data)
-    return json_response(data, status=201 if created else 200)
+
+    def announce(outcome: tuple[dict[str, Any], bool, dict[str, Any] | None]) -> None:
+        stored, created, new_run = outcome
+        if new_run is not None:
+            broadcaster.broadcast("new_run", run_out.one(new_run))
+        if created:
+            broadcaster.broadcast("new_job", job_out.one(stored))
+
+    stored, created, _ = await request.app[store_key].create_job(job, then=announce)
+    return json_response(job_out.one(stored), status=201 if created else 200)
 
 
 async def update_job_status(request: web.Request) -> web.Response:
     change = await load_body(request, job_status_schema)
     store, broadcaster = request.app[store_key], request.app[broadcaster_key]
-    # Before the write, so that nothing awaits between the commit and the broadcast.
     run_uuid = await broadcaster.owners.of_job(store, change["job_uuid"])
-    await store.update_job_status(change["job_uuid"], change["job_status"])
-    broadcaster.broadcast("update_job_status", change, run_uuid=run_uuid)
+    await store.update_job_status(
+        change["job_uuid"], change["job_status"],
+        then=lambda _: broadcaster.broadcast("update_job_status", change, run_uuid=run_uuid))
     return json_response({"ok": True})

@@ -1,6 +1,11 @@
-"""Runs: list and read one (with the counts of their jobs), register (idempotent), delete."""
+"""Runs: list and read one (with the counts of their jobs), register (idempotent), delete.
+
+Writes broadcast from the store's `then`: right after their commit, in commit order.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -29,15 +34,20 @@ async def get_run(request: web.Request) -> web.Response:
 
 async def create_run(request: web.Request) -> web.Response:
     run = await load_body(request, run_schema)
-    stored, created = await request.app[store_key].create_run(run)
-    data = run_out.one(stored)
-    if created:
-        request.app[broadcaster_key].broadcast("new_run", data)
-    return json_response(data, status=201 if created else 200)
+    broadcaster = request.app[broadcaster_key]
+
+    def announce(outcome: tuple[dict[str, Any], bool]) -> None:
+        stored, created = outcome
+        if created:
+            broadcaster.broadcast("new_run", run_out.one(stored))
+
+    stored, created = await request.app[store_key].create_run(run, then=announce)
+    return json_response(run_out.one(stored), status=201 if created else 200)
 
 
 async def delete_run(request: web.Request) -> web.Response:
     run_uuid = load_match(request, run_path)["run_uuid"]
-    await request.app[store_key].delete_run(run_uuid)
-    request.app[broadcaster_key].broadcast("delete_run", {"run_uuid": run_uuid})
+    broadcaster = request.app[broadcaster_key]
+    await request.app[store_key].delete_run(
+        run_uuid, then=lambda _: broadcaster.broadcast("delete_run", {"run_uuid": run_uuid}))
     return json_response({"ok": True})

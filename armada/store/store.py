@@ -4,9 +4,11 @@ Reads run as one transaction each on an executor thread. Writes go through one w
 thread (group commit): it takes every write waiting in its queue, runs each inside its
 own savepoint of one shared transaction (a failing write is rolled back alone), commits
 once, and only then answers them all, in order. So each request still gets its answer
-only after its own write is on disk, one fsync serves a whole burst, and results reach
-the event loop in commit order: handlers that broadcast right after `await store.x()`
-broadcast in commit order too.
+only after its own write is on disk, and one fsync serves a whole burst.
+
+A write may carry `then`, called on the event loop with its result right after the commit,
+in commit order, before its caller resumes, and even when the caller has gone (a request
+cut by its timeout): handlers broadcast from it, so broadcast order is commit order.
 
 Every thread owns one connection; a connection that failed is closed and replaced on
 that thread's next operation, never reused.
@@ -35,6 +37,8 @@ from armada.store.transaction import Limits, Record, Transaction
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Called on the event loop with a write's result once it is committed.
+AfterCommit = Callable[[Any], None]
 MAX_ATTEMPTS = 3
 # Writes committed together (about, at most): bounds how long the first of a burst waits.
 MAX_WRITES_PER_COMMIT = 256
@@ -48,6 +52,7 @@ class PendingWrite:
     future: asyncio.Future[Any]
     operation: Callable[..., Any]
     args: tuple[Any, ...]
+    then: AfterCommit | None = None
     result: Any = None
     error: BaseException | None = None
 
@@ -114,8 +119,9 @@ class Store:
 
     # Operations: each is one transaction
 
-    async def create_run(self, run: Record) -> tuple[Record, bool]:
-        return await self._call(operations.create_run, run, write=True)
+    async def create_run(self, run: Record, then: AfterCommit | None = None
+                         ) -> tuple[Record, bool]:
+        return await self._call(operations.create_run, run, write=True, then=then)
 
     async def get_run(self, run_uuid: str) -> Record:
         return await self._call(operations.get_run, run_uuid, write=False)
@@ -125,11 +131,12 @@ class Store:
         return await self._call(operations.list_runs, page, page_size, since, until,
                                 write=False)
 
-    async def delete_run(self, run_uuid: str) -> None:
-        await self._call(operations.delete_run, run_uuid, write=True)
+    async def delete_run(self, run_uuid: str, then: AfterCommit | None = None) -> None:
+        await self._call(operations.delete_run, run_uuid, write=True, then=then)
 
-    async def create_job(self, job: Record) -> tuple[Record, bool, Record | None]:
-        return await self._call(operations.create_job, job, write=True)
+    async def create_job(self, job: Record, then: AfterCommit | None = None
+                         ) -> tuple[Record, bool, Record | None]:
+        return await self._call(operations.create_job, job, write=True, then=then)
 
     async def get_job(self, job_uuid: str) -> Record:
         return await self._call(operations.get_job, job_uuid, write=False)
@@ -141,14 +148,18 @@ class Store:
         return await self._call(operations.list_jobs, run_uuid, page, page_size, status, agent,
                                 since, until, write=False)
 
-    async def update_job_status(self, job_uuid: str, job_status: str) -> None:
-        await self._call(operations.update_job_status, job_uuid, job_status, write=True)
+    async def update_job_status(self, job_uuid: str, job_status: str,
+                                then: AfterCommit | None = None) -> None:
+        await self._call(operations.update_job_status, job_uuid, job_status, write=True,
+                         then=then)
 
-    async def create_event(self, event: Record) -> tuple[Record, bool]:
-        return await self._call(operations.create_event, event, write=True)
+    async def create_event(self, event: Record, then: AfterCommit | None = None
+                           ) -> tuple[Record, bool]:
+        return await self._call(operations.create_event, event, write=True, then=then)
 
-    async def create_events(self, events: list[Record]) -> list[tuple[Record, bool]]:
-        return await self._call(operations.create_events, events, write=True)
+    async def create_events(self, events: list[Record], then: AfterCommit | None = None
+                            ) -> list[tuple[Record, bool]]:
+        return await self._call(operations.create_events, events, write=True, then=then)
 
     async def get_event(self, event_uuid: str) -> Record:
         return await self._call(operations.get_event, event_uuid, write=False)
@@ -167,20 +178,28 @@ class Store:
         return await self._call(operations.list_events_page, job_uuid, limit, before, status,
                                 since, until, write=False)
 
-    async def update_event_status(self, event_uuid: str, event_status: str) -> None:
-        await self._call(operations.update_event_status, event_uuid, event_status, write=True)
+    async def update_event_status(self, event_uuid: str, event_status: str,
+                                  then: AfterCommit | None = None) -> None:
+        await self._call(operations.update_event_status, event_uuid, event_status, write=True,
+                         then=then)
 
     async def ping(self) -> None:
         """One empty read transaction: raises StoreUnavailable when the database does not answer."""
         await self._call(_no_operation, write=False)
+
+    async def flush(self) -> None:
+        """Wait until every write handed to the store so far is committed and its `then` ran
+        (an empty write queued behind them: the writer keeps order)."""
+        await self._call(_no_operation, write=True)
 
     async def list_runs_older_than(self, cutoff: datetime, limit: int, offset: int = 0
                                    ) -> list[Record]:
         return await self._call(operations.list_runs_older_than, cutoff, limit, offset,
                                 write=False)
 
-    async def purge_run(self, run_uuid: str) -> tuple[int, int] | None:
-        return await self._call(operations.purge_run, run_uuid, write=True)
+    async def purge_run(self, run_uuid: str, then: AfterCommit | None = None
+                        ) -> tuple[int, int] | None:
+        return await self._call(operations.purge_run, run_uuid, write=True, then=then)
 
     # Figures for /metrics
 
@@ -194,13 +213,14 @@ class Store:
 
     # Threading
 
-    async def _call(self, operation: Callable[..., T], *args: Any, write: bool) -> T:
+    async def _call(self, operation: Callable[..., T], *args: Any, write: bool,
+                    then: AfterCommit | None = None) -> T:
         if self._closed:
             raise StoreUnavailable("the service is shutting down")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if write:
-            self._gathered.append(PendingWrite(loop, future, operation, args))
+            self._gathered.append(PendingWrite(loop, future, operation, args, then))
             if len(self._gathered) == 1:
                 loop.call_soon(self._hand_over)
         else:
@@ -236,15 +256,15 @@ class Store:
                     raise
                 self.dialect.commit(connection)
             except ApiError as error:
-                _settle(loop, [(future, None, error)])
+                _settle(loop, [(future, None, error, None)])
                 return
             except Exception as error:
                 self._discard_connection()
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     continue
-                _settle(loop, [(future, None, self._reported(error))])
+                _settle(loop, [(future, None, self._reported(error), None)])
                 return
-            _settle(loop, [(future, result, None)])
+            _settle(loop, [(future, result, None, None)])
             return
 
     def _hand_over(self) -> None:
@@ -394,24 +414,30 @@ def _no_operation(tx: Transaction) -> None:
     return None
 
 
-Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+Outcome = tuple[asyncio.Future[Any], Any, BaseException | None, AfterCommit | None]
 
 
 def _settle_writes(writes: list[PendingWrite], error: Exception | None = None) -> None:
     """Answer the writes in order (with `error` for all when given), one wake-up per loop."""
     outcomes: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
     for write in writes:
-        outcome = (write.future, None, error) if error is not None else \
-            (write.future, write.result, write.error)
+        outcome = (write.future, None, error, None) if error is not None else \
+            (write.future, write.result, write.error, write.then)
         outcomes.setdefault(write.loop, []).append(outcome)
     for loop, of_loop in outcomes.items():
         _settle(loop, of_loop)
 
 
 def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome]) -> None:
-    """Set each future's result or error on its loop, in the order given."""
+    """Run each committed write's `then`, and set each future's result or error on its loop,
+    in the order given (a cancelled future's write still gets its `then`)."""
     def settle() -> None:
-        for future, result, error in outcomes:
+        for future, result, error, then in outcomes:
+            if error is None and then is not None:
+                try:
+                    then(result)
+                except Exception:
+                    log.exception("after-commit step of %s failed", then)
             if future.done():
                 continue
             if error is not None:
