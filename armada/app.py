@@ -43,8 +43,7 @@ def init_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(retention_task)
     app.on_shutdown.append(flush_writes)
     app.on_shutdown.append(_close_subscribers)
-    app.on_response_prepare.append(add_security_headers)
-    app.on_response_prepare.append(add_request_id)
+    app.on_response_prepare.append(_response_headers)
     routes = setup_routes(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
@@ -52,6 +51,13 @@ def init_app(config: Config) -> web.Application:
     setup_docs(app)
     _setup_cors(app, config.cors_origins, routes)
     return app
+
+
+async def _response_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """One on_response_prepare hook for the headers of every answer: each hook costs every
+    request."""
+    add_security_headers(request, response)
+    add_request_id(request, response)
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:

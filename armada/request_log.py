@@ -43,8 +43,8 @@ def _new_request_id() -> str:
     return os.urandom(16).hex()
 
 
-async def add_request_id(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """on_response_prepare: every answer carries the request id."""
+def add_request_id(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Every answer carries the request id (app.py's response hook)."""
     response.headers[REQUEST_ID_HEADER] = request_id_of(request)
 
 

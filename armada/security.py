@@ -22,8 +22,8 @@ SECURITY_HEADERS = {
 }
 
 
-async def add_security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """on_response_prepare: every answer, errors and the WebSocket handshake included."""
+def add_security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Every answer, errors and the WebSocket handshake included (app.py's response hook)."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     docs = request.path.startswith(DOCS_PREFIX)
