@@ -59,4 +59,6 @@ def from_database(value: Any) -> Any:
 
 def to_database_text(value: datetime) -> str:
     """The text form SQLite columns hold: sortable, as earlier Armada services wrote it."""
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")

@@ -229,3 +229,95 @@ async def test_then_runs_in_commit_order_even_for_callers_that_gave_up(sqlite_pa
     assert all(write.cancelled() for write in writes[2:6])
     assert [write.result()[1] for write in writes[:2] + writes[6:]] == [True] * 4
     await store.close()
+
+
+def traced_statements(connection: sqlite3.Connection, run: Callable[[], Any]) -> list[str]:
+    statements: list[str] = []
+    connection.set_trace_callback(statements.append)
+    try:
+        run()
+    finally:
+        connection.set_trace_callback(None)
+    return statements
+
+
+def changing(statements: list[str]) -> set[str]:
+    """The statements that change data (SQLite reports a statement again for each step of
+    a trigger it fires: those repeats are one statement)."""
+    return {s for s in statements if s.lstrip().split()[0].upper() in
+            {"INSERT", "UPDATE", "DELETE", "REPLACE"}}
+
+
+async def test_writes_run_without_a_savepoint_change_the_database_in_one_statement(
+        sqlite_path: Path):
+    from armada.errors import ApiError
+    from armada.store import operations
+    from armada.store.transaction import Transaction
+
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
+    await store.open()
+    await store.create_job({"job_uuid": "job-1", "run_uuid": "run-1",
+                            "job_datetime": datetime(2026, 2, 24), "job_associated_agent": "a",
+                            "job_status": "Running"})
+    await store.close()
+    event = {"event_uuid": "event-1", "event_content": "x", "job_uuid": "job-1",
+             "event_datetime": datetime(2026, 2, 24), "event_status": "Running"}
+    cases = {
+        operations.create_run: [({"run_uuid": "run-2", "run_datetime": datetime(2026, 1, 1)},),
+                                ({"run_uuid": "run-2", "run_datetime": datetime(2026, 1, 1)},)],
+        operations.create_event: [(event,), (event,), ({**event, "event_content": "other"},),
+                                  ({**event, "event_uuid": "event-2", "job_uuid": "none"},)],
+        operations.update_job_status: [("job-1", "Failed"), ("no-such-job", "Failed")],
+        operations.update_event_status: [("event-1", "Failed"), ("no-such-event", "Failed")],
+    }
+    assert set(cases) == operations.ONE_STATEMENT_WRITES
+    connection = sqlite3.connect(sqlite_path, isolation_level=None)
+    queries = Store(Config(database=SqliteSettings(path=sqlite_path)))._queries
+    tx = Transaction(connection, store.dialect, queries, {})
+    outcomes = []
+    for operation, calls in cases.items():
+        for args in calls:
+            changes_before = connection.total_changes
+            failed: list[ApiError] = []
+
+            def run(operation: Any = operation, args: Any = args, failed: Any = failed) -> None:
+                try:
+                    operation(tx, *args)
+                except ApiError as error:
+                    failed.append(error)
+
+            statements = traced_statements(connection, run)
+            assert len(changing(statements)) <= 1, (operation.__name__, statements)
+            if failed:  # an ApiError only when the one statement changed nothing
+                assert connection.total_changes == changes_before, operation.__name__
+            outcomes.append((operation.__name__, bool(failed)))
+    connection.close()
+    # Every path was taken: a success for each, a refusal for each that can refuse (a
+    # repeated run is no error: it answers the stored run).
+    assert {name for name, failed in outcomes if not failed} == \
+        {operation.__name__ for operation in cases}
+    assert {name for name, failed in outcomes if failed} == \
+        {operation.__name__ for operation in cases} - {"create_run"}
+
+
+async def test_a_write_that_ends_the_whole_transaction_is_refused_alone(
+        client: TestClient, subscribe: Any, sqlite_path: Path):
+    assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
+    with sqlite3.connect(sqlite_path) as db:  # as an I/O error would: the transaction is gone
+        db.execute("CREATE TRIGGER doom BEFORE INSERT ON armada_events "
+                   "WHEN NEW.event_content = 'doom' BEGIN SELECT RAISE(ROLLBACK, 'doomed'); END")
+    ws = await subscribe()
+
+    responses, _ = await gather_held(client, [
+        lambda: client.post("/api/events/", json=event_body("before", "job-1")),
+        lambda: client.post("/api/events/", json=event_body("doomed", "job-1",
+                                                             event_content="doom")),
+        lambda: client.post("/api/events/", json=event_body("after", "job-1")),
+    ])
+
+    assert [response.status for response in responses] == [201, 500, 201]
+    assert rows(sqlite_path, "SELECT event_uuid FROM armada_events ORDER BY rowid") == \
+        [("before",), ("after",)]
+    messages = [await next_message(ws) for _ in range(2)]
+    await no_message(ws)
+    assert [m["data"]["event_uuid"] for m in messages] == ["before", "after"]

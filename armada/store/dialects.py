@@ -29,6 +29,9 @@ MSSQL_UNAVAILABLE = {
 
 class Dialect(Protocol):
     name: str
+    # A failed statement undoes its own changes and the transaction goes on (checked with
+    # in_transaction): a write of one statement then needs no savepoint of its own.
+    statements_undo_themselves: bool
 
     def connect(self) -> Any: ...
     def prepare(self, sql: str) -> str: ...
@@ -39,6 +42,7 @@ class Dialect(Protocol):
     def savepoint(self, connection: Any) -> None: ...
     def release(self, connection: Any) -> None: ...
     def rollback_to(self, connection: Any) -> None: ...
+    def in_transaction(self, connection: Any) -> bool: ...
     def is_duplicate_key(self, error: BaseException) -> bool: ...
     def is_retryable(self, error: BaseException) -> bool: ...
     def is_unavailable(self, error: BaseException) -> bool: ...
@@ -48,6 +52,9 @@ class SqliteDialect:
     """SQLite in WAL mode; writers take the write lock up front with BEGIN IMMEDIATE."""
 
     name = "sqlite"
+    # SQLite's statement journal; an error that ends the whole transaction (I/O, disk full)
+    # leaves in_transaction False.
+    statements_undo_themselves = True
 
     def __init__(self, settings: SqliteSettings, timeout: float) -> None:
         self.path = settings.path
@@ -98,6 +105,9 @@ class SqliteDialect:
         connection.execute("ROLLBACK TO armada_write")
         connection.execute("RELEASE armada_write")
 
+    def in_transaction(self, connection: sqlite3.Connection) -> bool:
+        return connection.in_transaction
+
     def is_duplicate_key(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
 
@@ -121,6 +131,9 @@ class MssqlDialect:
     """
 
     name = "mssql"
+    # Some errors doom the whole transaction (XACT_STATE() = -1) and pytds does not say
+    # which: every write keeps its savepoint.
+    statements_undo_themselves = False
 
     def __init__(self, settings: MssqlSettings, timeout: float) -> None:
         self.settings = settings
@@ -173,6 +186,9 @@ class MssqlDialect:
         """Undo the write's changes; fails when the error doomed the whole transaction."""
         with connection.cursor() as cursor:
             cursor.execute("ROLLBACK TRANSACTION armada_write")
+
+    def in_transaction(self, connection: Any) -> bool:
+        return True  # not asked: statements_undo_themselves is False
 
     def is_duplicate_key(self, error: BaseException) -> bool:
         return _mssql_number(error) in MSSQL_DUPLICATE_KEY

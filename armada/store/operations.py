@@ -223,6 +223,13 @@ def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
         )
 
 
+# Writes that change the database in one statement at most, and raise an ApiError only when
+# it changed nothing: where a failed statement undoes itself, they need no savepoint
+# (tests/test_group_commit.py checks each against a statement trace).
+ONE_STATEMENT_WRITES = frozenset({create_run, create_event, update_job_status,
+                                  update_event_status})
+
+
 def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: int
                          ) -> list[Record]:
     return tx.all("list_runs_older_than", cutoff=cutoff, limit=limit, offset=offset)

@@ -336,14 +336,22 @@ class Store:
         self.dialect.commit(connection)
 
     def _run_write(self, connection: Any, tx: Transaction, write: PendingWrite) -> None:
-        """Run one write in its own savepoint, so that its failure undoes only its changes."""
+        """Run one write so that its failure undoes only its changes: in its own savepoint,
+        or, for a write of one statement where a failed statement undoes itself, as it is
+        (two statements fewer per event on SQLite)."""
+        guarded = not (self.dialect.statements_undo_themselves
+                       and write.operation in operations.ONE_STATEMENT_WRITES)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            self.dialect.savepoint(connection)
+            if guarded:
+                self.dialect.savepoint(connection)
             try:
                 result = write.operation(tx, *write.args)
             except Exception as error:
                 try:
-                    self.dialect.rollback_to(connection)
+                    if guarded:
+                        self.dialect.rollback_to(connection)
+                    elif not self.dialect.in_transaction(connection):
+                        raise error
                 except Exception:
                     raise _WriteBroke(write, error) from error
                 if isinstance(error, ApiError):
@@ -353,7 +361,8 @@ class Store:
                     continue
                 write.result, write.error = None, self._reported(error)
                 return
-            self.dialect.release(connection)
+            if guarded:
+                self.dialect.release(connection)
             write.result, write.error = result, None
             return
 

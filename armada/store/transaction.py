@@ -61,10 +61,11 @@ class Transaction:
 
     def _run(self, name: str, params: dict[str, Any]) -> Any:
         query = self._queries[name]
-        missing = query.parameters - params.keys()
-        if missing:
-            raise TypeError(f"query {name} needs parameters {sorted(missing)}")
-        arguments = self._dialect.adapt({key: params[key] for key in query.parameters})
+        try:
+            arguments = self._dialect.adapt({key: params[key] for key in query.parameters})
+        except KeyError:
+            missing = sorted(query.parameters - params.keys())
+            raise TypeError(f"query {name} needs parameters {missing}") from None
         cursor = self._connection.cursor()
         try:
             for statement in query.statements:
