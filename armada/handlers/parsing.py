@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 from marshmallow import Schema
 
@@ -15,6 +16,13 @@ from armada.jsonutil import dumps
 async def load_body(request: web.Request, schema: Schema) -> dict[str, Any]:
     """The body as UTF-8 JSON, validated by `schema` (ValidationError becomes a 422)."""
     raw = await request.read()
+    try:
+        # orjson is four times faster; what it refuses (lone surrogates, NaN, bad UTF-8)
+        # is decided by the standard library, as before. It reads an integer beyond 64
+        # bits as a float: no body field takes a number, so either is refused alike.
+        return schema.load(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        pass
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
