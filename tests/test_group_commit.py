@@ -18,6 +18,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from helpers import RUN, event_body, job_body, next_message, no_message
 
+from armada import const
 from armada.config import Config, SqliteSettings
 from armada.keys import store_key
 from armada.store import Store
@@ -321,3 +322,34 @@ async def test_a_write_that_ends_the_whole_transaction_is_refused_alone(
     messages = [await next_message(ws) for _ in range(2)]
     await no_message(ws)
     assert [m["data"]["event_uuid"] for m in messages] == ["before", "after"]
+
+
+def run_record(number: int) -> dict[str, Any]:
+    return {"run_uuid": f"run-{number}", "run_datetime": datetime(2026, 2, 24, 10, number)}
+
+
+async def test_under_load_writes_arriving_soon_after_join_the_same_commit(
+        sqlite_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(const, "COMMIT_LINGER_SECONDS", 1.0)
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
+    await store.open()
+    recorder = BatchRecorder(store)
+    recorder.release.set()
+    first = [asyncio.ensure_future(store.create_run(run_record(n))) for n in range(4)]
+    await asyncio.sleep(0.2)  # the writer has the four and waits for more
+    later = [asyncio.ensure_future(store.create_run(run_record(n))) for n in range(4, 7)]
+    await asyncio.gather(*first, *later)
+
+    assert recorder.sizes == [7]
+    await store.close()
+
+
+async def test_a_lone_write_does_not_wait_for_company(sqlite_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(const, "COMMIT_LINGER_SECONDS", 30.0)
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
+    await store.open()
+    async with asyncio.timeout(10):
+        for n in range(3):  # one after another: each commits alone, at once
+            assert await store.create_run(run_record(n)) == (run_record(n), True)
+    await store.close()
