@@ -297,7 +297,7 @@ class Store:
         write never waits.
         """
         batch: list[PendingWrite] = []
-        deadline: float | None = None
+        lingered = False
         while writes is not None:
             batch.extend(writes)
             if len(batch) >= MAX_WRITES_PER_COMMIT:
@@ -306,12 +306,14 @@ class Store:
                 writes = self._writes.get_nowait()
                 continue
             except queue.Empty:
-                if len(batch) < const.COMMIT_LINGER_FROM_WRITES:
+                if lingered or len(batch) < const.COMMIT_LINGER_FROM_WRITES:
                     return batch, False
-            if deadline is None:
-                deadline = time.monotonic() + const.COMMIT_LINGER_SECONDS
+            # Asleep rather than waiting on the queue: the writes handed over meanwhile
+            # need not wake this thread one by one (each wake-up contends for the GIL).
+            time.sleep(const.COMMIT_LINGER_SECONDS)
+            lingered = True
             try:
-                writes = self._writes.get(timeout=max(0.0, deadline - time.monotonic()))
+                writes = self._writes.get_nowait()
             except queue.Empty:
                 return batch, False
         return batch, True
