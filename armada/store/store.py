@@ -1,10 +1,11 @@
 """The store: the only code that knows about threads, connections and dialects.
 
 Reads run as one transaction each on an executor thread. Writes go through one writer
-thread (group commit): it takes every write waiting in its queue, runs each inside its
-own savepoint of one shared transaction (a failing write is rolled back alone), commits
-once, and only then answers them all, in order. So each request still gets its answer
-only after its own write is on disk, and one fsync serves a whole burst.
+thread (group commit): it takes every write waiting in its queue (under load, also what
+arrives in the next 2 ms), runs each inside its own savepoint of one shared transaction
+(a failing write is rolled back alone; see _run_write for the writes that need none),
+commits once, and only then answers them all, in order. So each request still gets its
+answer only after its own write is on disk, and one fsync serves a whole burst.
 
 A write may carry `then`, called on the event loop with its result right after the commit,
 in commit order, before its caller resumes, and even when the caller has gone (a request
