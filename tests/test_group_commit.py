@@ -330,7 +330,8 @@ def run_record(number: int) -> dict[str, Any]:
 
 async def test_under_load_writes_arriving_soon_after_join_the_same_commit(
         sqlite_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(const, "COMMIT_LINGER_SECONDS", 1.0)
+    monkeypatch.setattr(const, "COMMIT_LINGER_SECONDS", 2.0)
+    monkeypatch.setattr(const, "COMMIT_LINGER_GAP_SECONDS", 1.0)
     store = Store(Config(database=SqliteSettings(path=sqlite_path)))
     await store.open()
     recorder = BatchRecorder(store)

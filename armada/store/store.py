@@ -2,7 +2,7 @@
 
 Reads run as one transaction each on an executor thread. Writes go through one writer
 thread (group commit): it takes every write waiting in its queue (under load, also what
-arrives in the next 2 ms), runs each inside its own savepoint of one shared transaction
+keeps arriving for up to 2 ms), runs each inside its own savepoint of one shared transaction
 (a failing write is rolled back alone; see _run_write for the writes that need none),
 commits once, and only then answers them all, in order. So each request still gets its
 answer only after its own write is on disk, and one fsync serves a whole burst.
@@ -292,13 +292,13 @@ class Store:
                     ) -> tuple[list[PendingWrite], bool]:
         """The writes to commit together, from `writes` on; and whether the queue said stop.
 
-        Under load (COMMIT_LINGER_FROM_WRITES waiting) it takes in what arrives for
-        COMMIT_LINGER_SECONDS more: a commit costs the CPU of several writes (its fsync), so
-        a busy service gains more from fewer commits than it loses in latency. A lone
-        write never waits.
+        Under load (COMMIT_LINGER_FROM_WRITES waiting) it takes in what keeps arriving, for
+        up to COMMIT_LINGER_SECONDS, until a gap of COMMIT_LINGER_GAP_SECONDS with none: a
+        commit costs the CPU of several writes (its fsync), so a busy service gains more
+        from fewer commits than it loses in latency. A lone write never waits.
         """
         batch: list[PendingWrite] = []
-        lingered = False
+        deadline: float | None = None
         while writes is not None:
             batch.extend(writes)
             if len(batch) >= MAX_WRITES_PER_COMMIT:
@@ -307,14 +307,16 @@ class Store:
                 writes = self._writes.get_nowait()
                 continue
             except queue.Empty:
-                if lingered or len(batch) < const.COMMIT_LINGER_FROM_WRITES:
+                if len(batch) < const.COMMIT_LINGER_FROM_WRITES:
                     return batch, False
-            # Asleep rather than waiting on the queue: the writes handed over meanwhile
-            # need not wake this thread one by one (each wake-up contends for the GIL).
-            time.sleep(const.COMMIT_LINGER_SECONDS)
-            lingered = True
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + const.COMMIT_LINGER_SECONDS
+            wait = min(const.COMMIT_LINGER_GAP_SECONDS, deadline - now)
+            if wait <= 0:
+                return batch, False
             try:
-                writes = self._writes.get_nowait()
+                writes = self._writes.get(timeout=wait)
             except queue.Empty:
                 return batch, False
         return batch, True
