@@ -373,12 +373,7 @@ class Store:
             try:
                 result = write.operation(tx, *write.args)
             except Exception as error:
-                try:
-                    if guarded:
-                        self.dialect.rollback_to(connection)
-                    elif not self.dialect.in_transaction(connection):
-                        raise error
-                except Exception:
+                if not self._undone(connection, guarded):
                     raise _WriteBroke(write, error) from error
                 if isinstance(error, ApiError):
                     write.result, write.error = None, error
@@ -391,6 +386,16 @@ class Store:
                 self.dialect.release(connection)
             write.result, write.error = result, None
             return
+
+    def _undone(self, connection: Any, guarded: bool) -> bool:
+        """Undo a failed write's changes; False when the whole transaction is gone."""
+        if not guarded:
+            return self.dialect.in_transaction(connection)
+        try:
+            self.dialect.rollback_to(connection)
+        except Exception:
+            return False
+        return True
 
     def _transaction(self, connection: Any) -> Transaction:
         limits = self._limits if self._limits is not None else self._prepare(connection)
