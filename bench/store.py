@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -20,6 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import Figures
 
 from armada.config import Config, SqliteSettings
 from armada.store import Store
@@ -56,14 +57,13 @@ async def main() -> None:
     parser.add_argument("--writes", type=int, default=20_000)
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
-    print("| writers | CPU µs per write | writes/s |")
-    print("|---|---|---|")
+    figures = Figures()
     for writers in args.writers:
-        runs = [await one_run(writers, args.writes) for _ in range(args.reps)]
-        cpu = [run[0] for run in runs]
-        rate = [run[1] for run in runs]
-        print(f"| {writers} | {statistics.median(cpu):.1f} ({min(cpu):.1f}-{max(cpu):.1f}) "
-              f"| {statistics.median(rate):.0f} ({min(rate):.0f}-{max(rate):.0f}) |", flush=True)
+        for _ in range(args.reps):
+            cpu_us, rate = await one_run(writers, args.writes)
+            figures.add(f"{writers} writers", "cpu_us", cpu_us)
+            figures.add(f"{writers} writers", "rate", rate)
+    print(figures.table([("cpu_us", "CPU µs per write", 1), ("rate", "writes/s", 0)]))
 
 
 if __name__ == "__main__":

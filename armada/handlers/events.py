@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from armada.handlers.created import Created
 from armada.handlers.parsing import json_response, load_body, load_match, load_query
 from armada.keys import broadcaster_key, store_key
 from armada.schemas import (
@@ -43,14 +44,9 @@ async def create_event(request: web.Request) -> web.Response:
     store, broadcaster = request.app[store_key], request.app[broadcaster_key]
     # The run, for the stream's run filters (a job never changes run).
     run_uuid = await broadcaster.owners.of_job(store, event["job_uuid"])
-
-    def announce(outcome: tuple[dict[str, Any], bool]) -> None:
-        stored, created = outcome
-        if created:
-            broadcaster.broadcast("new_event", event_out.one(stored), run_uuid=run_uuid)
-
-    stored, created = await store.create_event(event, then=announce)
-    return json_response(event_out.one(stored), status=201 if created else 200)
+    created = Created(event_out, lambda data: broadcaster.broadcast("new_event", data,
+                                                                    run_uuid=run_uuid))
+    return created.response(await store.create_event(event, then=created))
 
 
 async def update_event_status(request: web.Request) -> web.Response:
@@ -71,15 +67,17 @@ async def create_events(request: web.Request) -> web.Response:
     # Runs looked up before the write, as in create_event (for the stream's run filters).
     run_of_job = {job_uuid: await broadcaster.owners.of_job(store, job_uuid)
                   for job_uuid in {event["job_uuid"] for event in batch["events"]}}
+    records: list[dict[str, Any]] = []
 
     def announce(outcomes: list[tuple[dict[str, Any], bool]]) -> None:
         for stored, created in outcomes:
+            record = event_out.one(stored)
+            records.append(record)
             if created:
-                broadcaster.broadcast("new_event", event_out.one(stored),
-                                      run_uuid=run_of_job.get(stored["job_uuid"]))
+                broadcaster.broadcast("new_event", record,
+                                      run_uuid=run_of_job.get(record["job_uuid"]))
 
     results = await store.create_events(batch["events"], then=announce)
-    records = [event_out.one(stored) for stored, _ in results]
     created_uuids = [stored["event_uuid"] for stored, created in results if created]
     return json_response(
         {

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from armada.handlers.created import Created
 from armada.handlers.parsing import json_response, load_body, load_match, load_query
 from armada.keys import broadcaster_key, store_key
 from armada.schemas import job_out, job_path, job_schema, job_status_schema, jobs_query, run_out
@@ -34,16 +35,15 @@ async def get_job(request: web.Request) -> web.Response:
 async def create_job(request: web.Request) -> web.Response:
     job = await load_body(request, job_schema)
     broadcaster = request.app[broadcaster_key]
+    created = Created(job_out, lambda data: broadcaster.broadcast("new_job", data))
 
     def announce(outcome: tuple[dict[str, Any], bool, dict[str, Any] | None]) -> None:
-        stored, created, new_run = outcome
-        if new_run is not None:
+        new_run = outcome[2]
+        if new_run is not None:  # the run first: the job's message refers to it
             broadcaster.broadcast("new_run", run_out.one(new_run))
-        if created:
-            broadcaster.broadcast("new_job", job_out.one(stored))
+        created(outcome)
 
-    stored, created, _ = await request.app[store_key].create_job(job, then=announce)
-    return json_response(job_out.one(stored), status=201 if created else 200)
+    return created.response(await request.app[store_key].create_job(job, then=announce))
 
 
 async def update_job_status(request: web.Request) -> web.Response:

@@ -5,10 +5,9 @@ Writes broadcast from the store's `then`: right after their commit, in commit or
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
+from armada.handlers.created import Created
 from armada.handlers.parsing import json_response, load_body, load_match, load_query
 from armada.keys import broadcaster_key, store_key
 from armada.schemas import run_out, run_path, run_schema, run_summary_out, runs_query
@@ -35,14 +34,8 @@ async def get_run(request: web.Request) -> web.Response:
 async def create_run(request: web.Request) -> web.Response:
     run = await load_body(request, run_schema)
     broadcaster = request.app[broadcaster_key]
-
-    def announce(outcome: tuple[dict[str, Any], bool]) -> None:
-        stored, created = outcome
-        if created:
-            broadcaster.broadcast("new_run", run_out.one(stored))
-
-    stored, created = await request.app[store_key].create_run(run, then=announce)
-    return json_response(run_out.one(stored), status=201 if created else 200)
+    created = Created(run_out, lambda data: broadcaster.broadcast("new_run", data))
+    return created.response(await request.app[store_key].create_run(run, then=created))
 
 
 async def delete_run(request: web.Request) -> web.Response:
