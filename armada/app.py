@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp_cors
 from aiohttp import web
 
-from armada import health
+from armada import const, health
 from armada.auth import access_middleware
 from armada.broadcast import Broadcaster
 from armada.config import Config
@@ -45,9 +45,9 @@ def init_app(config: Config) -> web.Application:
     app.on_shutdown.append(_close_subscribers)
     app.on_response_prepare.append(_response_headers)
     routes = setup_routes(app)
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/readyz", health.readyz)
-    app.router.add_get("/metrics", metrics_handler(metrics))
+    app.router.add_get(const.HEALTH_PATH, health.healthz)
+    app.router.add_get(const.READY_PATH, health.readyz)
+    app.router.add_get(const.METRICS_PATH, metrics_handler(metrics))
     setup_docs(app)
     _setup_cors(app, config.cors_origins, routes)
     return app
@@ -95,5 +95,7 @@ def _setup_cors(app: web.Application, origins: tuple[str, ...],
     )
     cors = aiohttp_cors.setup(app, defaults={origin: options for origin in origins})
     for route in routes:
-        if route.method != "GET" or not route.resource or "/ws/" not in route.resource.canonical:
+        websocket = route.resource is not None and \
+            route.resource.canonical.startswith(const.WEBSOCKET_PREFIX)
+        if route.method != "GET" or not websocket:
             cors.add(route)

@@ -13,12 +13,13 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
+from armada import const
 from armada.errors import Unauthorized
 from armada.keys import config_key
 from armada.security import check_websocket_origin
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-OPEN_PREFIXES = ("/api/docs", "/api/openapi.json")
+OPEN_PATHS = frozenset({const.HEALTH_PATH, const.READY_PATH, const.METRICS_PATH})
+OPEN_PREFIXES = (const.DOCS_PATH, const.OPENAPI_PATH)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOKEN_PARAMETER = "token"
 CHALLENGE = 'Bearer realm="armada"'

@@ -12,6 +12,14 @@ MAX_CURSOR_LENGTH = 1024
 # The status vocabulary of jobs and events, in the canonical case they are stored in.
 STATUSES = ("Running", "Success", "Failed", "Pending", "Cancelled")
 
+# Paths outside the REST routes of routes.py, named once for the modules that treat them apart.
+HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
+DOCS_PATH = "/api/docs"
+OPENAPI_PATH = "/api/openapi.json"
+WEBSOCKET_PREFIX = "/ws/"
+
 DB_WORKERS = 4
 DB_TIMEOUT_SECONDS = 5.0
 RETRY_AFTER_SECONDS = 1

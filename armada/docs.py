@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
+from armada import const
 from armada.handlers.parsing import json_response
 from armada.openapi import build_openapi
 
@@ -31,10 +32,10 @@ def setup_docs(app: web.Application) -> None:
     async def openapi_json(request: web.Request) -> web.Response:
         return json_response(document)
 
-    app.router.add_get("/api/openapi.json", openapi_json)
-    app.router.add_get("/api/docs", docs_redirect)
-    app.router.add_get("/api/docs/", docs_page)
-    app.router.add_get("/api/docs/{asset}", docs_asset)
+    app.router.add_get(const.OPENAPI_PATH, openapi_json)
+    app.router.add_get(const.DOCS_PATH, docs_redirect)
+    app.router.add_get(const.DOCS_PATH + "/", docs_page)
+    app.router.add_get(const.DOCS_PATH + "/{asset}", docs_asset)
 
 
 async def docs_redirect(request: web.Request) -> web.Response:

@@ -31,11 +31,6 @@ class ApiError(Exception):
         return {}
 
 
-class BadRequest(ApiError):
-    status = 400
-    code = "bad_request"
-
-
 class InvalidJson(ApiError):
     status = 400
     code = "invalid_json"

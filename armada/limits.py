@@ -17,14 +17,13 @@ from aiohttp import web
 from armada import const
 from armada.errors import RequestTimeout, StoreUnavailable
 from armada.keys import config_key, store_key
-from armada.security import WEBSOCKET_PREFIX
 
 log = logging.getLogger(__name__)
 
 
 @web.middleware
 async def timeout_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    if request.path.startswith(WEBSOCKET_PREFIX):
+    if request.path.startswith(const.WEBSOCKET_PREFIX):
         return await handler(request)  # a subscription lasts as long as its client
     limit = request.app[config_key].request_timeout
     try:

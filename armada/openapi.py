@@ -14,7 +14,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 
-from armada import schemas
+from armada import const, schemas
 from armada.routes import ROUTES
 
 TITLE = "Armada Backend"
@@ -120,15 +120,16 @@ DESCRIPTIONS: dict[tuple[str, str], Description] = {
         "Set an event's status", {200: OkSchema}, body=schemas.EventStatusSchema),
     ("GET", "/api/events/{event_uuid}"): Description(
         "One event", {200: schemas.EventSchema}, path=schemas.EventPath),
-    ("GET", "/healthz"): Description(
+    ("GET", const.HEALTH_PATH): Description(
         "Liveness: the process answers (no I/O)", {200: StatusSchema}, tags=("operations",)),
-    ("GET", "/readyz"): Description(
+    ("GET", const.READY_PATH): Description(
         "Readiness: the database answered in time (503 with the reason when not)",
         {200: StatusSchema}, tags=("operations",)),
 }
 # Routes outside the REST surface: the WebSocket, the description itself and its page.
-UNDESCRIBED_PREFIXES = ("/ws/", "/api/docs", "/api/openapi.json", "/metrics")
-OPERATIONS_PATHS = ("/healthz", "/readyz")
+UNDESCRIBED_PREFIXES = (const.WEBSOCKET_PREFIX, const.DOCS_PATH, const.OPENAPI_PATH,
+                        const.METRICS_PATH)
+OPERATIONS_PATHS = (const.HEALTH_PATH, const.READY_PATH)
 
 
 def described_routes() -> list[tuple[str, str]]:

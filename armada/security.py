@@ -5,11 +5,10 @@ from __future__ import annotations
 from aiohttp import hdrs, web
 from yarl import URL
 
+from armada import const
 from armada.errors import OriginRefused
 from armada.keys import config_key
 
-WEBSOCKET_PREFIX = "/ws/"
-DOCS_PREFIX = "/api/docs"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # Swagger UI sets inline styles and shows data: images; its scripts come from this service.
 DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -26,7 +25,7 @@ def add_security_headers(request: web.BaseRequest, response: web.StreamResponse)
     """Every answer, errors and the WebSocket handshake included (app.py's response hook)."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    docs = request.path.startswith(DOCS_PREFIX)
+    docs = request.path.startswith(const.DOCS_PATH)
     response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
     if response.content_type == "application/json":
         response.headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
@@ -49,6 +48,8 @@ def check_websocket_origin(request: web.Request) -> None:
     auth.access_middleware, so a refused origin is a 403 whatever the token.
     """
     origin = request.headers.get(hdrs.ORIGIN)
-    if origin is not None and request.path.startswith(WEBSOCKET_PREFIX) and not origin_allowed(
-            origin, request.headers.get(hdrs.HOST), request.app[config_key].cors_origins):
+    if origin is None or not request.path.startswith(const.WEBSOCKET_PREFIX):
+        return
+    if not origin_allowed(origin, request.headers.get(hdrs.HOST),
+                          request.app[config_key].cors_origins):
         raise OriginRefused(f"origin {origin[:200]} may not open the WebSocket")

@@ -73,7 +73,7 @@ def test_an_events_page_dumps_as_its_schema_says() -> None:
                "event_status": "Success"} for n in range(3)]
     position = (events[-1]["event_datetime"], events[-1]["event_uuid"])
     for next_position in (position, None):
-        assert schemas.events_page_schema.dump({"events": events, "next": next_position}) == {
+        assert schemas.EventsPageSchema().dump({"events": events, "next": next_position}) == {
             "events": schemas.event_out.many(events),
             "next": schemas.encode_cursor(next_position),
         }
