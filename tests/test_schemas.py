@@ -1,16 +1,19 @@
-"""The record dumpers give exactly what marshmallow's own dump of the same schema gives."""
+"""The record dumpers and load plans give exactly what marshmallow's own dump and load of
+the same schema give."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from unittest import mock
 
 import pytest
 from helpers import DERANDOMIZE
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load
 
-from armada import schemas
+from armada import const, schemas, stream
 
 DUMPERS = [
     (schemas.run_schema, schemas.run_out),
@@ -89,3 +92,119 @@ def test_a_field_kind_without_a_plan_is_refused_when_the_dumper_is_built() -> No
     for schema in (WithFloat(), WithDumpDefault()):
         with pytest.raises(TypeError):
             schemas.RecordDumper(schema)
+
+
+# Every schema the API loads requests with; a plan must not change one answer of any.
+LOADED = [schema for schema in (*vars(schemas).values(), stream.StreamQuery())
+          if isinstance(schema, schemas.StrictSchema)]
+OFFSETS = [timezone(timedelta(minutes=minutes)) for minutes in (-720, -90, 0, 330, 840)]
+DATETIMES = st.one_of(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                 timezones=st.none() | st.sampled_from(OFFSETS)),
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31),
+                 timezones=st.none() | st.sampled_from(OFFSETS)),
+).map(datetime.isoformat)
+STATUSES = st.sampled_from(const.STATUSES).flatmap(
+    lambda status: st.sampled_from([status, status.upper(), status.lower()]))
+NUMBERS = st.integers(min_value=-5, max_value=2**64)
+# What else a JSON body or a query string can bring: any kind of value, and the edges the
+# fields judge (a lone surrogate, text over the 255 limit, message types known or not).
+ANY = st.one_of(
+    st.none(), st.booleans(), st.floats(allow_nan=False), NUMBERS, NUMBERS.map(str),
+    st.text(max_size=12), DATETIMES, STATUSES, st.lists(st.none(), max_size=1),
+    st.sampled_from(["\ud800", "x" * 256, "new_job,delete_run", "new_job,bogus", ""]),
+)
+
+
+def valid_value(field: fields.Field) -> st.SearchStrategy[object]:
+    """Values the field mostly accepts."""
+    if isinstance(field, schemas.UtcDateTime):
+        return DATETIMES
+    if isinstance(field, schemas.Status):
+        return STATUSES
+    if isinstance(field, fields.Integer):
+        return NUMBERS | NUMBERS.map(str)
+    if isinstance(field, fields.List):
+        return st.lists(valid_body(schemas.event_schema), max_size=3)
+    return st.text(min_size=1, max_size=12)
+
+
+def valid_body(schema: Schema) -> st.SearchStrategy[dict[str, object]]:
+    """Each required field with a value, some of the others (maybe null)."""
+    return st.fixed_dictionaries(
+        {name: valid_value(field) for name, field in schema.load_fields.items()
+         if field.required},
+        optional={name: valid_value(field) | st.none()
+                  for name, field in schema.load_fields.items() if not field.required},
+    )
+
+
+@st.composite
+def bodies_for(draw: st.DrawFn, schema: Schema) -> object:
+    """A body that is mostly valid, one that is spoilt in one place, or anything at all."""
+    body = draw(valid_body(schema))
+    spoil = draw(st.sampled_from(["none", "none", "none", "value", "drop", "unknown", "replace"]))
+    key = draw(st.sampled_from([*schema.load_fields, "extra"]))
+    if spoil == "value":
+        body[key] = draw(ANY)
+    elif spoil == "drop":
+        body.pop(key, None)
+    elif spoil == "unknown":
+        body["extra"] = draw(ANY)
+    elif spoil == "replace":
+        return draw(ANY)
+    return body
+
+
+@pytest.mark.parametrize("schema", LOADED, ids=[type(schema).__name__ for schema in LOADED])
+@settings(max_examples=400, deadline=None, database=None, derandomize=DERANDOMIZE)
+@given(data=st.data())
+def test_a_body_loads_as_marshmallow_loads_it(schema: Schema, data: st.DataObject) -> None:
+    body = data.draw(bodies_for(schema))
+    # A default id is new on every load: the same one for both loads here.
+    with mock.patch.object(schemas.uuid, "uuid4", return_value=uuid.UUID(int=7)):
+        try:
+            expected = Schema.load(schema, body)
+        except ValidationError as error:
+            with pytest.raises(ValidationError) as planned:
+                schema.load(body)
+            assert planned.value.messages == error.messages
+            return
+        loaded = schema.load(body)
+    assert loaded == expected
+    assert list(loaded) == list(expected)  # same key order
+
+
+def test_the_api_schemas_load_through_a_plan_where_they_can() -> None:
+    planned = {type(schema).__name__ for schema in LOADED if schema._load_plan is not None}
+    assert planned == {type(schema).__name__ for schema in LOADED} - {
+        "EventsQuery", "StreamQuery"}  # their validators see the whole query (or a field)
+
+
+def test_a_schema_with_what_a_plan_does_not_do_has_none() -> None:
+    class Before(schemas.StrictSchema):
+        name = fields.String()
+
+        @pre_load
+        def strip(self, data: dict[str, str], **kwargs: object) -> dict[str, str]:
+            return data
+
+    class AfterMany(schemas.StrictSchema):
+        name = fields.String()
+
+        @post_load(pass_collection=True)
+        def count(self, data: list[dict[str, str]], **kwargs: object) -> list[dict[str, str]]:
+            return data
+
+    class Dotted(schemas.StrictSchema):
+        name = fields.String(attribute="owner.name")
+
+    class FieldHook(schemas.StrictSchema):
+        name = fields.String(pre_load=[str.strip])
+
+    for schema in (Before(), AfterMany(), Dotted(), FieldHook(), schemas.RunSchema(many=True),
+                   schemas.RunSchema(partial=True), schemas.RunSchema(unknown="exclude")):
+        assert schemas.LoadPlan.of(schema) is None, schema
+    # Loads still work, through marshmallow.
+    assert FieldHook().load({"name": " a "}) == {"name": "a"}
+    assert Dotted().load({"name": "a"}) == {"owner": {"name": "a"}}
