@@ -14,7 +14,7 @@ from armada.broadcast import Broadcaster
 from armada.config import Config
 from armada.docs import setup_docs
 from armada.keys import broadcaster_key, config_key, metrics_key, store_key
-from armada.limits import flush_writes, timeout_middleware
+from armada.limits import Deadlines, flush_writes, timeout_middleware
 from armada.metrics import Metrics, metrics_handler
 from armada.middlewares import error_middleware
 from armada.request_log import add_request_id, request_log_middleware
@@ -31,7 +31,8 @@ def init_app(config: Config) -> web.Application:
     # Outermost first: the log line and the metrics see the final status of every request.
     # Few layers on purpose: each one costs every request (README, Performance).
     middlewares = [
-        request_log_middleware(metrics), error_middleware, access_middleware, timeout_middleware,
+        request_log_middleware(metrics), error_middleware, access_middleware,
+        timeout_middleware(Deadlines(config.request_timeout)),
     ]
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[config_key] = config

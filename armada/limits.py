@@ -16,24 +16,72 @@ from aiohttp import web
 
 from armada import const
 from armada.errors import RequestTimeout, StoreUnavailable
-from armada.keys import config_key, store_key
+from armada.keys import store_key
 
 log = logging.getLogger(__name__)
 
 
-@web.middleware
-async def timeout_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    if request.path.startswith(const.WEBSOCKET_PREFIX):
-        return await handler(request)  # a subscription lasts as long as its client
-    limit = request.app[config_key].request_timeout
-    try:
-        async with asyncio.timeout(limit):
+class Deadlines:
+    """The requests in flight and when each must be answered; one timer cuts the late ones.
+
+    One timer for all, not one per request: `asyncio.timeout` costs 4.6 µs a request (a
+    timer in the loop's heap, then its cancel), an entry here 0.5 µs (README, Performance).
+    The timer ticks every `tick` seconds while requests are in flight; a request is cut at
+    the first tick after `limit - tick`, so between `limit - tick` and `limit` seconds.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.tick = min(const.DEADLINE_TICK_SECONDS, limit / 10)
+        self._due: dict[asyncio.Task[Any], float] = {}
+        self._cut: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, task: asyncio.Task[Any]) -> None:
+        loop = task.get_loop()
+        self._due[task] = loop.time() + self.limit - self.tick
+        if self._timer is None:
+            self._timer = loop.call_later(self.tick, self._sweep, loop)
+
+    def forget(self, task: asyncio.Task[Any]) -> bool:
+        """Stop watching `task` (again is harmless); whether it was cut, in which case its
+        cancellation is taken back, as `asyncio.timeout` does."""
+        if self._due.pop(task, None) is None or task not in self._cut:
+            return False
+        self._cut.discard(task)
+        task.uncancel()
+        return True
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for task, due in self._due.items():
+            if due <= now and task not in self._cut:
+                self._cut.add(task)
+                task.cancel()
+        self._timer = loop.call_later(self.tick, self._sweep, loop) if self._due else None
+
+
+def timeout_middleware(deadlines: Deadlines) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith(const.WEBSOCKET_PREFIX):
+            return await handler(request)  # a subscription lasts as long as its client
+        task = asyncio.current_task()
+        assert task is not None
+        deadlines.watch(task)
+        try:
             return await handler(request)
-    except TimeoutError:
-        raise RequestTimeout(
-            f"no answer within {limit:g} s; a write may still be committed, so repeat it "
-            "with the same uuid rather than a new one"
-        ) from None
+        except asyncio.CancelledError:
+            if deadlines.forget(task):
+                raise RequestTimeout(
+                    f"no answer within {deadlines.limit:g} s; a write may still be committed, "
+                    "so repeat it with the same uuid rather than a new one"
+                ) from None
+            raise  # not ours: the client went away, or shutdown
+        finally:
+            deadlines.forget(task)
+
+    return middleware
 
 
 async def flush_writes(app: web.Application) -> None:
