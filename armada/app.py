@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp_cors
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from armada import const, health
 from armada.auth import access_middleware
@@ -24,6 +24,8 @@ from armada.security import add_security_headers
 from armada.store import Store
 
 log = logging.getLogger(__name__)
+
+ResponseHook = Callable[[web.BaseRequest, web.StreamResponse], Awaitable[None]]
 
 
 def init_app(config: Config) -> web.Application:
@@ -44,21 +46,29 @@ def init_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(retention_task)
     app.on_shutdown.append(flush_writes)
     app.on_shutdown.append(_close_subscribers)
-    app.on_response_prepare.append(_response_headers)
     routes = setup_routes(app)
     app.router.add_get(const.HEALTH_PATH, health.healthz)
     app.router.add_get(const.READY_PATH, health.readyz)
     app.router.add_get(const.METRICS_PATH, metrics_handler(metrics))
     setup_docs(app)
-    _setup_cors(app, config.cors_origins, routes)
+    app.on_response_prepare.append(
+        _response_headers(_setup_cors(app, config.cors_origins, routes)))
     return app
 
 
-async def _response_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """One on_response_prepare hook for the headers of every answer: each hook costs every
-    request."""
-    add_security_headers(request, response)
-    add_request_id(request, response)
+def _response_headers(cors_hooks: list[ResponseHook]) -> ResponseHook:
+    """One on_response_prepare hook for the headers of every answer (each hook costs every
+    request); aiohttp_cors's only for a request with an Origin, as without one it adds
+    nothing (CORS 6.1.1), after ours, so that it can expose them."""
+
+    async def hook(request: web.BaseRequest, response: web.StreamResponse) -> None:
+        add_security_headers(request, response)
+        add_request_id(request, response)
+        if hdrs.ORIGIN in request.headers:
+            for cors_hook in cors_hooks:
+                await cors_hook(request, response)
+
+    return hook
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -89,7 +99,10 @@ async def _close_subscribers(app: web.Application) -> None:
 
 
 def _setup_cors(app: web.Application, origins: tuple[str, ...],
-                routes: list[web.AbstractRoute]) -> None:
+                routes: list[web.AbstractRoute]) -> list[ResponseHook]:
+    """aiohttp_cors on every route but the WebSocket; answers the response hooks it
+    installed, taken out of on_response_prepare for `_response_headers` to call."""
+    hooks_before = list(app.on_response_prepare)
     options = aiohttp_cors.ResourceOptions(
         allow_credentials=False, allow_headers="*", allow_methods="*", expose_headers="*",
         max_age=600,
@@ -100,3 +113,7 @@ def _setup_cors(app: web.Application, origins: tuple[str, ...],
             route.resource.canonical.startswith(const.WEBSOCKET_PREFIX)
         if route.method != "GET" or not websocket:
             cors.add(route)
+    cors_hooks = [hook for hook in app.on_response_prepare if hook not in hooks_before]
+    for hook in cors_hooks:
+        app.on_response_prepare.remove(hook)
+    return cors_hooks

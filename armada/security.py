@@ -14,21 +14,26 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
             "base-uri 'self'; form-action 'none'")
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
+# aiohttp's names (istr): the header dict need not case-fold them on every answer.
+SECURITY_HEADERS = (
+    (hdrs.X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (hdrs.X_FRAME_OPTIONS, "DENY"),
+    (hdrs.REFERRER_POLICY, "no-referrer"),
+)
 
 
 def add_security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     """Every answer, errors and the WebSocket handshake included (app.py's response hook)."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    for name, value in SECURITY_HEADERS:
+        headers.setdefault(name, value)
     docs = request.path.startswith(const.DOCS_PATH)
-    response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
-    if response.content_type == "application/json":
-        response.headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+    headers.setdefault(hdrs.CONTENT_SECURITY_POLICY, DOCS_CSP if docs else API_CSP)
+    # The media type without parsing the header into a dict (`content_type` does: it was a
+    # third of this function's time).
+    media_type = headers.get(hdrs.CONTENT_TYPE, "").partition(";")[0].strip().lower()
+    if media_type == "application/json":
+        headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
 
 
 def origin_allowed(origin: str, host: str | None, allowed: tuple[str, ...]) -> bool:

@@ -1,4 +1,5 @@
-"""Security headers on every answer, and the WebSocket Origin check."""
+"""Security headers on every answer, CORS headers for allowed origins, and the WebSocket
+Origin check."""
 
 from __future__ import annotations
 
@@ -38,6 +39,30 @@ async def test_api_json_is_never_cached(client: Any) -> None:
     for response in (await client.get("/api/runs/"), await client.post("/api/runs/", json={})):
         assert response.content_type == "application/json"
         assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_docs_assets_are_not_marked_uncacheable(client: Any) -> None:
+    response = await client.get("/api/docs/")
+
+    assert response.content_type == "text/html"
+    assert "Cache-Control" not in response.headers
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_cors_headers_answer_an_allowed_origin_only(make_client: Any, method: str) -> None:
+    client = await make_client(cors_origins=("https://dashboard.example",))
+    body = RUN if method == "POST" else None
+
+    allowed = await client.request(method, "/api/runs/", json=body,
+                                   headers={"Origin": "https://dashboard.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://dashboard.example"
+    # aiohttp_cors runs after our headers are set, so a page can read the request id.
+    assert "X-Request-ID" in allowed.headers["Access-Control-Expose-Headers"].split(",")
+
+    for headers in ({"Origin": "https://elsewhere.example"}, {}):
+        other = await client.request(method, "/api/runs/", json=body, headers=headers)
+        assert other.status in (200, 201)
+        assert not any(name.startswith("Access-Control-") for name in other.headers), headers
 
 
 async def test_the_docs_page_gets_a_policy_that_lets_swagger_ui_run(client: Any) -> None:
