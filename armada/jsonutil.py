@@ -29,4 +29,16 @@ def dumps(value: Any, *, ensure_ascii: bool = False) -> str:
             return orjson.dumps(value, default=_default, option=ORJSON_OPTIONS).decode()
         except orjson.JSONEncodeError:
             pass
+    return _standard(value, ensure_ascii)
+
+
+def encode(value: Any) -> bytes:
+    """`dumps(value)` as UTF-8, without text in between when orjson writes it."""
+    try:
+        return orjson.dumps(value, default=_default, option=ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return _standard(value, False).encode("utf-8")
+
+
+def _standard(value: Any, ensure_ascii: bool) -> str:
     return json.dumps(value, default=_default, ensure_ascii=ensure_ascii, separators=(",", ":"))

@@ -10,7 +10,7 @@ from aiohttp import web
 from marshmallow import Schema
 
 from armada.errors import InvalidJson, ValidationFailed
-from armada.jsonutil import dumps
+from armada.jsonutil import encode
 
 
 async def load_body(request: web.Request, schema: Schema) -> dict[str, Any]:
@@ -58,4 +58,6 @@ def load_match(request: web.Request, schema: Schema) -> dict[str, Any]:
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=dumps)
+    """As `web.json_response`, from bytes: the body is not made text and then bytes again."""
+    return web.Response(body=encode(data), status=status, content_type="application/json",
+                        charset="utf-8")
