@@ -44,13 +44,13 @@ class Deadlines:
             self._timer = loop.call_later(self.tick, self._sweep, loop)
 
     def forget(self, task: asyncio.Task[Any]) -> bool:
-        """Stop watching `task` (again is harmless); whether it was cut, in which case its
-        cancellation is taken back, as `asyncio.timeout` does."""
+        """Stop watching `task` (again is harmless). When it was cut, its cancellation is
+        taken back, and the answer is whether that was the only one (as `asyncio.timeout`
+        decides whether a cancellation becomes its TimeoutError)."""
         if self._due.pop(task, None) is None or task not in self._cut:
             return False
         self._cut.discard(task)
-        task.uncancel()
-        return True
+        return task.uncancel() == 0
 
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()

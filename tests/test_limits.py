@@ -117,11 +117,20 @@ async def test_only_the_deadline_becomes_a_503_and_its_cancellation_is_taken_bac
     outcome, cancelling = await cancelling_after(middleware(request, shrugs))
     assert (outcome.status, cancelling) == (200, 0)
 
-    # A cancellation from elsewhere (shutdown, a client gone) stays one.
-    elsewhere = asyncio.ensure_future(cancelling_after(middleware(request, slow)))
-    await asyncio.sleep(0.01)
-    elsewhere.cancel()
-    assert (await elsewhere)[0] is asyncio.CancelledError
+    async def lingers(request: web.Request) -> web.Response:
+        try:
+            await asyncio.sleep(10)
+        finally:
+            await asyncio.sleep(10)  # a clean-up that takes its time after the cut
+        return web.json_response({})
+
+    # A cancellation from elsewhere (shutdown, a client gone) stays one: before the deadline,
+    # and after it while the handler still runs.
+    for handler, delay in ((slow, 0.01), (lingers, 0.3)):
+        elsewhere = asyncio.ensure_future(cancelling_after(middleware(request, handler)))
+        await asyncio.sleep(delay)
+        elsewhere.cancel()
+        assert (await elsewhere)[0] is asyncio.CancelledError, handler
 
     # Quick requests in between are not cut, and nothing is left watched.
     quick = [middleware(request, lambda request: asyncio.sleep(0, web.json_response({})))
