@@ -51,13 +51,13 @@ class Server:
     """A child process in its own process group, serving HTTP on 127.0.0.1:`port`."""
 
     def __init__(self, argv: list[str], env: dict[str, str], port: int,
-                 ready_path: str = "/", wrapped: bool = False) -> None:
+                 ready_path: str = "/", wrapped: bool = False, cwd: Path = REPO_ROOT) -> None:
         self.port = port
         self.wrapped = wrapped
         self.url = f"http://127.0.0.1:{port}"
         self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            argv, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            argv, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self._wait_until_answering(ready_path)
@@ -137,8 +137,10 @@ class Server:
         raise RuntimeError(f"server did not answer on {self.url} within {START_TIMEOUT}s")
 
 
-def start_service(db_path: Path, profile: Path | None = None) -> Server:
-    """`python -m armada serve` on SQLite at `db_path`, a free port, logging warnings only.
+def start_service(db_path: Path, profile: Path | None = None,
+                  checkout: Path = REPO_ROOT) -> Server:
+    """`python -m armada serve` on SQLite at `db_path`, a free port, logging warnings only;
+    the service of `checkout` (this one by default).
 
     With `profile`, the service runs under `py-spy record` writing collapsed stacks there
     (its CPU then counts in the figures too: use it to look, not to measure).
@@ -148,13 +150,15 @@ def start_service(db_path: Path, profile: Path | None = None) -> Server:
            if not key.startswith(("ARMADA_", "SQL_SERVER_"))}
     env.update(ARMADA_DB_PATH=str(db_path), ARMADA_PORT=str(port), ARMADA_HOST="127.0.0.1",
                ARMADA_LOG_LEVEL="WARNING",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])))
+               PYTHONPATH=os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")])))
     argv = [sys.executable, "-m", "armada", "serve"]
     if profile is not None:
         py_spy = str(Path(sys.executable).parent / "py-spy")
         argv = [py_spy, "record", "--rate", "250", "--format", "raw", "--gil", "--subprocesses",
                 "-o", str(profile), "--", *argv]
-    return Server(argv, env, port, ready_path="/api/runs/", wrapped=profile is not None)
+    # `python -m` looks in the working directory first: the checkout's package, not ours.
+    return Server(argv, env, port, ready_path="/api/runs/", wrapped=profile is not None,
+                  cwd=checkout)
 
 
 def start_bare() -> Server:
