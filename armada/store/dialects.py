@@ -90,7 +90,7 @@ class SqliteDialect:
         connection.execute("COMMIT")
 
     def rollback(self, connection: sqlite3.Connection) -> None:
-        if connection.in_transaction:
+        if self.in_transaction(connection):
             connection.execute("ROLLBACK")
 
     # One write of a group commit: its own savepoint inside the shared transaction.
