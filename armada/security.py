@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import hdrs, web
 from yarl import URL
 
@@ -20,6 +22,12 @@ SECURITY_HEADERS = (
     (hdrs.X_FRAME_OPTIONS, "DENY"),
     (hdrs.REFERRER_POLICY, "no-referrer"),
 )
+# One `name=value` of an RFC 7239 `Forwarded` header and what follows it (`;`: same element,
+# `,`: the next proxy's element).
+FORWARDED_PAIR = re.compile(r'([^=;,\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*)\s*([;,]|$)')
+QUOTED_PAIR = re.compile(r"\\(.)")
+# `host[:port]` as in a Host header: a name or IPv4 address, or an IPv6 address in brackets.
+AUTHORITY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s/?#@\[\]:]+)(?::(\d{1,5}))?")
 
 
 def add_security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
@@ -36,14 +44,64 @@ def add_security_headers(request: web.BaseRequest, response: web.StreamResponse)
         headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
 
 
-def origin_allowed(origin: str, host: str | None, allowed: tuple[str, ...]) -> bool:
-    """An allowed origin, or the page's own origin (the dashboard behind the same nginx)."""
+def origin_allowed(origin: str, host: str | None, allowed: tuple[str, ...], *,
+                   forwarded: str | None = None, forwarded_host: str | None = None) -> bool:
+    """An allowed origin, or the page's own origin (the dashboard behind the same proxy).
+
+    `host`, `forwarded` and `forwarded_host` are the request's `Host`, `Forwarded` and
+    `X-Forwarded-Host` headers. The page is the service's own when its origin matches the
+    authority the browser addressed: `Host`, or the `host=` a proxy passed on. A browser
+    page cannot set these headers, so honouring them lets no other site in.
+    """
     if not allowed or "*" in allowed or origin.rstrip("/") in allowed:
         return True
     try:
-        return host is not None and URL(origin).raw_authority.lower() == host.lower()
+        page = URL(origin)
     except ValueError:
         return False
+    if page.scheme not in ("http", "https") or not page.host:
+        return False  # `null` (a sandboxed or file page), or something no browser sends
+    page_host = page.host.lower()
+    authorities = (host, _first_forwarded_host(forwarded), _first_item(forwarded_host))
+    return any(_same_authority(page_host, page.port, authority)
+               for authority in authorities if authority)
+
+
+def request_origin_allowed(request: web.BaseRequest, origin: str) -> bool:
+    """`origin_allowed` with this request's headers and the configured origins."""
+    headers = request.headers
+    return origin_allowed(origin, headers.get(hdrs.HOST), request.app[config_key].cors_origins,
+                          forwarded=headers.get(hdrs.FORWARDED),
+                          forwarded_host=headers.get(hdrs.X_FORWARDED_HOST))
+
+
+def _same_authority(page_host: str, page_port: int | None, authority: str) -> bool:
+    """The origin's host and port against a `host[:port]` header value.
+
+    Without a port (a proxy's `Host $host` drops it) the host names decide; with one, the
+    port must be the origin's too (explicit, or its scheme's default).
+    """
+    match = AUTHORITY.fullmatch(authority.strip())
+    if match is None:
+        return False
+    host, port = match.groups()
+    return host.strip("[]").lower() == page_host and (port is None or int(port) == page_port)
+
+
+def _first_item(value: str | None) -> str | None:
+    """The first of a comma-separated list: the value the first proxy (the browser's) set."""
+    return value.partition(",")[0] if value else None
+
+
+def _first_forwarded_host(value: str | None) -> str | None:
+    """The `host=` of the first element of an RFC 7239 `Forwarded` header, unquoted."""
+    for match in FORWARDED_PAIR.finditer(value or ""):
+        name, raw, separator = match.groups()
+        if name.lower() == "host":
+            return QUOTED_PAIR.sub(r"\1", raw[1:-1]) if raw.startswith('"') else raw
+        if separator == ",":
+            return None
+    return None
 
 
 def check_websocket_origin(request: web.Request) -> None:
@@ -55,6 +113,5 @@ def check_websocket_origin(request: web.Request) -> None:
     origin = request.headers.get(hdrs.ORIGIN)
     if origin is None or not request.path.startswith(const.WEBSOCKET_PREFIX):
         return
-    if not origin_allowed(origin, request.headers.get(hdrs.HOST),
-                          request.app[config_key].cors_origins):
+    if not request_origin_allowed(request, origin):
         raise OriginRefused(f"origin {origin[:200]} may not open the WebSocket")

@@ -1,10 +1,14 @@
 """A real nginx in front of the app, configured as the Armada frontend's: `/tracking/`
-proxied to the service with the prefix stripped, WebSocket upgrade included."""
+proxied to the service with the prefix stripped, WebSocket upgrade included.
+
+By default the location block is the platform's with a short `proxy_read_timeout`;
+`readme_location()` is the block of README's "Behind nginx" exactly as written there."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +21,8 @@ import pytest
 PROXY_READ_TIMEOUT_SECONDS = 2
 START_TIMEOUT_SECONDS = 10.0
 START_ATTEMPTS = 3
+README = Path(__file__).resolve().parent.parent / "README.md"
+README_UPSTREAM = "http://127.0.0.1:8000/"
 
 CONFIG = """\
 daemon off;
@@ -43,17 +49,31 @@ http {{
         listen 127.0.0.1:{port};
         server_name localhost;
 
-        location /tracking/ {{
-            proxy_pass http://127.0.0.1:{upstream_port}/;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
-            proxy_set_header Host $host;
-            proxy_read_timeout {read_timeout}s;
-        }}
+{location}
     }}
 }}
 """
+LOCATION = """\
+location /tracking/ {{
+    proxy_pass http://127.0.0.1:{upstream_port}/;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection "upgrade";
+    proxy_set_header Host $host;
+    proxy_read_timeout {read_timeout}s;
+}}
+"""
+
+
+def readme_location() -> str:
+    """The `location /tracking/` block of README's "Behind nginx", as a template of
+    `{upstream_port}` (README proxies to 127.0.0.1:8000)."""
+    section = README.read_text().partition("## Behind nginx")[2]
+    block = re.search(r"```nginx\n(location /tracking/ \{.*?\n\})\n```", section, re.S)
+    assert block is not None, "README's Behind nginx section has no location /tracking/ block"
+    assert README_UPSTREAM in block.group(1)
+    return (block.group(1).replace("{", "{{").replace("}", "}}")
+            .replace(README_UPSTREAM, "http://127.0.0.1:{upstream_port}/") + "\n")
 
 
 def nginx_binary() -> str:
@@ -73,9 +93,11 @@ def free_port() -> int:
 class NginxProxy:
     """One nginx master process (plus worker) whose files all live under `prefix`."""
 
-    def __init__(self, prefix: Path, upstream_port: int) -> None:
+    def __init__(self, prefix: Path, upstream_port: int, location: str = LOCATION) -> None:
+        """`location`: a template of `{upstream_port}` (and `{read_timeout}`)."""
         self.prefix = prefix
         self.upstream_port = upstream_port
+        self.location = location
         self.port = 0
         self._process: asyncio.subprocess.Process | None = None
 
@@ -97,9 +119,12 @@ class NginxProxy:
             (self.prefix / "error.log").unlink(missing_ok=True)
             (self.prefix / "nginx.pid").unlink(missing_ok=True)
             config_path = self.prefix / "nginx.conf"
+            location = self.location.format(upstream_port=self.upstream_port,
+                                            read_timeout=PROXY_READ_TIMEOUT_SECONDS)
             config_path.write_text(CONFIG.format(
-                prefix=self.prefix, port=self.port, upstream_port=self.upstream_port,
-                read_timeout=PROXY_READ_TIMEOUT_SECONDS,
+                prefix=self.prefix, port=self.port,
+                location="\n".join(f"        {line}" if line else line
+                                    for line in location.splitlines()),
                 # As root, workers would otherwise run as `nobody`, who cannot use these paths.
                 user="user root;" if os.geteuid() == 0 else "",
             ))

@@ -1,6 +1,7 @@
 """Behind nginx, as the Armada dashboard is deployed: everything works under `/tracking/`
-(prefix stripped), WebSocket upgrade included, and the server's pings keep an idle
-WebSocket open past nginx's `proxy_read_timeout`."""
+(prefix stripped), WebSocket upgrade included, the server's pings keep an idle
+WebSocket open past nginx's `proxy_read_timeout`, and a dashboard served by that nginx on
+any port may open the WebSocket (its own origin) while pages of other hosts may not."""
 
 from __future__ import annotations
 
@@ -12,19 +13,20 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from helpers import RUN, event_body, job_body, next_message, no_message
-from nginx_proxy import PROXY_READ_TIMEOUT_SECONDS, NginxProxy
+from nginx_proxy import LOCATION, PROXY_READ_TIMEOUT_SECONDS, NginxProxy, readme_location
 
 CLOSING = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
 
 
 @pytest.fixture
-async def start_nginx(tmp_path: Path) -> AsyncIterator[Callable[[TestClient],
-                                                                Awaitable[NginxProxy]]]:
-    """Start nginx in front of a running app; it is stopped after the test."""
+async def start_nginx(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[NginxProxy]]]:
+    """Start nginx in front of a running app (`location`: a template of its location
+    block); it is stopped after the test."""
     started: list[NginxProxy] = []
 
-    async def start(app_client: TestClient) -> NginxProxy:
-        proxy = NginxProxy(tmp_path / f"nginx-{len(started)}", app_client.server.port)
+    async def start(app_client: TestClient, location: str = LOCATION) -> NginxProxy:
+        proxy = NginxProxy(tmp_path / f"nginx-{len(started)}", app_client.server.port,
+                           location)
         started.append(proxy)
         await proxy.start()
         return proxy
@@ -118,3 +120,69 @@ async def test_without_pings_nginx_closes_an_idle_websocket(make_client, start_n
         message = await ws.receive()
     assert message.type in CLOSING
     assert loop.time() - opened >= PROXY_READ_TIMEOUT_SECONDS - 0.1
+
+
+# The dashboard's own origin behind nginx on a port other than 80/443
+
+ELSEWHERE = ("https://dashboard.example",)
+# A proxy that passes the upstream's address as Host and the browser's in X-Forwarded-Host
+# (or RFC 7239 Forwarded), as many proxies other than the platform's do.
+FORWARDING_LOCATION = """\
+location /tracking/ {{
+    proxy_pass http://127.0.0.1:{upstream_port}/;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection "upgrade";
+    proxy_set_header X-Forwarded-Host $http_host;
+}}
+"""
+FORWARDED_LOCATION = FORWARDING_LOCATION.replace(
+    "X-Forwarded-Host $http_host;", "Forwarded 'host=\"$http_host\";proto=$scheme';")
+
+
+async def test_the_dashboard_served_by_the_platforms_nginx_on_any_port_gets_live_updates(
+        make_client, start_nginx, session):
+    app_client = await make_client(cors_origins=ELSEWHERE)
+    proxy = await start_nginx(app_client, readme_location())
+    assert proxy.port not in (80, 443)
+    page = f"http://127.0.0.1:{proxy.port}"  # what a browser at the nginx port sends
+
+    ws = await session.ws_connect(f"{proxy.base_url}/ws/events/", origin=page)
+    async with session.post(f"{proxy.base_url}/api/runs/", json=RUN) as response:
+        assert response.status == 201
+    assert (await next_message(ws))["type"] == "new_run"
+    await ws.close()
+
+
+@pytest.mark.parametrize("origin", [
+    "http://localhost:{port}",  # nginx passes Host 127.0.0.1: another host name
+    "http://evil.example:{port}",
+    "http://evil.example",
+])
+async def test_behind_the_platforms_nginx_a_page_of_another_host_is_refused(
+        make_client, start_nginx, session, origin):
+    app_client = await make_client(cors_origins=ELSEWHERE)
+    proxy = await start_nginx(app_client, readme_location())
+
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await session.ws_connect(f"{proxy.base_url}/ws/events/",
+                                 origin=origin.format(port=proxy.port))
+
+    assert refused.value.status == 403
+
+
+@pytest.mark.parametrize("location", [FORWARDING_LOCATION, FORWARDED_LOCATION],
+                         ids=["x-forwarded-host", "forwarded"])
+async def test_behind_a_proxy_that_forwards_the_host_the_page_is_recognised_by_it(
+        make_client, start_nginx, session, location):
+    app_client = await make_client(cors_origins=ELSEWHERE)
+    proxy = await start_nginx(app_client, location)
+    ws_url = f"{proxy.base_url}/ws/events/"
+
+    ws = await session.ws_connect(ws_url, origin=f"http://127.0.0.1:{proxy.port}")
+    await ws.close()
+    # Host is the upstream's 127.0.0.1:<app port> here: only the forwarded host names the page.
+    for origin in (f"http://localhost:{proxy.port}", f"http://127.0.0.1:{app_client.port}0"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(ws_url, origin=origin)
+        assert refused.value.status == 403

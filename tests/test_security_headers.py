@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from helpers import RUN
 
-from armada.security import API_CSP, DOCS_CSP
+from armada.security import API_CSP, DOCS_CSP, origin_allowed
 
 
 def assert_security_headers(headers: Any, csp: str = API_CSP) -> None:
@@ -110,3 +110,86 @@ async def test_with_no_origins_listed_the_websocket_takes_any(make_client: Any) 
 
     ws = await client.ws_connect("/ws/events/", origin="https://anywhere.example")
     await ws.close()
+
+
+# The page's own origin (origin_allowed: a pure function of the headers)
+
+LISTED = ("https://dashboard.example",)
+
+
+@pytest.mark.parametrize("origin, host, forwarded_headers", [
+    # The platform's nginx: `Host $host` drops the port the browser used (compose 3000:8080).
+    ("http://server:3000", "server", {}),
+    ("http://SERVER:3000", "server", {}),
+    ("http://server", "server", {}),
+    ("https://server", "server:443", {}),
+    ("http://server:3000", "server:3000", {}),
+    ("http://[::1]:3000", "[::1]", {}),
+    ("http://server:3000", "127.0.0.1:8000", {"forwarded_host": "server:3000"}),
+    ("http://server:3000", "127.0.0.1:8000", {"forwarded_host": "server:3000, inner:80"}),
+    ("http://server:3000", None, {"forwarded_host": "server"}),
+    ("http://server:3000", "127.0.0.1:8000", {"forwarded": 'for=10.0.0.1;host="server:3000"'}),
+    ("http://server:3000", "127.0.0.1:8000", {"forwarded": "Host=server;proto=http"}),
+    ("http://server:3000", "127.0.0.1:8000",
+     {"forwarded": 'host="server:3000";proto=http, host=inner;for=10.0.0.2'}),
+], ids=lambda value: str(value))
+def test_the_page_on_the_host_the_browser_addressed_is_its_own_origin(
+        origin: str, host: str | None, forwarded_headers: dict[str, str]) -> None:
+    assert origin_allowed(origin, host, LISTED, **forwarded_headers)
+
+
+@pytest.mark.parametrize("origin, host, forwarded_headers", [
+    ("http://evil.example:3000", "server", {}),
+    ("http://evil.example", "server", {}),
+    # With a port in Host the whole authority must match: another port is another origin.
+    ("http://server:3000", "server:8000", {}),
+    ("http://server", "server:8000", {}),
+    ("https://server", "server:80", {}),
+    ("http://localhost:3000", "127.0.0.1", {}),
+    ("http://server.evil.example", "server", {}),
+    ("null", "server", {}),
+    ("file://server", "server", {}),
+    ("http://server:99999", "server", {}),
+    ("http://server:3000", "evil@server", {}),
+    ("http://server:3000", "server/x", {}),
+    ("http://server:3000", None, {}),
+    ("http://evil.example:3000", "server", {"forwarded_host": "server:3000"}),
+    ("http://server:3000", "127.0.0.1:8000", {"forwarded_host": "server:8080"}),
+    ("http://server:3000", "127.0.0.1:8000", {"forwarded_host": "inner, server:3000"}),
+    # Only the first element's host= is the browser's; for= is not a host.
+    ("http://server:3000", "127.0.0.1:8000", {"forwarded": "for=10.0.0.1, host=server"}),
+    ("http://server:3000", "127.0.0.1:8000", {"forwarded": 'for="server:3000"'}),
+    ("http://server:3000", "127.0.0.1:8000", {"forwarded": "host"}),
+], ids=lambda value: str(value))
+def test_a_page_from_another_host_or_port_is_not_its_own_origin(
+        origin: str, host: str | None, forwarded_headers: dict[str, str]) -> None:
+    assert not origin_allowed(origin, host, LISTED, **forwarded_headers)
+
+
+def test_listed_origins_and_a_wildcard_are_allowed_whatever_the_host() -> None:
+    assert origin_allowed("https://dashboard.example", "server", LISTED)
+    assert origin_allowed("https://dashboard.example/", "server", LISTED)
+    assert origin_allowed("http://anywhere.example", "server", ("*",))
+    assert origin_allowed("http://anywhere.example", "server", ())
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({"Origin": "http://server:3000", "Host": "server"}, 101),
+    ({"Origin": "http://server:3000", "Host": "server:8000"}, 403),
+    ({"Origin": "http://evil.example:3000", "Host": "server"}, 403),
+    ({"Origin": "http://server:3000", "Host": "127.0.0.1", "X-Forwarded-Host": "server:3000"},
+     101),
+    ({"Origin": "http://server:3000", "Host": "127.0.0.1",
+      "Forwarded": 'host="server:3000";proto=http'}, 101),
+], ids=["host-without-port", "other-port", "other-host", "x-forwarded-host", "forwarded"])
+async def test_the_websocket_origin_check_reads_host_and_the_forwarded_headers(
+        make_client: Any, headers: dict[str, str], status: int) -> None:
+    client = await make_client(cors_origins=LISTED)
+
+    if status == 101:
+        ws = await client.ws_connect("/ws/events/", headers=headers)
+        await ws.close()
+    else:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect("/ws/events/", headers=headers)
+        assert refused.value.status == status
