@@ -141,6 +141,44 @@ def test_mssql_tables_and_indexes_are_created_only_when_missing() -> None:
     assert "DROP " not in text and "ALTER " not in text
 
 
+ID_COLLATION = "Latin1_General_100_BIN2"
+ID_COLUMNS = {"armada_runs": {"run_uuid"}, "armada_jobs": {"job_uuid", "run_uuid"},
+              "armada_events": {"event_uuid", "job_uuid"}}
+
+
+def column_collations(statements: list[str]) -> dict[str, dict[str, str | None]]:
+    """Table -> column -> the COLLATE it declares (None: the database's default)."""
+    tables: dict[str, dict[str, str | None]] = {}
+    for statement in statements:
+        for create in parse(statement, "tsql")[0].find_all(exp.Create):
+            columns = tables.setdefault(create.this.this.name, {})
+            for column in create.this.find_all(exp.ColumnDef):
+                collate = next((c.kind.this.name for c in column.constraints
+                                if isinstance(c.kind, exp.CollateColumnConstraint)), None)
+                columns[column.name] = collate
+    return tables
+
+
+def test_fresh_mssql_tables_compare_every_id_byte_for_byte() -> None:
+    # SQL Server's default collations ignore case; SQLite compares ids exactly.
+    tables = column_collations(MSSQL["create_tables"].statements)
+
+    assert tables.keys() == ID_COLUMNS.keys()
+    for table, columns in tables.items():
+        ids = {name for name in columns if name.endswith("_uuid")}
+        assert ids == ID_COLUMNS[table], table
+        for name, collation in columns.items():
+            assert collation == (ID_COLLATION if name in ids else None), (table, name)
+
+
+def test_a_column_without_collate_is_seen_as_the_database_default() -> None:
+    # Guards the check above: a table as it was before ids were binary.
+    legacy = ("IF OBJECT_ID(N'dbo.armada_runs', N'U') IS NULL CREATE TABLE dbo.armada_runs "
+              "(run_uuid NVARCHAR(255) NOT NULL, run_datetime DATETIME2(3) NOT NULL)")
+    assert column_collations([legacy]) == {
+        "armada_runs": {"run_uuid": None, "run_datetime": None}}
+
+
 def test_mssql_paging_uses_offset_fetch_and_lookups_use_top_1() -> None:
     for name in ("list_runs", "list_jobs", "list_jobs_of_run"):
         (statement,) = MSSQL[name].statements

@@ -1,23 +1,28 @@
 -- Fresh tables; existing (legacy VARCHAR(255)/DATETIME, keyless) tables are left exactly as they are.
 -- Every name is qualified with dbo so DDL, queries and table_columns see the same tables.
+-- Ids are compared byte for byte, as on SQLite: a binary collation on every id column (the
+-- database's default collation usually ignores case, which would make `JOB-1` equal `job-1`).
 IF OBJECT_ID(N'dbo.armada_runs', N'U') IS NULL
     CREATE TABLE dbo.armada_runs (
-        run_uuid NVARCHAR(255) NOT NULL CONSTRAINT pk_armada_runs PRIMARY KEY,
+        run_uuid NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL
+            CONSTRAINT pk_armada_runs PRIMARY KEY,
         run_datetime DATETIME2(3) NOT NULL
     );
 IF OBJECT_ID(N'dbo.armada_jobs', N'U') IS NULL
     CREATE TABLE dbo.armada_jobs (
-        job_uuid NVARCHAR(255) NOT NULL CONSTRAINT pk_armada_jobs PRIMARY KEY,
-        run_uuid NVARCHAR(255) NOT NULL,
+        job_uuid NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL
+            CONSTRAINT pk_armada_jobs PRIMARY KEY,
+        run_uuid NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL,
         job_datetime DATETIME2(3) NOT NULL,
         job_associated_agent NVARCHAR(255) NOT NULL,
         job_status NVARCHAR(255) NOT NULL
     );
 IF OBJECT_ID(N'dbo.armada_events', N'U') IS NULL
     CREATE TABLE dbo.armada_events (
-        event_uuid NVARCHAR(255) NOT NULL CONSTRAINT pk_armada_events PRIMARY KEY,
+        event_uuid NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL
+            CONSTRAINT pk_armada_events PRIMARY KEY,
         event_content NVARCHAR(MAX) NOT NULL,
-        job_uuid NVARCHAR(255) NOT NULL,
+        job_uuid NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL,
         event_datetime DATETIME2(3) NOT NULL,
         event_status NVARCHAR(255) NOT NULL
     );
