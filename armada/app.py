@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 import aiohttp_cors
 from aiohttp import hdrs, web
@@ -22,6 +23,7 @@ from armada.retention import retention_task
 from armada.routes import setup_routes
 from armada.security import add_security_headers
 from armada.store import Store
+from armada.stream import COMMIT_UNKNOWN
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,10 @@ def init_app(config: Config) -> web.Application:
     app.on_shutdown.append(flush_writes)
     app.on_shutdown.append(_close_subscribers)
     routes = setup_routes(app)
-    app.router.add_get(const.HEALTH_PATH, health.healthz)
-    app.router.add_get(const.READY_PATH, health.readyz)
-    app.router.add_get(const.METRICS_PATH, metrics_handler(metrics))
+    for path, handler in ((const.HEALTH_PATH, health.healthz), (const.READY_PATH, health.readyz),
+                          (const.METRICS_PATH, metrics_handler(metrics))):
+        for variant in (path, path + "/"):  # as every path: with and without its slash
+            app.router.add_get(variant, handler)
     setup_docs(app)
     app.on_response_prepare.append(
         _response_headers(_setup_cors(app, config.cors_origins, routes)))
@@ -72,10 +75,13 @@ def _response_headers(cors_hooks: list[ResponseHook]) -> ResponseHook:
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
-    store = Store(app[config_key])
+    """The store (one given to the app before it starts is used as it is: a test's)."""
+    store = app.get(store_key) or Store(app[config_key])
     app[store_key] = store
     metrics = app[metrics_key]
     store.observe = metrics.observe_operation
+    # Writes answered 503 may be stored all the same: subscribers must not miss them.
+    store.on_commit_unknown = partial(app[broadcaster_key].broadcast_resync, COMMIT_UNKNOWN)
     metrics.read_from(app[broadcaster_key], store)
     await store.open()
     yield

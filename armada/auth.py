@@ -18,7 +18,8 @@ from armada.errors import Unauthorized
 from armada.keys import config_key
 from armada.security import check_websocket_origin
 
-OPEN_PATHS = frozenset({const.HEALTH_PATH, const.READY_PATH, const.METRICS_PATH})
+OPEN_PATHS = frozenset(path + slash for path in (const.HEALTH_PATH, const.READY_PATH,
+                                                  const.METRICS_PATH) for slash in ("", "/"))
 OPEN_PREFIXES = (const.DOCS_PATH, const.OPENAPI_PATH)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOKEN_PARAMETER = "token"

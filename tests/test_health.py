@@ -1,10 +1,13 @@
-"""Probes: /healthz without I/O, /readyz that asks the database (503 with the reason)."""
+"""Probes: /healthz without I/O, /readyz that asks the database (503 with the reason);
+they and /metrics answer with and without a trailing slash, and stay open with tokens."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from armada import const
 from armada.app import init_app
@@ -48,3 +51,21 @@ async def test_readyz_answers_503_with_the_reason_until_the_database_is_back(
 
     folder.mkdir()
     assert (await client.get("/readyz")).status == 200
+
+
+READ_TOKEN = "read-token-0123456789"
+
+
+@pytest.mark.parametrize("path, content_type", [
+    ("/healthz", "application/json"), ("/healthz/", "application/json"),
+    ("/readyz", "application/json"), ("/readyz/", "application/json"),
+    ("/metrics", "text/plain"), ("/metrics/", "text/plain"),
+])
+async def test_probes_and_metrics_answer_with_and_without_the_slash_and_need_no_token(
+        make_client: Any, path: str, content_type: str) -> None:
+    for client in (await make_client(), await make_client(read_tokens=(READ_TOKEN,),
+                                                          write_tokens=(READ_TOKEN + "w",))):
+        response = await client.get(path)
+
+        assert response.status == 200, await response.text()
+        assert response.content_type == content_type

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from helpers import RUN
 
+from armada.config import load_config
 from armada.security import API_CSP, DOCS_CSP, origin_allowed
 
 
@@ -193,3 +194,23 @@ async def test_the_websocket_origin_check_reads_host_and_the_forwarded_headers(
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await client.ws_connect("/ws/events/", headers=headers)
         assert refused.value.status == status
+
+
+async def test_a_wildcard_in_armada_cors_origins_lets_a_page_of_any_origin_in(
+        make_client: Any) -> None:
+    origins = load_config({"ARMADA_CORS_ORIGINS": "*"}).cors_origins
+    assert origins == ("*",)
+    client = await make_client(cors_origins=origins)
+    page = "https://anywhere.example"
+
+    response = await client.post("/api/runs/", json=RUN, headers={"Origin": page})
+    preflight = await client.options("/api/runs/", headers={
+        "Origin": page, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    ws = await client.ws_connect("/ws/events/", origin=page)
+    await ws.close()
+
+    assert response.status == 201
+    assert response.headers["Access-Control-Allow-Origin"] == page
+    assert preflight.status == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == page
