@@ -31,9 +31,10 @@ Retries, safe because the service's creates are idempotent:
   (503 included). The delay before retry n (from 0) is uniform in
   `[0, min(max_delay, base_delay * 2**n)]` ("full jitter"), or the server's `Retry-After` when
   that is longer; at most `max_attempts` attempts within `deadline` seconds per call.
-- Never retried: a 4xx. 409 raises `ConflictError` (the uuid exists with other values), 404
-  raises `NotFoundError` (for an event: its job does not exist, `create_job()` first), any other
-  4xx raises `RequestRejected`. Retries exhausted raise `ServiceUnavailable`.
+- Never retried: a 3xx or 4xx. 409 raises `ConflictError` (the uuid exists with other
+  values), 404 raises `NotFoundError` (for an event: its job does not exist, `create_job()`
+  first), any other raises `RequestRejected` (a 401: no token, or not a write token of the
+  service). Retries exhausted raise `ServiceUnavailable`.
 - Every error is an `ArmadaClientError`, a `RuntimeError` like the existing client's errors, so
   agents' `except RuntimeError` keeps working. With `raise_errors=False` a method logs the
   error (`armada.client` logger), keeps it in `last_error`, and returns instead of raising.
@@ -41,7 +42,15 @@ Retries, safe because the service's creates are idempotent:
 Calls block while they retry (up to `deadline`): from async code use
 `await asyncio.to_thread(client.record_success_event, "...")`. The base URL is the
 `base_url` keyword, else `BACKEND_URL`, else `http://127.0.0.1:8000` (a `/tracking` prefix
-behind nginx is fine). This module uses the standard library only; it can be copied alone.
+behind nginx is fine).
+
+When the service requires tokens (`ARMADA_WRITE_TOKENS`), every request carries
+`Authorization: Bearer <token>`: the `token` keyword, else `ARMADA_TOKEN`. The token never
+appears in a log line, an error or the repr. A redirect is not followed (urllib would turn a
+POST into a GET that answers 200, and carry the token to wherever the redirect points): it
+raises `RequestRejected` naming the new address, for `base_url`.
+
+This module uses the standard library only; it can be copied alone.
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 import urllib.error
 import urllib.request
@@ -63,6 +73,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+TOKEN_VARIABLE = "ARMADA_TOKEN"
+# RFC 6750's b64token: what an Authorization header carries without quoting.
+TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 REQUEST_TIMEOUT_SECONDS = 10.0
 BASE_DELAY_SECONDS = 0.5
 MAX_DELAY_SECONDS = 30.0
@@ -89,7 +102,7 @@ class ArmadaClientError(RuntimeError):
 
 
 class RequestRejected(ArmadaClientError):
-    """The service answered 4xx: sending the same request again cannot succeed."""
+    """The service answered 3xx or 4xx: sending the same request again cannot succeed."""
 
 
 class ConflictError(RequestRejected):
@@ -128,6 +141,17 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def clean_token(token: str | None) -> str | None:
+    """`token` without surrounding blanks, None when empty; ValueError (which does not repeat
+    it) when it is not a bearer token's characters."""
+    token = (token or "").strip()
+    if not token:
+        return None
+    if not TOKEN_SYNTAX.fullmatch(token):
+        raise ValueError("the token is not a bearer token: letters, digits and ._~+/- only")
+    return token
+
+
 def now_utc() -> str:
     """Now in UTC, as agents send datetimes: `2026-02-24T10:30:00.123`."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
@@ -142,6 +166,7 @@ class MonitoringClient:
 
     def __init__(self, run_uuid: str, agent_number: int | str, job_uuid: str | None = None, *,
                  base_url: str | None = None,
+                 token: str | None = None,
                  timeout: float = REQUEST_TIMEOUT_SECONDS,
                  base_delay: float = BASE_DELAY_SECONDS,
                  max_delay: float = MAX_DELAY_SECONDS,
@@ -156,6 +181,9 @@ class MonitoringClient:
         self.job_uuid = job_uuid or new_uuid()
         url = base_url or os.environ.get("BACKEND_URL") or DEFAULT_BASE_URL
         self.base_url = url.rstrip("/")
+        # token="" sends none, even with ARMADA_TOKEN set.
+        secret = clean_token(token if token is not None else os.environ.get(TOKEN_VARIABLE))
+        self._authorization = None if secret is None else f"Bearer {secret}"
         self.timeout = timeout
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -165,11 +193,12 @@ class MonitoringClient:
         self.rng = rng or random.Random()
         self.last_error: ArmadaClientError | None = None
         self._job: dict[str, Any] | None = None
-        self._opener = urllib.request.build_opener()
+        self._opener = urllib.request.build_opener(_RedirectRefused)
 
     def __repr__(self) -> str:
+        token = ", token=***" if self._authorization else ""
         return (f"MonitoringClient(run_uuid={self.run_uuid!r}, agent_number={self.agent_number!r},"
-                f" job_uuid={self.job_uuid!r}, base_url={self.base_url!r})")
+                f" job_uuid={self.job_uuid!r}, base_url={self.base_url!r}{token})")
 
     # The existing client's methods.
 
@@ -246,10 +275,11 @@ class MonitoringClient:
             except TRANSIENT_ERRORS as error:
                 reason = f"{type(error).__name__}: {error}"
             else:
-                if status < 400:
+                if status < 300:
                     return _json_or_none(payload)
                 if status < 500:
-                    raise _rejected(what, status, payload)
+                    raise _rejected(what, status, headers, payload,
+                                    token_sent=self._authorization is not None)
                 last_status = status
                 reason = f"HTTP {status}: {_detail(payload)}"
                 retry_after = retry_after_seconds(headers.get("Retry-After"))
@@ -276,6 +306,8 @@ class MonitoringClient:
             self.base_url + path, data=data, method=method,
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
+        if self._authorization is not None:
+            request.add_unredirected_header("Authorization", self._authorization)
         try:
             with self._opener.open(request, timeout=timeout) as response:
                 return response.status, response.headers, response.read()
@@ -285,6 +317,14 @@ class MonitoringClient:
 
 
 ArmadaMonitoringClient = MonitoringClient
+
+
+class _RedirectRefused(urllib.request.HTTPRedirectHandler):
+    """A 3xx comes back as an answer (see the module's docstring)."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Mapping[str, str], newurl: str) -> None:
+        return None
 
 
 def _json_or_none(payload: bytes) -> Any:
@@ -302,7 +342,15 @@ def _detail(payload: bytes) -> str:
     return payload[:200].decode("utf-8", "replace") or "(empty body)"
 
 
-def _rejected(what: str, status: int, payload: bytes) -> RequestRejected:
+def _rejected(what: str, status: int, headers: Mapping[str, str], payload: bytes, *,
+              token_sent: bool) -> RequestRejected:
     kind = {404: NotFoundError, 409: ConflictError}.get(status, RequestRejected)
-    return kind(f"{what} rejected with HTTP {status}: {_detail(payload)}",
+    if status < 400:
+        location = str(headers.get("Location"))[:300]
+        detail = f"redirected to {location}; give that address as base_url (or BACKEND_URL)"
+    else:
+        detail = _detail(payload)
+    if status == 401 and not token_sent:
+        detail += f" (no token was sent: pass token= or set {TOKEN_VARIABLE})"
+    return kind(f"{what} rejected with HTTP {status}: {detail}",
                 status=status, body=_json_or_none(payload))

@@ -144,10 +144,14 @@ async def purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
         await store.open()
         if dry_run:
             runs = await older_than(store, cutoff)
+            jobs = events = 0
             for run in runs:
-                print(f"would delete run {run['run_uuid']} ({_when(run['run_datetime'])})")
-            print(f"{len(runs)} runs older than {format_datetime(cutoff)} would be deleted "
-                  "(dry run)")
+                run_jobs, run_events = await store.count_run_contents(run["run_uuid"])
+                jobs, events = jobs + run_jobs, events + run_events
+                print(f"would delete run {run['run_uuid']} ({_when(run['run_datetime'])}): "
+                      f"{run_jobs} jobs, {run_events} events", flush=True)
+            print(f"would delete {len(runs)} runs older than {format_datetime(cutoff)}: "
+                  f"{jobs} jobs, {events} events (dry run)")
             return 0
 
         def report(record: Purged) -> None:

@@ -1,8 +1,13 @@
-"""`python -m armada tail [--run RUN] [--url URL]`: the live stream in a terminal.
+"""`python -m armada tail [--run RUN] [--url URL] [--token TOKEN]`: the live stream in a terminal.
 
 One readable line per message on stdout; connection news on stderr. After a disconnect
 it reconnects with backoff and resumes from the last `seq` (with its epoch), so nothing
 is skipped; when the server cannot replay, it prints the `resync` line and goes on live.
+
+The token (for a service with read tokens) is `--token`, else a `?token=` in `--url`, else
+`ARMADA_TOKEN`. It is sent as `Authorization: Bearer`, not in the URL (URLs end up in proxy
+logs), and never printed. A refusal that retrying cannot fix (a wrong token, a bad `--run`:
+any 4xx but 408 and 429) prints the server's reason and exits 2.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from typing import Any, TextIO
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
+
+from armada.client import TOKEN_VARIABLE, clean_token
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 STREAM_PATH = "ws/events/"
@@ -23,22 +31,40 @@ RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 HEARTBEAT_SECONDS = 20.0
 CONTENT_WIDTH = 80
+TOKEN_PARAMETER = "token"
+# A 4xx that a later attempt may get past (timeout, too many requests); any other ends tail.
+RETRYABLE_REFUSALS = frozenset({408, 429})
+REASON_TIMEOUT_SECONDS = 5.0
+
+
+def split_token(url: str) -> tuple[str, str | None]:
+    """`url` without its `?token=`, and that token (None when it has none)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    tokens = [value for name, value in query if name == TOKEN_PARAMETER]
+    if not tokens:
+        return url, None
+    rest = [(name, value) for name, value in query if name != TOKEN_PARAMETER]
+    return urlunsplit(parts._replace(query=urlencode(rest))), tokens[-1]
 
 
 def stream_url(url: str, run_uuid: str | None, cursor: tuple[str, int] | None) -> str:
     """The WebSocket URL of the stream under `url` (http(s) or ws(s), with or without the
-    stream path, e.g. behind nginx's `/tracking/`), with the filter and resume cursor."""
+    stream path, e.g. behind nginx's `/tracking/`), with the filter and resume cursor.
+    The query of `url` is kept, but for `token` and what the filter or cursor sets."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
     path = parts.path
     if not path.rstrip("/").endswith(STREAM_PATH.rstrip("/")):
         path = path.rstrip("/") + "/" + STREAM_PATH
-    query: dict[str, Any] = {}
+    ours: dict[str, Any] = {}
     if run_uuid is not None:
-        query["run_uuid"] = run_uuid
+        ours["run_uuid"] = run_uuid
     if cursor is not None:
-        query["epoch"], query["since"] = cursor
-    return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+        ours["epoch"], ours["since"] = cursor
+    kept = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            if name != TOKEN_PARAMETER and name not in ours]
+    return urlunsplit((scheme, parts.netloc, path, urlencode(kept + list(ours.items())), ""))
 
 
 def format_line(message: dict[str, Any]) -> str:
@@ -70,15 +96,40 @@ def format_line(message: dict[str, Any]) -> str:
     return f"#{message.get('seq')} {clock} {kind:<19} {what}"
 
 
-async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO) -> int:
+async def refusal_reason(session: aiohttp.ClientSession, address: str,
+                         error: aiohttp.WSServerHandshakeError) -> str:
+    """The server's JSON reason for refusing the handshake. aiohttp's error does not carry
+    the answer's body, so the same URL is asked again by a plain GET, refused alike."""
+    parts = urlsplit(address)
+    http_address = urlunsplit(parts._replace(
+        scheme={"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)))
+    body = None
+    try:
+        async with session.get(http_address, allow_redirects=False, timeout=aiohttp.ClientTimeout(
+                total=REASON_TIMEOUT_SECONDS)) as response:
+            if response.status == error.status:
+                body = await response.json(content_type=None)
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+        pass
+    if not (isinstance(body, dict) and body.get("detail")):
+        return f"{error.status} {error.message}"
+    reason = f"{error.status} {body.get('error')}: {body['detail']}"
+    if body.get("fields"):
+        reason += f" {json.dumps(body['fields'], ensure_ascii=False)}"
+    return reason
+
+
+async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO,
+               token: str | None = None) -> int:
     """Print the stream until interrupted; 2 when the server refuses the request."""
     cursor: tuple[str, int] | None = None
     delay = RETRY_FIRST_SECONDS
-    async with aiohttp.ClientSession() as session:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
         while True:
+            address = stream_url(url, run_uuid, cursor)
             try:
-                async with session.ws_connect(stream_url(url, run_uuid, cursor),
-                                              heartbeat=HEARTBEAT_SECONDS) as ws:
+                async with session.ws_connect(address, heartbeat=HEARTBEAT_SECONDS) as ws:
                     print(f"-- connected to {url}", file=err, flush=True)
                     delay = RETRY_FIRST_SECONDS
                     async for frame in ws:
@@ -89,9 +140,11 @@ async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO) -> int:
                         cursor = (message["epoch"], message["seq"])
                     why = f"closed with {ws.close_code}"
             except aiohttp.WSServerHandshakeError as error:
-                if 400 <= error.status < 500:
-                    print(f"armada tail: the server refused: {error.status} {error.message}",
-                          file=err, flush=True)
+                if 400 <= error.status < 500 and error.status not in RETRYABLE_REFUSALS:
+                    reason = await refusal_reason(session, address, error)
+                    if error.status == 401 and token is None:
+                        reason += f" (give --token or set {TOKEN_VARIABLE})"
+                    print(f"armada tail: the server refused: {reason}", file=err, flush=True)
                     return 2
                 why = f"{error.status} {error.message}"
             except (aiohttp.ClientError, OSError, TimeoutError) as error:
@@ -107,7 +160,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--run", metavar="RUN", help="only what concerns this run")
     parser.add_argument("--url", default=DEFAULT_URL,
                         help=f"the service (or its WebSocket) URL; default {DEFAULT_URL}")
+    parser.add_argument("--token", help=(
+        f"bearer token, for a service with read tokens; default: a ?token= in --url, else"
+        f" {TOKEN_VARIABLE} (which, unlike an argument, other users cannot see in ps)"))
     args = parser.parse_args(argv)
+    url, url_token = split_token(args.url)
+    try:
+        token = clean_token(args.token or url_token or os.environ.get(TOKEN_VARIABLE))
+    except ValueError as error:
+        parser.error(str(error))
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(tail(args.url, args.run, sys.stdout, sys.stderr))
+        return asyncio.run(tail(url, args.run, sys.stdout, sys.stderr, token))
     return 0

@@ -35,6 +35,9 @@ from armada.client import (
 )
 
 FAST = {"base_delay": 0.02, "max_delay": 0.2, "max_attempts": 5, "deadline": 10.0}
+# A 4xx must raise at once: with these, one retry would take at least a second.
+SLOW = {"base_delay": 1.0, "max_delay": 1.0, "max_attempts": 5, "deadline": 10.0}
+WRITE_TOKEN = "agent-write-token-0123456789"
 PROXY_TIMEOUT = 10.0
 KILLED_SEQUENCE_EVENTS = 150
 KILL_AFTER_EVENTS = 20
@@ -167,6 +170,16 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
     process.stop()
 
 
+@pytest.fixture(scope="module")
+def guarded_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """The service with ARMADA_WRITE_TOKENS set: writes need the token, reads stay open."""
+    root = tmp_path_factory.mktemp("guarded")
+    process = ServiceProcess(root / "armada.db", cwd=root, ARMADA_WRITE_TOKENS=WRITE_TOKEN)
+    process.start()
+    yield process
+    process.stop()
+
+
 @pytest.fixture
 def proxy(service: ServiceProcess) -> Iterator[FlakyProxy]:
     flaky = FlakyProxy(service.port)
@@ -226,6 +239,103 @@ def test_constructed_by_position_or_keyword_with_the_url_from_backend_url(monkey
     generated = MonitoringClient("r", 1)
     assert generated.base_url == "http://127.0.0.1:8000"
     assert len(generated.job_uuid) == 36
+
+
+def test_token_keyword_reports_to_a_service_with_write_tokens(
+        guarded_service: ServiceProcess, ids, monkeypatch):
+    monkeypatch.delenv("ARMADA_TOKEN", raising=False)
+    run_uuid, job_uuid = ids
+    client = MonitoringClient(run_uuid, 3, job_uuid, base_url=guarded_service.url,
+                              token=WRITE_TOKEN, **FAST)
+
+    client.create_job().record_success_event("Page loaded")
+    client.record_failed_event("Error: timeout")
+
+    [job] = jobs_of(guarded_service.url, run_uuid)
+    assert (job["job_uuid"], job["job_status"]) == (job_uuid, "Failed")
+    events = events_of(guarded_service.url, job_uuid)
+    assert sorted(event["event_content"] for event in events) == ["Error: timeout",
+                                                                  "Page loaded"]
+
+
+def test_token_comes_from_armada_token_when_not_given(
+        guarded_service: ServiceProcess, ids, monkeypatch):
+    monkeypatch.setenv("ARMADA_TOKEN", WRITE_TOKEN)
+    run_uuid, job_uuid = ids
+    client = MonitoringClient(run_uuid, 4, job_uuid, base_url=guarded_service.url, **FAST)
+
+    client.create_job().record_finalsuccess_event("Job completed")
+
+    [job] = jobs_of(guarded_service.url, run_uuid)
+    assert job["job_status"] == "Success"
+    [event] = events_of(guarded_service.url, job_uuid)
+    assert event["event_content"] == "Job completed"
+
+
+def test_without_a_token_a_service_with_write_tokens_rejects_at_once_with_401(
+        guarded_service: ServiceProcess, ids, monkeypatch):
+    monkeypatch.delenv("ARMADA_TOKEN", raising=False)
+    run_uuid, job_uuid = ids
+    client = MonitoringClient(run_uuid, 5, job_uuid, base_url=guarded_service.url, **SLOW)
+
+    started = time.monotonic()
+    with pytest.raises(RequestRejected) as raised:
+        client.create_job()
+
+    assert time.monotonic() - started < 0.5
+    assert raised.value.status == 401
+    assert "needs a bearer token" in str(raised.value)
+    assert "ARMADA_TOKEN" in str(raised.value)
+    assert jobs_of(guarded_service.url, run_uuid) == []
+
+
+def test_the_token_is_never_in_the_repr_the_error_or_the_log(
+        guarded_service: ServiceProcess, ids, caplog):
+    run_uuid, job_uuid = ids
+    wrong = "not-the-write-token-4242424242"
+    client = MonitoringClient(run_uuid, 6, job_uuid, base_url=guarded_service.url,
+                              token=wrong, raise_errors=False, **SLOW)
+
+    with caplog.at_level(logging.DEBUG):
+        client.create_job()
+
+    assert client.last_error is not None and client.last_error.status == 401
+    assert "not a write token" in str(client.last_error)
+    shown = "\n".join([repr(client), str(client.last_error), repr(client.last_error.body),
+                       caplog.text])
+    assert "not delivered" in shown
+    assert wrong not in shown
+    right = MonitoringClient(run_uuid, 6, job_uuid, token=WRITE_TOKEN)
+    assert WRITE_TOKEN not in repr(right) and "token=***" in repr(right)
+
+
+def test_a_token_a_header_cannot_carry_is_refused_at_construction_without_echo(monkeypatch):
+    monkeypatch.setenv("ARMADA_TOKEN", "secret-token-0123456789\nX-Injected: 1")
+
+    with pytest.raises(ValueError) as raised:
+        MonitoringClient("run-t", 1)
+
+    assert "secret" not in str(raised.value)
+    assert MonitoringClient("run-t", 1, token="").__repr__().endswith("8000')")
+
+
+def test_a_redirect_is_not_followed_and_names_the_new_address(service: ServiceProcess,
+                                                               proxy: FlakyProxy, ids):
+    run_uuid, job_uuid = ids
+    moved = f"{proxy.url}/api/jobs/?run_uuid={run_uuid}"
+    proxy.answer_instead("POST /api/jobs/", (
+        f"HTTP/1.1 301 Moved Permanently\r\nLocation: {moved}\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n").encode())
+    client = MonitoringClient(run_uuid, 1, job_uuid, base_url=proxy.url, **SLOW)
+
+    with pytest.raises(RequestRejected) as raised:
+        client.create_job()
+
+    # Followed, it becomes a GET of `moved` (token included), whose 200 looks like success.
+    assert raised.value.status == 301
+    assert f"redirected to {moved}" in str(raised.value)
+    assert proxy.requests == ["POST /api/jobs/ HTTP/1.1"]
+    assert jobs_of(service.url, run_uuid) == []
 
 
 def test_create_job_again_resends_the_same_job(service: ServiceProcess, proxy: FlakyProxy, ids):

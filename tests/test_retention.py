@@ -89,6 +89,32 @@ async def test_the_purge_command_prints_what_it_removes(client: Any, sqlite_path
     assert uuids(sqlite_path, "armada_events", "event_uuid") == ["recent-event"]
 
 
+async def test_the_dry_run_prints_the_jobs_and_events_the_purge_then_deletes(
+        client: Any, sqlite_path: Path) -> None:
+    await post_run(client, "recent", recent())
+    await post_run(client, "old-1", OLD)
+    await post_run(client, "old-2", "2021-06-01T00:00:00.000")
+    second_job = job_body("old-1-job-2", "old-1", job_datetime=OLD)
+    assert (await client.post("/api/jobs/", json=second_job)).status == 201
+    for n in range(2):
+        event = event_body(f"old-1-event-{n}", "old-1-job-2", event_datetime=OLD)
+        assert (await client.post("/api/events/", json=event)).status == 201
+
+    dry = purge(sqlite_path, "--older-than", "30d", "--dry-run")
+
+    assert dry.returncode == 0, dry.stderr
+    assert "would delete run old-1 (2020-01-01T00:00:00.000Z): 2 jobs, 3 events" in dry.stdout
+    assert "would delete run old-2 (2021-06-01T00:00:00.000Z): 1 jobs, 1 events" in dry.stdout
+    assert "would delete 2 runs older than " in dry.stdout
+    assert dry.stdout.rstrip().endswith(": 3 jobs, 4 events (dry run)")
+    assert len(uuids(sqlite_path, "armada_events", "event_uuid")) == 5  # nothing deleted
+
+    done = purge(sqlite_path, "--older-than", "30d")
+
+    assert "deleted run old-1 (2020-01-01T00:00:00.000Z): 2 jobs, 3 events" in done.stdout
+    assert done.stdout.rstrip().endswith(": 3 jobs, 4 events")
+
+
 def test_the_purge_command_refuses_a_malformed_age(tmp_path: Path) -> None:
     result = purge(tmp_path / "armada.db", "--older-than", "soon")
 

@@ -242,3 +242,10 @@ def purge_run(tx: Transaction, run_uuid: str) -> tuple[int, int] | None:
     if not tx.execute("delete_run", run_uuid=run_uuid):
         return None
     return jobs, events
+
+
+def count_run_contents(tx: Transaction, run_uuid: str) -> tuple[int, int]:
+    """What purge_run would remove: the counts of (jobs, events)."""
+    counts = tx.one("count_run_contents", run_uuid=run_uuid)
+    assert counts is not None  # a SELECT without FROM answers one row
+    return int(counts["jobs"]), int(counts["events"])

@@ -203,6 +203,9 @@ class Store:
                         ) -> tuple[int, int] | None:
         return await self._call(operations.purge_run, run_uuid, write=True, then=then)
 
+    async def count_run_contents(self, run_uuid: str) -> tuple[int, int]:
+        return await self._call(operations.count_run_contents, run_uuid, write=False)
+
     # Figures for /metrics
 
     @property
