@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ./run.sh [serve]  - install into .venv on first use, serve on SQLite (127.0.0.1:8000)
-# ./run.sh test     - install what the tests need (Python packages, nginx, redis-server), run every test
+# ./run.sh test     - install what the tests need (Python packages, nginx, redis-server), run every
+#                    test (tests/test_packaging.py also builds the wheel and installs it in a new venv)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -50,7 +51,7 @@ command="${1:-serve}"
 case "$command" in
     serve)
         ensure_venv ""
-        exec "$VENV/bin/python" -m armada serve
+        exec "$VENV/bin/armada" serve
         ;;
     test)
         shift

@@ -1,23 +1,22 @@
-"""`python -m armada [serve]`: read the configuration once and serve; `purge`: retention once;
-`tail`: print the live stream (armada.tail)."""
+"""`armada [serve]` (or `python -m armada`): read the configuration once and serve; `purge`:
+retention once; `tail`: print the live stream (armada.tail)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 
-from aiohttp import web
-
-from armada.app import init_app
 from armada.config import Config, ConfigError, environment_with_dotenv, load_config
 from armada.logging_setup import configure_logging
+from armada.serving import serve
 
-USAGE = ("usage: python -m armada [serve | purge --older-than 30d [--dry-run]"
+USAGE = ("usage: armada [serve | purge --older-than 30d [--dry-run]"
          " | tail [--run RUN] [--url URL]]")
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
     command = argv[0] if argv else "serve"
     if command in ("-h", "--help"):
         print(USAGE)
@@ -35,13 +34,7 @@ def main(argv: list[str]) -> int:
     if config is None:
         return 2
     configure_logging(config.log_level, config.log_format)
-    logging.getLogger("armada").info(
-        "serving on http://%s:%d, %s", config.host, config.port, config.database.describe()
-    )
-    # access_log=None: armada.request_log writes the one line per request instead.
-    web.run_app(init_app(config), host=config.host, port=config.port, print=None,
-                access_log=None)
-    return 0
+    return asyncio.run(serve(config))
 
 
 def purge(argv: list[str]) -> int:
@@ -65,4 +58,4 @@ def configured() -> Config | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

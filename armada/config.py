@@ -14,6 +14,7 @@ from armada import const
 DEFAULT_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080,http://localhost:3000"
 # RFC 6750 token68, without the trailing "=" padding (tokens are compared verbatim).
 TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+")
+HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 class ConfigError(Exception):
@@ -138,12 +139,18 @@ def _sqlite_path(env: Mapping[str, str]) -> Path:
 
 
 def _host(env: Mapping[str, str]) -> str:
+    """An IP address, or a host name by RFC 1123: labels of letters, digits and inner hyphens,
+    the last one not all digits (so that 999.1.1.1 is not taken for a name)."""
     host = env.get("ARMADA_HOST") or "127.0.0.1"
     try:
         ipaddress.ip_address(host)
+        return host
     except ValueError:
-        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host):
-            raise ConfigError("ARMADA_HOST", f"{host!r} is not an address or host name") from None
+        pass
+    labels = host.split(".")
+    if (len(host) > 253 or not all(HOST_LABEL.fullmatch(label) for label in labels)
+            or labels[-1].isdigit()):
+        raise ConfigError("ARMADA_HOST", f"{host!r} is not an IP address or host name")
     return host
 
 

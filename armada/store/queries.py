@@ -1,5 +1,8 @@
 """Named queries: one `.sql` file per query under `sql/<dialect>/`, parameters written `:name`.
 
+The files are written in `sql/` at the top of the repository; a wheel ships them inside the
+package as `armada/sql/` (setup.cfg maps one onto the other).
+
 A statement ends with `;` at the end of a line; a `CREATE TRIGGER` statement runs on to its
 `END;` (its body's statements end with `;` too, and no body statement may end in `END`).
 """
@@ -10,7 +13,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SQL_ROOT = Path(__file__).resolve().parent.parent.parent / "sql"
+PACKAGED_SQL = Path(__file__).resolve().parents[1] / "sql"  # installed from a wheel
+CHECKOUT_SQL = Path(__file__).resolve().parents[2] / "sql"  # a checkout, editable install
+SQL_ROOT = PACKAGED_SQL if PACKAGED_SQL.is_dir() else CHECKOUT_SQL
 
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)

@@ -1,0 +1,93 @@
+"""The service's lifetime: bind the address, start the app, serve until SIGTERM or SIGINT,
+shut down gracefully. A start that cannot listen is one line on stderr, not a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+
+from aiohttp import web
+
+from armada.app import init_app
+from armada.config import Config
+
+# What web.run_app used: requests in flight get this long to finish at shutdown; an idle
+# keep-alive connection is closed after that long.
+SHUTDOWN_TIMEOUT_SECONDS = 60.0
+KEEPALIVE_TIMEOUT_SECONDS = 75.0
+BACKLOG = 128
+
+log = logging.getLogger("armada")
+
+
+async def serve(config: Config) -> int:
+    """0 after a signal and a graceful shutdown; 2 after one line on stderr when the address
+    cannot be listened on (before the app has started, so nothing was opened)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stopping.set)
+    try:
+        sockets = await bound_sockets(config.host, config.port)
+    except OSError as error:
+        print(f"armada: cannot listen on {address(config)}: {bind_problem(error)}",
+              file=sys.stderr)
+        return 2
+    # access_log=None: armada.request_log writes the one line per request instead.
+    runner = web.AppRunner(init_app(config), access_log=None,
+                           shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+                           keepalive_timeout=KEEPALIVE_TIMEOUT_SECONDS)
+    try:
+        await runner.setup()
+        for sock in sockets:
+            await web.SockSite(runner, sock, backlog=BACKLOG).start()
+        log.info("serving on http://%s, %s", address(config), config.database.describe())
+        await stopping.wait()
+    finally:
+        # As run_app: stop accepting, on_shutdown (WebSockets closed with 1001), requests in
+        # flight finish within the shutdown timeout, then cleanup_ctx (the store) closes.
+        await runner.cleanup()
+        for sock in sockets:
+            sock.close()
+    return 0
+
+
+async def bound_sockets(host: str, port: int) -> list[socket.socket]:
+    """A socket bound to each address of `host`, not yet listening (a client is refused,
+    not kept waiting, until the app has started), bound as asyncio's create_server would."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, sockaddr in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                # One address, one family: "::" must not take the IPv4 port as well.
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(sockaddr)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def address(config: Config) -> str:
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    return f"{host}:{config.port}"
+
+
+def bind_problem(error: OSError) -> str:
+    """The reason alone, e.g. "address already in use"."""
+    if isinstance(error, socket.gaierror):
+        return f"host name not found ({error.strerror})"
+    if error.errno:
+        return os.strerror(error.errno).lower()
+    return str(error)

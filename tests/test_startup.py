@@ -1,0 +1,120 @@
+"""Starting the real process: an address it cannot listen on is one line on stderr and exit 2,
+like a configuration error, and "serving on" is logged only once the port accepts connections."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from server_process import START_TIMEOUT, free_port, run_service, service_environment
+
+from armada.config import ConfigError, load_config
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_busy_port_exits_2_with_one_line_naming_the_address_and_opens_nothing(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = run_service(tmp_path, ARMADA_HOST="127.0.0.1", ARMADA_PORT=str(port),
+                             ARMADA_DB_PATH=str(tmp_path / "armada.db"), ARMADA_LOG_LEVEL="INFO")
+
+    line = one_line(result)
+    assert line == f"armada: cannot listen on 127.0.0.1:{port}: address already in use"
+    assert "serving on" not in result.stderr
+    assert not (tmp_path / "armada.db").exists()
+
+
+def test_an_address_that_is_not_an_ip_address_exits_2_with_one_line_naming_armada_host(
+        tmp_path: Path):
+    result = run_service(tmp_path, ARMADA_HOST="999.1.1.1",
+                         ARMADA_DB_PATH=str(tmp_path / "armada.db"))
+
+    line = one_line(result)
+    assert line.startswith("armada: configuration error: ARMADA_HOST: ")
+    assert "999.1.1.1" in line
+
+
+def test_a_host_name_that_does_not_resolve_exits_2_with_one_line_naming_it(tmp_path: Path):
+    port = free_port()
+    # .invalid never resolves (RFC 6761).
+    result = run_service(tmp_path, ARMADA_HOST="armada.invalid", ARMADA_PORT=str(port),
+                         ARMADA_DB_PATH=str(tmp_path / "armada.db"))
+
+    line = one_line(result)
+    assert line.startswith(f"armada: cannot listen on armada.invalid:{port}: host name not found")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::", "::1", "localhost",
+                                  "tracking-1.example.com", "db1"])
+def test_armada_host_takes_an_ip_address_or_a_host_name(host: str):
+    assert load_config({"ARMADA_HOST": host}).host == host
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "1.2.3", "10.0.0.256", "a..b", "-host",
+                                  "host-", "under_score", "host name", "a" * 64 + ".example",
+                                  "[::1]"])
+def test_armada_host_refuses_what_is_neither_an_ip_address_nor_a_host_name(host: str):
+    with pytest.raises(ConfigError) as caught:
+        load_config({"ARMADA_HOST": host})
+
+    assert caught.value.variable == "ARMADA_HOST"
+
+
+def test_serving_on_is_logged_once_the_port_accepts_connections(tmp_path: Path):
+    port = free_port()
+    env = service_environment(ARMADA_HOST="127.0.0.1", ARMADA_PORT=str(port),
+                              ARMADA_DB_PATH=str(tmp_path / "armada.db"), ARMADA_LOG_LEVEL="INFO")
+    process = subprocess.Popen([sys.executable, "-m", "armada", "serve"], cwd=tmp_path, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        line = line_containing(process, "serving on")
+        # Right away, no retry: the line promises that the socket is listening.
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            pass
+
+        assert f"serving on http://127.0.0.1:{port}" in line
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=START_TIMEOUT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def line_containing(process: subprocess.Popen[bytes], text: str) -> str:
+    """The first line on the process's stderr that contains `text` (read from the pipe as it
+    comes, so that the wait has a deadline)."""
+    assert process.stderr is not None
+    descriptor = process.stderr.fileno()
+    received = ""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if not select.select([descriptor], [], [], 0.1)[0]:
+            continue
+        chunk = os.read(descriptor, 65536)
+        if not chunk:
+            raise AssertionError(f"exited with {process.wait()} before {text!r}: {received}")
+        received += chunk.decode()
+        complete = received.rpartition("\n")[0].splitlines()
+        if found := [line for line in complete if text in line]:
+            return found[0]
+    raise AssertionError(f"no line with {text!r} within {START_TIMEOUT}s: {received}")
