@@ -40,7 +40,7 @@ class Metrics:
             "Time from asking the store to its answer (queueing included), by operation",
             ("operation",), buckets=LATENCY_BUCKETS, registry=self.registry,
         )
-        self._sources: dict[str, Callable[[], float]] = {}
+        self._sources: dict[str, Callable[[], float | None]] = {}
         self.registry.register(_Readings(self._sources))
         # The labelled children, looked up once: `.labels()` costs more than the update.
         self._request_counts: dict[tuple[str, str, int], Any] = {}
@@ -55,6 +55,8 @@ class Metrics:
         self._sources["sent"] = lambda: broadcaster.sent
         self._sources["in_use"] = store.connections_in_use
         self._sources["pool"] = lambda: store.pool_size
+        # The relay is attached later (only with ARMADA_REDIS_URL): looked up at each scrape.
+        self._sources["redis"] = lambda: _redis_connected(broadcaster.relay)
 
     def observe_operation(self, name: str, seconds: float, error: BaseException | None) -> None:
         """The store's hook, called on the event loop when an operation answered."""
@@ -90,9 +92,10 @@ class Metrics:
 
 
 class _Readings(Collector):
-    """Gauges and counters whose values live elsewhere (broadcaster, store)."""
+    """Gauges and counters whose values live elsewhere (broadcaster, store, Redis relay);
+    a source that answers None has no series."""
 
-    def __init__(self, sources: dict[str, Callable[[], float]]) -> None:
+    def __init__(self, sources: dict[str, Callable[[], float | None]]) -> None:
         self._sources = sources
 
     def collect(self) -> Iterator[Any]:
@@ -107,11 +110,20 @@ class _Readings(Collector):
              "Database connections running an operation now"),
             ("pool", GaugeMetricFamily, "armada_db_pool_connections",
              "Database connections the pool may hold (readers and the writer)"),
+            ("redis", GaugeMetricFamily, "armada_redis_connected",
+             "1 while the stream is shared through Redis, 0 while Redis is lost "
+             "(absent without ARMADA_REDIS_URL)"),
         )
         for key, family, name, documentation in families:
             source = self._sources.get(key)
-            if source is not None:
-                yield family(name, documentation, value=source())
+            value = None if source is None else source()
+            if value is not None:
+                yield family(name, documentation, value=value)
+
+
+def _redis_connected(relay: Any) -> float | None:
+    """1 or 0 from the Redis relay; None (no series) when the stream does not use Redis."""
+    return None if relay is None else float(relay.connected)
 
 
 def route_label(request: web.Request) -> str:

@@ -112,6 +112,11 @@ class RedisRelay:
         except TimeoutError:
             log.warning("Redis does not answer yet; the stream resumes when it does")
 
+    @property
+    def connected(self) -> bool:
+        """Subscribed to Redis, and publishing to it without loss (`armada_redis_connected`)."""
+        return self._listening.is_set() and not self._listener_down and not self._publisher_lost
+
     async def close(self) -> None:
         """Publish what is still waiting (briefly), then stop. Safe to call twice."""
         with contextlib.suppress(TimeoutError):

@@ -73,6 +73,14 @@ async def test_store_operations_are_counted_with_their_latency(client: Any) -> N
     assert value(samples, "armada_db_pool_connections") >= 2
 
 
+async def test_without_redis_there_is_no_redis_connected_series(client: Any) -> None:
+    # Absent rather than 0: no alert on `armada_redis_connected == 0` for a lone process.
+    samples = await scrape(client)
+
+    assert not any(name == "armada_redis_connected" for name, _labels in samples)
+    assert value(samples, "armada_ws_subscribers") == 0  # the other readings are there
+
+
 async def test_each_app_has_its_own_registry(make_client: Any) -> None:
     first = await make_client()
     second = await make_client()

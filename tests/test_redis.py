@@ -1,7 +1,8 @@
 """Several replicas, one stream, through a real Redis (`ARMADA_REDIS_URL`): two service
 processes on one SQLite file; a client on one replica gets, in one order and without
 loss, what is written on either; resume works on any replica; when Redis goes away and
-comes back, clients get `resync` and no message is silently lost."""
+comes back, clients get `resync` and no message is silently lost; /metrics says whether
+Redis is connected."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from helpers import RUN, event_body, job_body, next_envelope
+from prometheus_client.parser import text_string_to_metric_families
 from redis_server import RedisServer
 from server_process import ServiceProcess
 
@@ -157,3 +159,36 @@ async def test_losing_redis_mid_stream_resyncs_clients_and_writes_still_succeed(
     assert after["epoch"] != epoch  # Redis came back empty: a new numbering
     reader.cancel()
     await on_b.close()
+
+
+async def redis_connected(session: aiohttp.ClientSession, service: ServiceProcess) -> float:
+    async with session.get(f"{service.url}/metrics/") as response:
+        text = await response.text()
+    values = [sample.value for family in text_string_to_metric_families(text)
+              for sample in family.samples if sample.name == "armada_redis_connected"]
+    assert len(values) == 1, text
+    return values[0]
+
+
+async def until_redis_connected_reads(session: aiohttp.ClientSession, service: ServiceProcess,
+                                      expected: float) -> None:
+    """Scrape until the gauge reads `expected` (the service notices an outage by itself)."""
+    async with asyncio.timeout(OUTAGE_TIMEOUT):
+        while True:
+            if await redis_connected(session, service) == expected:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_metrics_say_whether_redis_is_connected_as_it_goes_and_comes_back(
+        replicas, redis_server, session):
+    a, _b = replicas
+    assert await redis_connected(session, a) == 1
+
+    await asyncio.to_thread(redis_server.stop)
+    await until_redis_connected_reads(session, a, 0)
+    await post(session, f"{a.url}/api/runs/", RUN)  # a write it cannot publish: still 0
+    assert await redis_connected(session, a) == 0
+
+    await asyncio.to_thread(redis_server.start)
+    await until_redis_connected_reads(session, a, 1)
