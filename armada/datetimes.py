@@ -26,6 +26,19 @@ def parse_datetime(text: str) -> datetime:
     return truncate_to_millis(value)
 
 
+def plus_read_as_space(text: str) -> bool:
+    """Whether `text` is a datetime whose offset lost its `+` to a space, as an unescaped `+`
+    in a URL query decodes (`2026-02-24T10:00:00 01:00`): it parses with the `+` put back."""
+    head, space, offset = text.rpartition(" ")
+    if not space:
+        return False
+    try:
+        parse_datetime(f"{head}+{offset}")
+    except ValueError:
+        return False
+    return True
+
+
 def truncate_to_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 

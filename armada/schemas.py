@@ -27,7 +27,7 @@ from marshmallow import (
 )
 
 from armada import const
-from armada.datetimes import format_datetime, parse_datetime
+from armada.datetimes import format_datetime, parse_datetime, plus_read_as_space
 
 
 def _no_lone_surrogates(value: str) -> None:
@@ -97,6 +97,23 @@ class UtcDateTime(ValidatorsOnce):
         if isinstance(value, datetime):
             return format_datetime(value)
         return value
+
+
+class QueryDateTime(UtcDateTime):
+    """A datetime in a URL query, where an unescaped `+` arrives as a space: the error says so."""
+
+    default_error_messages = {
+        "plus_as_space": "Not a valid ISO 8601 datetime: a '+' in a URL reads as a space; "
+                         "write it as %2B (2026-02-24T10:00:00%2B01:00).",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError:
+            if isinstance(value, str) and plus_read_as_space(value):
+                raise self.make_error("plus_as_space") from None
+            raise
 
 
 def encode_cursor(position: tuple[datetime, str] | None) -> str | None:
@@ -233,8 +250,8 @@ class PageQuery(StrictSchema):
 class Between(StrictSchema):
     """`since` (inclusive) and `until` (exclusive) on a record's datetime, parsed as bodies are."""
 
-    since = UtcDateTime()
-    until = UtcDateTime()
+    since = QueryDateTime()
+    until = QueryDateTime()
 
 
 class RunsQuery(PageQuery, Between):

@@ -120,3 +120,43 @@ async def test_a_repeated_run_answers_its_stored_datetime_in_the_one_form(client
     response = await client.post("/api/runs/", json=RUN)
     assert response.status == 200
     assert (await response.json())["run_datetime"] == "2026-02-24T10:30:00.500Z"
+
+
+# since= / until= in a URL: an unescaped `+` arrives as a space
+
+PLUS_HINT = "%2B"
+
+
+@pytest.mark.parametrize("path", ["/api/runs/", "/api/jobs/", "/api/events/"])
+@pytest.mark.parametrize("query, field", [
+    ("since=2026-02-24T10:00:00+01:00", "since"),
+    ("until=2026-02-24T10:00:00.000+01:00", "until"),
+    ("since=2026-02-24 10:00+0100", "since"),
+])
+async def test_an_unescaped_plus_in_a_query_datetime_gets_a_hint_to_write_it_as_2b(
+        client, path, query, field):
+    response = await client.get(f"{path}?{query}")  # `+` sent as is, as a careless URL does
+
+    assert response.status == 422
+    body = await response.json()
+    assert list(body["fields"]) == [field]
+    assert PLUS_HINT in body["fields"][field][0]
+
+
+async def test_the_same_datetime_with_its_plus_written_as_2b_is_read(client):
+    await client.post("/api/runs/", json={**RUN, "run_datetime": "2026-02-24T09:30:00.000Z"})
+
+    response = await client.get("/api/runs/?since=2026-02-24T10:00:00%2B01:00")
+
+    assert response.status == 200
+    assert [run["run_uuid"] for run in (await response.json())["runs"]] == ["run-1"]
+
+
+@pytest.mark.parametrize("sent", ["2026-02-24T10:00:00 01:00", "yesterday 10:00"])
+async def test_other_invalid_datetimes_get_no_plus_hint(client, sent):
+    body_error = await client.post("/api/runs/", json={**RUN, "run_datetime": sent})
+    query_error = await client.get("/api/runs/", params={"since": "yesterday 10:00"})
+
+    assert body_error.status == query_error.status == 422
+    assert PLUS_HINT not in str(await body_error.json())  # a JSON body keeps its `+`
+    assert PLUS_HINT not in str(await query_error.json())
