@@ -127,7 +127,7 @@ async def test_a_repeated_run_answers_its_stored_datetime_in_the_one_form(client
 PLUS_HINT = "%2B"
 
 
-@pytest.mark.parametrize("path", ["/api/runs/", "/api/jobs/", "/api/events/"])
+@pytest.mark.parametrize("path", ["/api/runs/?", "/api/jobs/?", "/api/events/?job_uuid=job-1&"])
 @pytest.mark.parametrize("query, field", [
     ("since=2026-02-24T10:00:00+01:00", "since"),
     ("until=2026-02-24T10:00:00.000+01:00", "until"),
@@ -135,7 +135,7 @@ PLUS_HINT = "%2B"
 ])
 async def test_an_unescaped_plus_in_a_query_datetime_gets_a_hint_to_write_it_as_2b(
         client, path, query, field):
-    response = await client.get(f"{path}?{query}")  # `+` sent as is, as a careless URL does
+    response = await client.get(path + query)  # `+` sent as is, as a careless URL does
 
     assert response.status == 422
     body = await response.json()
