@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 import aiohttp_cors
 from aiohttp import hdrs, web
@@ -22,6 +23,7 @@ from armada.retention import retention_task
 from armada.routes import setup_routes
 from armada.security import add_security_headers
 from armada.store import Store
+from armada.stream import COMMIT_UNKNOWN
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +75,13 @@ def _response_headers(cors_hooks: list[ResponseHook]) -> ResponseHook:
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
-    store = Store(app[config_key])
+    """The store (one given to the app before it starts is used as it is: a test's)."""
+    store = app.get(store_key) or Store(app[config_key])
     app[store_key] = store
     metrics = app[metrics_key]
     store.observe = metrics.observe_operation
+    # Writes answered 503 may be stored all the same: subscribers must not miss them.
+    store.on_commit_unknown = partial(app[broadcaster_key].broadcast_resync, COMMIT_UNKNOWN)
     metrics.read_from(app[broadcaster_key], store)
     await store.open()
     yield

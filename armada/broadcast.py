@@ -250,6 +250,12 @@ class Broadcaster:
         """Tell every subscriber to reload: messages may have been lost (Redis went away)."""
         self._fan_out(resync_message(self.seq, self.epoch, reason, None))
 
+    def broadcast_resync(self, reason: str) -> None:
+        """Tell every subscriber to reload through the stream itself: numbered like a change,
+        so that it reaches every replica's subscribers (through the relay) and every client
+        that resumes from before it."""
+        self.broadcast(RESYNC, {"reason": reason, "since": None})
+
     def _fan_out(self, message: Message) -> None:
         queued = 0
         for subscriber in list(self._subscribers):

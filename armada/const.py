@@ -22,6 +22,8 @@ WEBSOCKET_PREFIX = "/ws/"
 
 DB_WORKERS = 4
 DB_TIMEOUT_SECONDS = 5.0
+# While the database stays down, one log line says so this often, not one per failure.
+DB_DOWN_REMINDER_SECONDS = 60.0
 RETRY_AFTER_SECONDS = 1
 # Group commit under load: a batch of this many writes takes in what keeps arriving (no
 # gap longer than the last) for up to this long before its commit: fewer fsyncs.

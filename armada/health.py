@@ -17,12 +17,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    store = request.app[store_key]
     try:
         async with asyncio.timeout(const.READY_TIMEOUT_SECONDS):
-            await request.app[store_key].ping()
+            await store.ping()
     except TimeoutError:
+        # A connection attempt can outlast the probe: say what the last one found.
+        last = store.availability.reason
         raise NotReady(
             f"the database did not answer within {const.READY_TIMEOUT_SECONDS:g} s"
+            + (f" (database unavailable: {last})" if last else "")
         ) from None
     except StoreUnavailable as error:
         raise NotReady(error.detail) from None

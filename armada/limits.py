@@ -86,10 +86,11 @@ def timeout_middleware(deadlines: Deadlines) -> Any:
 
 async def flush_writes(app: web.Application) -> None:
     """on_shutdown: let writes that outlived their request commit and broadcast before the
-    subscribers are closed."""
+    subscribers are closed (a write the database failed counts as answered)."""
+    store = app[store_key]
     try:
         async with asyncio.timeout(const.LATE_WRITES_DRAIN_SECONDS):
-            await app[store_key].flush()
+            await store.flush()
     except (TimeoutError, StoreUnavailable) as error:
-        log.warning("shutdown: queued writes not confirmed before closing subscribers: %r",
-                    error)
+        log.warning("shutdown: %d queued writes not confirmed before closing subscribers: %r",
+                    store.pending_writes, error)

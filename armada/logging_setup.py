@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Attributes every LogRecord has; anything else was passed as `extra` and goes into the JSON.
 STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# The least a database driver logs unless ARMADA_LOG_LEVEL=DEBUG.
+LIBRARY_LEVEL = logging.ERROR
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,3 +35,6 @@ def configure_logging(level: str, log_format: str) -> None:
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # pytds logs each connection attempt (INFO, with a traceback when it fails; WARNING
+    # when it timed out) and each COMMIT: the store says what matters once (Availability).
+    logging.getLogger("pytds").setLevel(level if level == "DEBUG" else LIBRARY_LEVEL)

@@ -29,6 +29,8 @@ MESSAGE_TYPES = (
     "new_run", "new_job", "new_event", "update_job_status", "update_event_status", "delete_run",
 )
 RESYNC = "resync"
+# A resync reason: a COMMIT failed with the connection, so changes may be stored unannounced.
+COMMIT_UNKNOWN = "commit_unknown"
 
 
 def new_epoch() -> str:

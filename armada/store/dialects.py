@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -16,14 +17,30 @@ from armada.store.queries import PARAMETER
 # schema is checked again; and the numbers that mean "the database cannot serve now".
 MSSQL_DUPLICATE_KEY = {2627, 2601}
 MSSQL_RETRY = {1205, 2714, 1913}
+# Transport-level errors the server reports: the connection broke under the statement.
+MSSQL_TRANSPORT = {233, 10053, 10054, 10060}
 MSSQL_UNAVAILABLE = {
     1222,  # lock request time out
     4060,  # cannot open the database (missing, or still recovering)
     18456,  # login failed: pytds raises it from connect() as OperationalError, not LoginError
+    18452,  # login from an untrusted domain
     18486, 18487, 18488,  # login locked out, password expired, password must change
     18401,  # server in script-upgrade mode
     40613, 40197, 40501, 10928, 10929,  # Azure SQL: database busy, throttled or moving
-    233, 10053, 10054, 10060,  # transport-level errors reported by the server
+    *MSSQL_TRANSPORT,
+}
+# What those numbers mean, in the few words a 503, /readyz and the log give as the reason.
+MSSQL_REASONS = {
+    **dict.fromkeys((18456, 18452), "login failed"),
+    18486: "login failed: account locked out",
+    18487: "login failed: password expired",
+    18488: "login failed: password must be changed",
+    4060: "database missing or unavailable",
+    1222: "lock request timed out",
+    18401: "server in script-upgrade mode",
+    **dict.fromkeys((40613, 40197, 40501, 10928, 10929), "database busy, throttled or moving"),
+    **dict.fromkeys((233, 10053, 10054), "connection lost"),
+    10060: "timed out",
 }
 
 
@@ -46,6 +63,56 @@ class Dialect(Protocol):
     def is_duplicate_key(self, error: BaseException) -> bool: ...
     def is_retryable(self, error: BaseException) -> bool: ...
     def is_unavailable(self, error: BaseException) -> bool: ...
+    # Why the database cannot serve, in a few words: for the 503, /readyz and the log.
+    def unavailable_reason(self, error: BaseException) -> str: ...
+    # The connection broke under the statement (a COMMIT): it may have taken effect or not.
+    def outcome_unknown(self, error: BaseException) -> bool: ...
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what it was raised from or while handling, to the root."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+
+
+def transport_reason(error: BaseException) -> str | None:
+    """The network or file-system failure `error` is, in a few words; None for any other."""
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ConnectionError | EOFError):
+        return "connection lost"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, socket.gaierror):
+        return f"host not found ({error.strerror or error})"
+    if isinstance(error, OSError):
+        return (error.strerror or _first_line(error)).lower()
+    return None
+
+
+def reason_of(error: BaseException, specific: Callable[[BaseException], str | None]) -> str:
+    """Why the database cannot serve: the root cause first (a driver that gave up with a
+    bare TimeoutError says underneath that the connection was refused); never empty."""
+    chain = list(causes(error))
+    for link in reversed(chain):
+        reason = specific(link) or transport_reason(link)
+        if reason:
+            return reason
+    return next(filter(None, (_first_line(link) for link in chain)), type(error).__name__)
+
+
+def is_transport_failure(error: BaseException) -> bool:
+    """The connection broke under the statement: the server may have run it or not."""
+    return any(isinstance(link, OSError | EOFError) for link in causes(error))
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else ""
 
 
 class SqliteDialect:
@@ -117,10 +184,27 @@ class SqliteDialect:
     def is_unavailable(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError | sqlite3.ProgrammingError | OSError)
 
+    def unavailable_reason(self, error: BaseException) -> str:
+        # SQLite's own words are the reason ("unable to open database file", "database is
+        # locked", "disk I/O error"); the path stays in the log's description, not in answers.
+        return reason_of(error, _sqlite_reason)
+
+    def outcome_unknown(self, error: BaseException) -> bool:
+        # A failed COMMIT ends or keeps the transaction as SQLite reports, except when the
+        # I/O under it failed: the commit record may be on disk.
+        return is_transport_failure(error) or (
+            isinstance(error, sqlite3.OperationalError) and "disk I/O error" in str(error))
+
     @staticmethod
     def is_closed_connection(error: BaseException) -> bool:
         # Raised before anything ran: safe to retry the whole operation on a new connection.
         return isinstance(error, sqlite3.ProgrammingError) and "closed database" in str(error)
+
+
+def _sqlite_reason(error: BaseException) -> str | None:
+    if isinstance(error, sqlite3.Error):
+        return _first_line(error) or None
+    return None
 
 
 class MssqlDialect:
@@ -208,6 +292,29 @@ class MssqlDialect:
         return isinstance(error, pytds.OperationalError) and (
             number is None or number in MSSQL_UNAVAILABLE
         )
+
+    def unavailable_reason(self, error: BaseException) -> str:
+        return reason_of(error, _mssql_reason)
+
+    def outcome_unknown(self, error: BaseException) -> bool:
+        """The connection broke while the server ran the statement (a COMMIT may be done);
+        an error the server answered with means it did not."""
+        import pytds
+
+        return is_transport_failure(error) or any(
+            isinstance(link, pytds.InterfaceError) or _mssql_number(link) in MSSQL_TRANSPORT
+            for link in causes(error))
+
+
+def _mssql_reason(error: BaseException) -> str | None:
+    import pytds
+
+    if isinstance(error, pytds.tds_base.ClosedConnectionError):
+        return "connection lost (closed by the server)"
+    number = _mssql_number(error)
+    if number is None:
+        return None
+    return MSSQL_REASONS.get(number) or f"error {number}: {_first_line(error)}"
 
 
 def _mssql_number(error: BaseException) -> int | None:

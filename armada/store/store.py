@@ -13,11 +13,20 @@ cut by its timeout): handlers broadcast from it, so broadcast order is commit or
 
 Every thread owns one connection; a connection that failed is closed and replaced on
 that thread's next operation, never reused.
+
+When the database does not answer, each operation fails with StoreUnavailable (a 503)
+carrying the dialect's reason ("connection refused", "login failed", "database is
+locked"), and the log says so once per change (Availability), not once per failure.
+
+A COMMIT that fails because the connection broke leaves its outcome unknown: its writes
+are answered 503 (a retry finds what was stored) and `on_commit_unknown` runs on the
+event loop, in commit order, so that subscribers learn they may have missed changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -68,10 +77,72 @@ class _WriteBroke(Exception):
         self.error = error
 
 
+class _CommitUnknown(Exception):
+    """The COMMIT itself broke with the connection: the batch may be committed or not."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Availability:
+    """Whether the database answers, as the operations find it, told in the log once per
+    change: down (with the cause), a new cause, up again. While it stays down, one reminder
+    every `remind_every` seconds; a database that comes and goes within that time (a lock
+    that only writes hit) is not announced again until it has passed.
+
+    Called from the store's threads; `answered` costs one attribute read while all is well.
+    """
+
+    def __init__(self, description: str, remind_every: float) -> None:
+        self.description = description
+        self.remind_every = remind_every
+        self.reason: str | None = None  # why the database does not answer; None while it does
+        self._lock = threading.Lock()
+        self._since = 0.0
+        self._said_at = -remind_every  # when a line last said it was down
+        self._said = False  # this stretch of down time was announced
+        self._failures = 0  # failed operations since that line
+
+    def failed(self, reason: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._failures += 1
+            if self.reason is None:
+                self.reason, self._since = reason, now
+                self._said = now - self._said_at >= self.remind_every
+                if self._said:
+                    self._say(now, "database down (%s): %s; requests get 503 until it answers",
+                              self.description, reason)
+            elif reason != self.reason:
+                self.reason = reason
+                self._say(now, "database still down (%s), now: %s", self.description, reason)
+            elif now - self._said_at >= self.remind_every:
+                self._say(now, "database still down after %.0f s (%s): %s; %d operations "
+                          "failed since the last line", now - self._since, self.description,
+                          reason, self._failures)
+
+    def answered(self) -> None:
+        if self.reason is None:
+            return
+        with self._lock:
+            if self.reason is None:
+                return
+            if self._said:
+                log.warning("database up again after %.1f s (%s)",
+                            time.monotonic() - self._since, self.description)
+            self.reason = None
+
+    def _say(self, now: float, message: str, *args: Any) -> None:
+        log.warning(message, *args)
+        self._said, self._said_at, self._failures = True, now, 0
+
+
 class Store:
-    def __init__(self, config: Config) -> None:
-        self.dialect: Dialect = make_dialect(config.database, config.db_timeout)
+    def __init__(self, config: Config, dialect: Dialect | None = None) -> None:
+        self.dialect: Dialect = dialect or make_dialect(config.database, config.db_timeout)
         self.description = config.database.describe()
+        self.availability = Availability(self.description, const.DB_DOWN_REMINDER_SECONDS)
         self.workers = config.db_workers
         self._queries: dict[str, Query] = {
             name: replace(query, statements=tuple(map(self.dialect.prepare, query.statements)))
@@ -86,6 +157,9 @@ class Store:
         self._closed = False
         # Called on the event loop after each operation: (name, seconds, error or None).
         self.observe: Callable[[str, float, BaseException | None], None] | None = None
+        # Called on the event loop, in commit order, after a COMMIT whose outcome is unknown.
+        self.on_commit_unknown: Callable[[], None] | None = None
+        self._unsettled = 0  # writes handed to the store and not answered yet (event loop)
         self._in_flight = {False: 0, True: 0}
         # Writes of one event loop iteration, handed to the writer together (one wake-up).
         self._gathered: list[PendingWrite] = []
@@ -98,11 +172,10 @@ class Store:
     # Lifecycle
 
     async def open(self) -> None:
-        """Prepare the schema now if the database answers; otherwise on first use."""
-        try:
+        """Prepare the schema now if the database answers; otherwise on first use (the
+        failure is logged by `availability`)."""
+        with contextlib.suppress(StoreUnavailable):
             await self.ping()
-        except StoreUnavailable as error:
-            log.warning("database not available yet (%s): %s", self.description, error.detail)
 
     async def close(self) -> None:
         """Finish queued operations, then close every connection. Safe to call twice."""
@@ -190,9 +263,19 @@ class Store:
         await self._call(_no_operation, write=False)
 
     async def flush(self) -> None:
-        """Wait until every write handed to the store so far is committed and its `then` ran
-        (an empty write queued behind them: the writer keeps order)."""
-        await self._call(_no_operation, write=True)
+        """Wait until every write handed to the store so far is answered: committed with its
+        `then` run, or failed (an empty write queued behind them: the writer keeps order).
+        Nothing to wait for when no write is pending, whether the database answers or not."""
+        if self._unsettled == 0:
+            return
+        # Its own failure only says the database failed the writes before it too.
+        with contextlib.suppress(StoreUnavailable):
+            await self._call(_no_operation, write=True)
+
+    @property
+    def pending_writes(self) -> int:
+        """Writes handed to the store and not answered yet (their caller may have gone)."""
+        return self._unsettled
 
     async def list_runs_older_than(self, cutoff: datetime, limit: int, offset: int = 0
                                    ) -> list[Record]:
@@ -225,6 +308,7 @@ class Store:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if write:
+            self._unsettled += 1
             self._gathered.append(PendingWrite(loop, future, operation, args, then))
             if len(self._gathered) == 1:
                 loop.call_soon(self._hand_over)
@@ -261,6 +345,7 @@ class Store:
                     raise
                 self.dialect.commit(connection)
             except ApiError as error:
+                self.availability.answered()
                 _settle(loop, [(future, None, error, None)])
                 return
             except Exception as error:
@@ -269,6 +354,7 @@ class Store:
                     continue
                 _settle(loop, [(future, None, self._reported(error), None)])
                 return
+            self.availability.answered()
             _settle(loop, [(future, result, None, None)])
             return
 
@@ -287,7 +373,7 @@ class Store:
                     self._commit_batch(batch)
                 except Exception as error:
                     log.exception("group commit failed unexpectedly")
-                    _settle_writes(batch, error)
+                    self._answer(batch, error)
             if stop:
                 return
 
@@ -336,17 +422,29 @@ class Store:
                     attempt += 1
                     continue
                 # The write that broke the transaction answers its error; the rest run again.
-                _settle_writes([broke.write], self._reported(broke.error))
+                self._answer([broke.write], self._reported(broke.error))
                 batch = [write for write in batch if write is not broke.write]
                 continue
+            except _CommitUnknown as unknown:
+                # Never run again: it may be committed. The callers' retries find their rows.
+                self._discard_connection()
+                reason = self.dialect.unavailable_reason(unknown.error)
+                self.availability.failed(reason)
+                log.warning("COMMIT of %d writes failed (%s): they may be stored; answered "
+                            "503, subscribers told to resync", len(batch), reason)
+                self._answer(batch, StoreUnavailable(
+                    f"database unavailable: {reason} during COMMIT; the write may be stored,"
+                    " so repeat it with the same uuid"), commit_unknown=True)
+                return
             except Exception as error:
                 self._discard_connection()
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     attempt += 1
                     continue
-                _settle_writes(batch, self._reported(error))
+                self._answer(batch, self._reported(error))
                 return
-            _settle_writes(batch)
+            self.availability.answered()
+            self._answer(batch)
             return
 
     def _run_batch(self, batch: list[PendingWrite]) -> None:
@@ -362,7 +460,12 @@ class Store:
             except Exception as error:
                 log.debug("rollback of a broken batch failed: %s", error)
             raise
-        self.dialect.commit(connection)
+        try:
+            self.dialect.commit(connection)
+        except Exception as error:
+            if self.dialect.outcome_unknown(error):
+                raise _CommitUnknown(error) from error
+            raise
 
     def _run_write(self, connection: Any, tx: Transaction, write: PendingWrite) -> None:
         """Run one write so that its failure undoes only its changes: in its own savepoint,
@@ -405,11 +508,29 @@ class Store:
         return Transaction(connection, self.dialect, self._queries, limits)
 
     def _reported(self, error: Exception) -> Exception:
-        """The error as the caller sees it: StoreUnavailable (a 503) when the database is."""
+        """The error as the caller sees it: StoreUnavailable (a 503) with the reason when
+        the database is unavailable."""
         if self.dialect.is_unavailable(error):
-            log.warning("database unavailable: %s", error)
-            return StoreUnavailable(f"database unavailable: {_first_line(error)}")
+            reason = self.dialect.unavailable_reason(error)
+            self.availability.failed(reason)
+            return StoreUnavailable(f"database unavailable: {reason}")
         return error
+
+    def _answer(self, writes: list[PendingWrite], error: Exception | None = None,
+                commit_unknown: bool = False) -> None:
+        """Answer the writes in order (with `error` for all when given), one wake-up per
+        loop; after a COMMIT of unknown outcome, `on_commit_unknown` runs first."""
+        outcomes: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+        for write in writes:
+            outcome = (write.future, None, error, None) if error is not None else \
+                (write.future, write.result, write.error, write.then)
+            outcomes.setdefault(write.loop, []).append(outcome)
+        notice = self.on_commit_unknown if commit_unknown else None
+        for loop, of_loop in outcomes.items():
+            _settle(loop, of_loop, notice, self._writes_answered)
+
+    def _writes_answered(self, count: int) -> None:
+        self._unsettled -= count
 
     def _prepare(self, connection: Any) -> Limits:
         """Create missing tables and indexes once per process; learn the column limits."""
@@ -460,21 +581,18 @@ def _no_operation(tx: Transaction) -> None:
 Outcome = tuple[asyncio.Future[Any], Any, BaseException | None, AfterCommit | None]
 
 
-def _settle_writes(writes: list[PendingWrite], error: Exception | None = None) -> None:
-    """Answer the writes in order (with `error` for all when given), one wake-up per loop."""
-    outcomes: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
-    for write in writes:
-        outcome = (write.future, None, error, None) if error is not None else \
-            (write.future, write.result, write.error, write.then)
-        outcomes.setdefault(write.loop, []).append(outcome)
-    for loop, of_loop in outcomes.items():
-        _settle(loop, of_loop)
-
-
-def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome]) -> None:
+def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome],
+            notice: Callable[[], None] | None = None,
+            answered: Callable[[int], None] | None = None) -> None:
     """Run each committed write's `then`, and set each future's result or error on its loop,
-    in the order given (a cancelled future's write still gets its `then`)."""
+    in the order given (a cancelled future's write still gets its `then`); `notice` first,
+    and `answered` with their number last."""
     def settle() -> None:
+        if notice is not None:
+            try:
+                notice()
+            except Exception:
+                log.exception("notice of %s failed", notice)
         for future, result, error, then in outcomes:
             if error is None and then is not None:
                 try:
@@ -487,6 +605,8 @@ def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome]) -> None:
                 future.set_exception(error)
             else:
                 future.set_result(result)
+        if answered is not None:
+            answered(len(outcomes))
 
     try:
         loop.call_soon_threadsafe(settle)
@@ -499,8 +619,3 @@ def _close_quietly(connection: Any) -> None:
         connection.close()
     except Exception as error:
         log.debug("closing a connection failed: %s", error)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:200]

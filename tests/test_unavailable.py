@@ -1,0 +1,310 @@
+"""A database that does not answer: every 503 and /readyz says why, and the log says so once
+per change (down with the cause, up again), not once per failure, with no traceback.
+
+The SQL Server case runs the real service against a closed port (no SQL Server needed);
+the transitions run on the real SQLite file; the reasons are checked on the exceptions the
+real drivers raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytds
+import pytest
+from helpers import RUN, event_body, job_body
+from server_process import START_TIMEOUT, free_port, service_environment
+
+from armada.app import init_app
+from armada.config import Config, MssqlSettings, SqliteSettings
+from armada.store.dialects import MssqlDialect, SqliteDialect
+from armada.store.store import Availability
+
+# A connection attempt to the closed port lasts this long (pytds retries until then).
+DB_TIMEOUT = 0.5
+BUSY_TIMEOUT = 0.2
+# Log lines besides the one per request: "database down", "serving on", and a margin.
+MAX_OTHER_LINES = 5
+STORE_LOGGER = "armada.store.store"
+
+
+def closed_port() -> int:
+    """A port nothing listens on: connecting to it is refused at once."""
+    return free_port()
+
+
+# SQL Server unreachable: the real service as a child process
+
+
+class UnreachableDatabaseService:
+    """`python -m armada serve` with SQL_SERVER_NAME pointing at a closed port."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = service_environment(
+            SQL_SERVER_NAME=f"127.0.0.1,{closed_port()}", SQL_SERVER_USER="u",
+            SQL_SERVER_PASSWORD="p", SQL_SERVER_DB="d", ARMADA_DB_TIMEOUT=str(DB_TIMEOUT),
+            ARMADA_PORT=str(self.port), ARMADA_HOST="127.0.0.1", ARMADA_LOG_LEVEL="INFO",
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "armada", "serve"], cwd=cwd, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+
+    def wait_until_alive(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.communicate()[1]
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"the service did not listen on {self.url}")
+
+    def stop(self) -> tuple[int, list[str]]:
+        """SIGTERM; the exit code and every line the service wrote to stderr."""
+        self.process.send_signal(signal.SIGTERM)
+        _, stderr = self.process.communicate(timeout=START_TIMEOUT)
+        return self.process.returncode, stderr.splitlines()
+
+
+@pytest.fixture
+def unreachable(tmp_path: Path) -> Iterator[UnreachableDatabaseService]:
+    service = UnreachableDatabaseService(tmp_path)
+    try:
+        service.wait_until_alive()
+        yield service
+    finally:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.communicate()
+
+
+async def ask(http: aiohttp.ClientSession, method: str, path: str,
+              body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    async with http.request(method, path, json=body) as response:
+        return response.status, await response.json()
+
+
+async def test_an_unreachable_sql_server_gives_reasoned_503s_and_a_few_log_lines(
+        unreachable: UnreachableDatabaseService):
+    requests = [
+        ("POST", "/api/runs/", RUN), ("GET", "/api/runs/", None), ("GET", "/readyz", None),
+        ("POST", "/api/jobs/", job_body()), ("POST", "/api/events/", event_body()),
+        ("PATCH", "/api/jobs/status", {"job_uuid": "job-1", "job_status": "Success"}),
+        ("GET", "/api/jobs/", None), ("GET", "/api/events/?job_uuid=job-1", None),
+        ("GET", "/readyz", None), ("DELETE", "/api/runs/run-1", None),
+    ]
+    async with aiohttp.ClientSession(unreachable.url) as http:
+        answers = []
+        for wave in (requests[:4], requests[4:7], requests[7:]):
+            answers += await asyncio.gather(*(ask(http, *request) for request in wave))
+            await asyncio.sleep(0.3)
+
+    exit_code, lines = await asyncio.to_thread(unreachable.stop)
+
+    for (method, path, _), (status, body) in zip(requests, answers, strict=True):
+        assert status == 503, (method, path, body)
+        assert "connection refused" in body["detail"], (method, path, body)
+    assert exit_code == 0
+    assert not [line for line in lines if "Traceback" in line]
+    assert not [line for line in lines if "queued writes not confirmed" in line]
+    down = [line for line in lines if "database down" in line]
+    assert len(down) == 1 and "connection refused" in down[0], lines
+    requests_logged = [line for line in lines if " armada.access: " in line]
+    assert len(requests_logged) == len(requests), lines
+    others = [line for line in lines if line not in requests_logged]
+    assert len(others) <= MAX_OTHER_LINES, others
+
+
+# Down, then up again: SQLite
+
+
+@pytest.fixture
+def store_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.WARNING, logger=STORE_LOGGER)
+    return caplog
+
+
+def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == STORE_LOGGER]
+
+
+async def test_a_database_that_cannot_be_opened_logs_down_once_then_up_again(
+        aiohttp_client: Any, tmp_path: Path, store_log: pytest.LogCaptureFixture):
+    folder = tmp_path / "not-yet"
+    client = await aiohttp_client(init_app(Config(
+        database=SqliteSettings(path=folder / "armada.db"), db_timeout=BUSY_TIMEOUT)))
+
+    for _ in range(3):
+        for response in (await client.get("/api/runs/"), await client.post("/api/runs/", json=RUN),
+                         await client.get("/readyz")):
+            assert response.status == 503
+            assert "unable to open database file" in (await response.json())["detail"]
+    folder.mkdir()
+    assert (await client.post("/api/runs/", json=RUN)).status == 201
+    assert (await client.get("/readyz")).status == 200
+
+    lines = store_lines(store_log)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("database down (SQLite ")
+    assert lines[0].endswith(": unable to open database file; requests get 503 until it answers")
+    assert lines[1].startswith("database up again after ")
+
+
+async def test_a_lock_that_only_writes_hit_is_announced_once_not_at_every_read_between(
+        aiohttp_client: Any, sqlite_path: Path, store_log: pytest.LogCaptureFixture):
+    client = await aiohttp_client(init_app(Config(
+        database=SqliteSettings(path=sqlite_path), db_timeout=BUSY_TIMEOUT)))
+    locker = sqlite3.connect(sqlite_path, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        for n in range(4):
+            response = await client.post("/api/runs/", json={**RUN, "run_uuid": f"run-{n}"})
+            assert response.status == 503
+            assert (await response.json())["detail"] == "database unavailable: database is locked"
+            assert (await client.get("/api/runs/")).status == 200  # WAL: reads go on
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert (await client.post("/api/runs/", json=RUN)).status == 201
+
+    lines = store_lines(store_log)
+    assert len(lines) == 2, lines
+    assert "database down" in lines[0] and ": database is locked;" in lines[0]
+    assert "database up again" in lines[1]
+
+
+def test_a_database_that_stays_down_is_recalled_once_per_interval_with_the_failures(
+        store_log: pytest.LogCaptureFixture):
+    availability = Availability("SQLite test.db", remind_every=0.2)
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        availability.failed("connection refused")
+        time.sleep(0.01)
+    availability.failed("login failed")
+    availability.answered()
+    availability.answered()
+
+    records = store_lines(store_log)
+    assert records[0].startswith("database down (SQLite test.db): connection refused")
+    reminders = records[1:-2]
+    assert 1 <= len(reminders) <= 3, records
+    assert all(line.startswith("database still down after ") and "operations failed" in line
+               for line in reminders)
+    assert records[-2] == "database still down (SQLite test.db), now: login failed"
+    assert records[-1].startswith("database up again after ")
+
+
+# The reasons, from the exceptions the drivers really raise
+
+
+def mssql_dialect(port: int) -> MssqlDialect:
+    settings = MssqlSettings(server="127.0.0.1", port=port, user="u", password="p",
+                             database="d")
+    return MssqlDialect(settings, DB_TIMEOUT)
+
+
+def connect_error(dialect: MssqlDialect) -> Exception:
+    with pytest.raises(Exception) as raised:
+        dialect.connect()
+    return raised.value
+
+
+def test_pytds_giving_up_on_a_refused_connection_reads_connection_refused():
+    dialect = mssql_dialect(closed_port())
+    error = connect_error(dialect)
+
+    assert type(error) is TimeoutError  # what pytds raises; the refusal is underneath
+    assert dialect.is_unavailable(error)
+    assert dialect.unavailable_reason(error) == "connection refused"
+
+
+def test_pytds_giving_up_on_a_server_that_never_answers_reads_timed_out():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        accepted: list[socket.socket] = []
+        stop = threading.Event()
+
+        def accept() -> None:
+            listener.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    accepted.append(listener.accept()[0])
+                except TimeoutError:
+                    pass
+
+        acceptor = threading.Thread(target=accept)
+        acceptor.start()
+        try:
+            dialect = mssql_dialect(listener.getsockname()[1])
+            error = connect_error(dialect)
+        finally:
+            stop.set()
+            acceptor.join()
+            for connection in accepted:
+                connection.close()
+
+    assert dialect.is_unavailable(error)
+    assert dialect.unavailable_reason(error) == "timed out"
+
+
+def server_error(cls: type[pytds.Error], number: int, text: str) -> pytds.Error:
+    """A server's error message as pytds raises it (tds_base.create_exception_by_message)."""
+    error = cls(text)
+    error.msg_no = number
+    return error
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (server_error(pytds.OperationalError, 18456, "Login failed for user 'u'."), "login failed"),
+    (server_error(pytds.OperationalError, 4060, 'Cannot open database "d" requested by the '
+                  "login. The login failed."), "database missing or unavailable"),
+    (pytds.ClosedConnectionError(), "connection lost (closed by the server)"),
+    (ConnectionResetError(104, "Connection reset by peer"), "connection lost"),
+    (socket.gaierror(-2, "Name or service not known"),
+     "host not found (Name or service not known)"),
+], ids=["login-failed", "database-missing", "closed-by-server", "reset", "unknown-host"])
+def test_sql_server_failures_read_as_what_they_are(error: Exception, reason: str):
+    dialect = mssql_dialect(1433)
+
+    assert dialect.is_unavailable(error)
+    assert dialect.unavailable_reason(error) == reason
+
+
+def test_a_database_missing_after_pytds_retried_reads_as_missing_not_as_a_timeout():
+    try:
+        try:
+            raise server_error(pytds.OperationalError, 4060, "Cannot open database")
+        except pytds.OperationalError as error:
+            raise TimeoutError() from error  # as pytds's exponential_backoff gives up
+    except TimeoutError as error:
+        assert mssql_dialect(1433).unavailable_reason(error) == "database missing or unavailable"
+
+
+@pytest.mark.parametrize(("message", "reason"), [
+    ("unable to open database file", "unable to open database file"),
+    ("database is locked", "database is locked"),
+    ("disk I/O error", "disk I/O error"),
+])
+def test_sqlite_failures_read_in_sqlites_words(tmp_path: Path, message: str, reason: str):
+    dialect = SqliteDialect(SqliteSettings(path=tmp_path / "armada.db"), BUSY_TIMEOUT)
+    error = sqlite3.OperationalError(message)
+
+    assert dialect.is_unavailable(error)
+    assert dialect.unavailable_reason(error) == reason
