@@ -52,6 +52,12 @@ class Deadlines:
         self._cut.discard(task)
         return task.uncancel() == 0
 
+    def release(self, task: asyncio.Task[Any]) -> None:
+        """Stop watching `task`, whose answer has begun: a 503 can no longer replace it.
+        A task already cut keeps its cut (its cancellation is on its way)."""
+        if task not in self._cut:
+            self._due.pop(task, None)
+
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
         for task, due in self._due.items():
@@ -59,6 +65,17 @@ class Deadlines:
                 self._cut.add(task)
                 task.cancel()
         self._timer = loop.call_later(self.tick, self._sweep, loop) if self._due else None
+
+
+DEADLINES = web.RequestKey("deadlines", Deadlines)
+
+
+def answer_started(request: web.Request) -> None:
+    """Called by a handler that streams its answer, just before the first byte: from then
+    on it runs as long as its client reads (a whole list of a million events)."""
+    deadlines, task = request.get(DEADLINES), asyncio.current_task()
+    if deadlines is not None and task is not None:
+        deadlines.release(task)
 
 
 def timeout_middleware(deadlines: Deadlines) -> Any:
@@ -69,6 +86,7 @@ def timeout_middleware(deadlines: Deadlines) -> Any:
         task = asyncio.current_task()
         assert task is not None
         deadlines.watch(task)
+        request[DEADLINES] = deadlines
         try:
             return await handler(request)
         except asyncio.CancelledError:

@@ -108,8 +108,9 @@ DESCRIPTIONS: dict[tuple[str, str], Description] = {
     ("GET", "/api/jobs/{job_uuid}"): Description(
         "One job", {200: schemas.JobSchema}, path=schemas.JobPath),
     ("GET", "/api/events/"): Description(
-        "Events of a job, newest first: all of them, or with `limit` one page and the "
-        "cursor of the next", {200: EVENTS_LIST}, query=schemas.EventsQuery),
+        "Events of a job, or of every job without `job_uuid`, newest first: all of them "
+        "(streamed), or with `limit` one page and the cursor of the next", {200: EVENTS_LIST},
+        query=schemas.EventsQuery),
     ("POST", "/api/events/"): Description(
         "Create an event of an existing job", {201: schemas.EventSchema, 200: schemas.EventSchema},
         body=schemas.EventSchema),

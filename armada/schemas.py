@@ -265,7 +265,8 @@ class JobsQuery(PageQuery, Between):
 
 
 class EventsQuery(Between):
-    job_uuid = Text(required=True)
+    # Optional, as in the platform's API: without it, the events of every job.
+    job_uuid = Text()
     status = Status()
     limit = fields.Integer(validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
     before = Cursor()

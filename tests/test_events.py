@@ -1,12 +1,19 @@
-"""Specification of /api/events/: the list of one job (whole or paged), read one, create (its
-job must exist), set status."""
+"""Specification of /api/events/: the list of one job or of every job (whole and streamed, or
+paged), read one, create (its job must exist), set status."""
 
 import asyncio
 import base64
+import contextlib
+import sqlite3
 import uuid
+from datetime import datetime, timedelta
 
+import aiohttp
 import pytest
 from helpers import SLASHES, assert_validation_error, event_body, job_body, next_message, no_message
+
+from armada import const
+from armada.config import SqliteSettings
 
 EVENT = {"event_uuid": "event-1", "event_content": "Page loaded", "job_uuid": "job-1",
          "event_datetime": "2026-02-24T10:32:00.000Z", "event_status": "Running"}
@@ -132,7 +139,6 @@ async def test_list_events_of_an_unknown_job_is_an_empty_list(client, job, job_u
 
 
 @pytest.mark.parametrize("query, field", [
-    ("", "job_uuid"),
     ("?job_uuid=a&job_uuid=b", "job_uuid"),
     ("?job_uuid=job-1&page=1", "page"),
 ])
@@ -328,23 +334,24 @@ async def test_bad_event_filters_are_a_422(client, query, field):
 # Opt-in paging: limit, and the keyset cursor `before` from the previous page's `next`
 
 
-async def events_page(client, query: str) -> dict:
-    response = await client.get("/api/events/?job_uuid=job-1&" + query)
+async def events_page(client, query: str, job_uuid: str | None = "job-1") -> dict:
+    of_job = "" if job_uuid is None else f"job_uuid={job_uuid}&"
+    response = await client.get("/api/events/?" + of_job + query)
     assert response.status == 200
     body = await response.json()
     assert set(body) == {"events", "next"}
     return body
 
 
-async def all_pages(client, query: str) -> list[list[str]]:
+async def all_pages(client, query: str, job_uuid: str | None = "job-1") -> list[list[str]]:
     """Follow `next` from the first page to the last; the uuids of each page."""
     pages = []
-    body = await events_page(client, query)
+    body = await events_page(client, query, job_uuid)
     while True:
         pages.append([event["event_uuid"] for event in body["events"]])
         if body["next"] is None:
             return pages
-        body = await events_page(client, f"{query}&before={body['next']}")
+        body = await events_page(client, f"{query}&before={body['next']}", job_uuid)
 
 
 async def test_a_limit_answers_the_newest_events_and_a_cursor_to_the_next_page(client, timeline):
@@ -429,3 +436,162 @@ async def test_bad_limits_and_cursors_are_a_422(client, timeline, query, field):
 async def test_limit_bounds_are_accepted(client, timeline, limit):
     body = await events_page(client, f"limit={limit}")
     assert len(body["events"]) == min(limit, 6)
+
+
+# Every job's events: job_uuid is an optional filter, as in the platform's API
+
+
+async def uuids_of_every_job(client, query: str = "") -> list[str]:
+    response = await client.get("/api/events/?" + query)
+    assert response.status == 200
+    events = await response.json()
+    assert isinstance(events, list)
+    return [event["event_uuid"] for event in events]
+
+
+@SLASHES
+async def test_without_job_uuid_the_list_holds_every_event_of_every_job_newest_first(
+        client, timeline, slash):
+    response = await client.get("/api/events" + slash)
+    assert response.status == 200
+    events = await response.json()
+    # "other" (job-2) and event-2 share 10:32: the greater uuid comes first, as in paging.
+    assert [event["event_uuid"] for event in events] == [
+        "event-5", "event-4", "event-3", "other", "event-2", "event-1", "event-0"]
+    assert events[3] == {**EVENT, "event_uuid": "other", "job_uuid": "job-2",
+                         "event_status": "Failed"}
+
+
+async def test_without_any_event_the_list_of_every_job_is_empty(client):
+    assert await uuids_of_every_job(client) == []
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("status=Failed", ["event-4", "other", "event-2"]),
+    ("status=cancelled", []),
+    ("since=2026-02-24T10:32:00&until=2026-02-24T10:34:00", ["event-3", "other", "event-2"]),
+    ("status=running&until=2026-02-24T10:33:00", ["event-0"]),
+])
+async def test_the_list_of_every_job_takes_the_filters(client, timeline, query, expected):
+    assert await uuids_of_every_job(client, query) == expected
+
+
+async def test_paging_without_job_uuid_visits_every_event_of_every_job_once(client, timeline):
+    assert await all_pages(client, "limit=3", job_uuid=None) == [
+        ["event-5", "event-4", "event-3"], ["other", "event-2", "event-1"], ["event-0"]]
+    assert await all_pages(client, "limit=2&status=Failed", job_uuid=None) == [
+        ["event-4", "other"], ["event-2"]]
+    assert await all_pages(client, "limit=1000&since=2026-02-24T10:35:00", job_uuid=None) == [
+        ["event-5"]]
+
+
+# A whole list longer than one chunk is streamed from the database, chunk by chunk
+
+
+def many_events(count: int, job_uuids: tuple[str, ...] = ("job-1",), content: str = "Step"
+                ) -> list[dict]:
+    """`count` events spread over the jobs, three per second (equal instants order by uuid)."""
+    start = datetime(2026, 2, 24, 10)
+    return [event_body(f"e-{n:05d}", job_uuids[n % len(job_uuids)], event_content=content,
+                       event_datetime=(start + timedelta(seconds=n // 3)).isoformat(
+                           timespec="milliseconds"))
+            for n in range(count)]
+
+
+async def post_events(client, events: list[dict], per_batch: int = const.MAX_BATCH_EVENTS
+                      ) -> None:
+    for first in range(0, len(events), per_batch):
+        response = await client.post("/api/events/batch",
+                                     json={"events": events[first:first + per_batch]})
+        assert response.status == 201, await response.text()
+
+
+def newest_first(events: list[dict]) -> list[dict]:
+    ordered = sorted(events, key=lambda e: (e["event_datetime"], e["event_uuid"]), reverse=True)
+    return [{**event, "event_datetime": event["event_datetime"] + "Z",
+             "event_status": "Running"} for event in ordered]
+
+
+async def test_a_list_of_many_chunks_is_streamed_complete_in_order_with_the_usual_headers(
+        client, job):
+    await client.post("/api/jobs/", json=job_body("job-2"))
+    events = many_events(5000, ("job-1", "job-2"))
+    assert len(events) > 4 * const.EVENTS_LIST_CHUNK
+    await post_events(client, events)
+
+    response = await client.get("/api/events/")
+    assert response.status == 200
+    assert response.headers["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in response.headers
+    assert response.content_type == "application/json" and response.charset == "utf-8"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" in response.headers and "X-Request-ID" in response.headers
+    assert await response.json() == newest_first(events)
+
+    of_job = await client.get("/api/events/", params={"job_uuid": "job-2"})
+    assert of_job.headers["Transfer-Encoding"] == "chunked"
+    assert await of_job.json() == newest_first([e for e in events if e["job_uuid"] == "job-2"])
+    failed = await client.get("/api/events/", params={"status": "Failed"})
+    assert await failed.json() == []
+
+
+async def test_a_list_of_one_chunk_is_an_ordinary_answer_with_its_length(client, job):
+    events = many_events(const.EVENTS_LIST_CHUNK)
+    await post_events(client, events)
+    response = await client.get("/api/events/", params={"job_uuid": "job-1"})
+    assert int(response.headers["Content-Length"]) == len(await response.read())
+    assert await response.json() == newest_first(events)
+
+
+async def test_a_streamed_list_outlasts_the_request_timeout_while_its_client_reads(
+        make_client):
+    client = await make_client(request_timeout=0.5)
+    assert (await client.post("/api/jobs/", json=job_body())).status == 201
+    # 20 MB: more than the socket buffers hold, so the service waits for its slow reader.
+    events = many_events(5000, content="x" * 4000)
+    await post_events(client, events, per_batch=200)
+    response = await client.get("/api/events/")
+    assert response.status == 200
+    await asyncio.sleep(1.0)
+    async with asyncio.timeout(30):
+        body = await response.json()
+    assert [event["event_uuid"] for event in body] == [
+        event["event_uuid"] for event in newest_first(events)]
+
+
+@contextlib.contextmanager
+def undecodable_event(config, event_datetime: str):
+    """An event whose text SQLite holds but cannot hand over as UTF-8 (a row written by
+    another program): reading it fails, as a database failing mid-list does."""
+    if not isinstance(config.database, SqliteSettings):
+        pytest.skip("an undecodable row is an SQLite condition")
+    with contextlib.closing(sqlite3.connect(config.database.path)) as db:
+        db.execute("INSERT INTO armada_events (event_uuid, event_content, job_uuid,"
+                   " event_datetime, event_status) VALUES ('broken', CAST(x'ff' AS TEXT),"
+                   " 'job-1', ?, 'Running')", (event_datetime,))
+        db.commit()
+    yield
+
+
+async def test_a_read_failing_after_the_answer_began_cuts_the_connection_and_is_logged(
+        client, config, job, caplog):
+    await post_events(client, many_events(3 * const.EVENTS_LIST_CHUNK))
+    # The oldest event: the third chunk fails, after the first two are sent.
+    with undecodable_event(config, "2026-02-24 09:00:00.000000"):
+        response = await client.get("/api/events/")
+        assert response.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+    assert f"answer cut after {2 * const.EVENTS_LIST_CHUNK} items" in caplog.text
+    assert (await client.get("/api/events/?job_uuid=job-1&limit=1")).status == 200
+
+
+async def test_a_read_failing_before_the_answer_began_is_an_ordinary_json_error(
+        client, config, job):
+    await post_events(client, many_events(3 * const.EVENTS_LIST_CHUNK))
+    with undecodable_event(config, "2026-02-24 23:00:00.000000"):
+        response = await client.get("/api/events/")
+    assert response.status == 503
+    assert response.content_type == "application/json"
+    assert (await response.json())["error"]

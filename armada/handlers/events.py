@@ -1,14 +1,23 @@
-"""Events: the list of one job (whole, or a page), read one, create (its job must exist),
-set status. Writes broadcast from the store's `then` (see runs.py)."""
+"""Events: the list of one job or of every job (whole and streamed, or a page), read one,
+create (its job must exist), set status. Writes broadcast from the store's `then` (see
+runs.py)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from aiohttp import web
 
+from armada import const
 from armada.handlers.created import Created
-from armada.handlers.parsing import json_response, load_body, load_match, load_query
+from armada.handlers.parsing import (
+    json_list_response,
+    json_response,
+    load_body,
+    load_match,
+    load_query,
+)
 from armada.keys import broadcaster_key, store_key
 from armada.schemas import (
     encode_cursor,
@@ -19,19 +28,35 @@ from armada.schemas import (
     event_status_schema,
     events_query,
 )
+from armada.store import Store
 
 
-async def list_events(request: web.Request) -> web.Response:
-    """The full list of the job's events; with `limit`, one page of it and the next cursor."""
+async def list_events(request: web.Request) -> web.StreamResponse:
+    """The events of a job, or of every job: the whole list, streamed; with `limit`, one page
+    of it and the next cursor."""
     query = load_query(request, events_query)
     store = request.app[store_key]
+    job_uuid = query.get("job_uuid")
     filters = {name: query.get(name) for name in ("status", "since", "until")}
     if "limit" in query:
         events, position = await store.list_events_page(
-            query["job_uuid"], query["limit"], query.get("before"), **filters)
+            job_uuid, query["limit"], query.get("before"), **filters)
         return json_response({"events": event_out.many(events), "next": encode_cursor(position)})
-    events = await store.list_events(query["job_uuid"], **filters)
-    return json_response(event_out.many(events))
+    return await json_list_response(request, _whole_list(store, job_uuid, filters))
+
+
+async def _whole_list(store: Store, job_uuid: str | None, filters: dict[str, Any]
+                      ) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """The list as pages of EVENTS_LIST_CHUNK events, each read in its own short transaction.
+    Each page starts strictly after the last event of the one before: an event present
+    throughout comes exactly once, in order, whatever is written meanwhile."""
+    position = None
+    while True:
+        events, position = await store.list_events_page(
+            job_uuid, const.EVENTS_LIST_CHUNK, position, **filters)
+        yield event_out.many(events)
+        if position is None:
+            return
 
 
 async def get_event(request: web.Request) -> web.Response:

@@ -1,8 +1,11 @@
-"""Reading requests: JSON bodies and query strings through marshmallow schemas."""
+"""Reading requests (JSON bodies and query strings through marshmallow schemas) and
+writing JSON answers, whole or streamed."""
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -11,6 +14,10 @@ from marshmallow import Schema
 
 from armada.errors import InvalidJson, ValidationFailed
 from armada.jsonutil import encode
+from armada.limits import answer_started
+from armada.request_log import request_id_of
+
+log = logging.getLogger(__name__)
 
 
 async def load_body(request: web.Request, schema: Schema) -> dict[str, Any]:
@@ -61,3 +68,63 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     """As `web.json_response`, from bytes: the body is not made text and then bytes again."""
     return web.Response(body=encode(data), status=status, content_type="application/json",
                         charset="utf-8")
+
+
+async def json_list_response(request: web.Request, chunks: AsyncGenerator[list[Any], None]
+                             ) -> web.StreamResponse:
+    """A JSON list whose items come in order, a chunk (a list) at a time: pages of the store.
+
+    The first two chunks are read before anything is sent, so that their errors are
+    ordinary error answers and a list of one chunk is an ordinary answer (with its length).
+    A longer list is streamed (chunked transfer encoding) with the headers of any JSON
+    answer, one chunk in memory at a time. Once the answer has begun, an error can no
+    longer become an error answer: the connection is cut, so that the client sees an
+    incomplete answer rather than a shorter list that parses, and the cut is logged.
+    """
+    try:
+        read = [await anext(chunks), await anext(chunks, None)]
+        if read[1] is None:
+            return json_response(read[0])
+        answer_started(request)
+        response = web.StreamResponse()
+        response.content_type = "application/json"
+        response.charset = "utf-8"
+        await response.prepare(request)
+        await _stream_list(request, response, read, chunks)
+        return response
+    finally:
+        await chunks.aclose()
+
+
+async def _stream_list(request: web.Request, response: web.StreamResponse,
+                       read: list[list[Any] | None], chunks: AsyncGenerator[list[Any], None]
+                       ) -> None:
+    """Write `read`, then the rest of `chunks`, as one JSON list into a begun answer."""
+    sent, opening = 0, b"["
+    while True:
+        try:
+            chunk = read.pop(0) if read else await anext(chunks, None)
+            if chunk is None:
+                break
+            # A list's JSON without its brackets: its items, comma-separated.
+            items = encode(chunk)[1:-1]
+        except Exception as error:
+            log.error("%s %s: answer cut after %d items, the rest could not be read: %s "
+                      "id=%s", request.method, request.path, sent, error,
+                      request_id_of(request))
+            if request.transport is not None:
+                request.transport.abort()
+            return
+        try:
+            if items:
+                await response.write(opening + items)
+                opening = b","
+        except ConnectionError:
+            log.debug("%s %s: the client left after %d items", request.method, request.path,
+                      sent)
+            return
+        sent += len(chunk)
+    try:
+        await response.write_eof(b"]" if opening == b"," else b"[]")
+    except ConnectionError:
+        log.debug("%s %s: the client left before the end", request.method, request.path)

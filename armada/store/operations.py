@@ -162,20 +162,12 @@ def get_event(tx: Transaction, event_uuid: str) -> Record:
     return event
 
 
-def list_events(tx: Transaction, job_uuid: str, status: str | None = None,
-                since: datetime | None = None, until: datetime | None = None) -> list[Record]:
-    """Every event of the job, newest first."""
-    if (status, since, until) == (None, None, None):
-        return tx.all("list_events_of_job", job_uuid=job_uuid)
-    return tx.all("list_events_of_job_filtered", job_uuid=job_uuid, event_status=status,
-                  **_between(since, until))
-
-
-def list_events_page(tx: Transaction, job_uuid: str, limit: int,
+def list_events_page(tx: Transaction, job_uuid: str | None, limit: int,
                      before: EventPosition | None = None, status: str | None = None,
                      since: datetime | None = None, until: datetime | None = None
                      ) -> tuple[list[Record], EventPosition | None]:
-    """Up to `limit` events older than `before`, newest first, and where the next page starts.
+    """Up to `limit` events (of the job, or of every job when `job_uuid` is None) older than
+    `before`, newest first, and where the next page starts (None after the last).
 
     `until` is folded into the position: `(until, "")` precedes every event at `until`.
     """
@@ -183,9 +175,12 @@ def list_events_page(tx: Transaction, job_uuid: str, limit: int,
     position = (between["until"], "")
     if before is not None:
         position = min(position, before)
-    rows = tx.all("list_events_of_job_page", job_uuid=job_uuid, event_status=status,
-                  since=between["since"], before_datetime=position[0],
-                  before_uuid=position[1], limit=limit + 1)
+    keyset = {"event_status": status, "since": between["since"], "before_datetime": position[0],
+              "before_uuid": position[1], "limit": limit + 1}
+    if job_uuid is None:
+        rows = tx.all("list_events_page", **keyset)
+    else:
+        rows = tx.all("list_events_of_job_page", job_uuid=job_uuid, **keyset)
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]

@@ -239,13 +239,7 @@ class Store:
     async def get_event(self, event_uuid: str) -> Record:
         return await self._call(operations.get_event, event_uuid, write=False)
 
-    async def list_events(self, job_uuid: str, *, status: str | None = None,
-                          since: datetime | None = None, until: datetime | None = None
-                          ) -> list[Record]:
-        return await self._call(operations.list_events, job_uuid, status, since, until,
-                                write=False)
-
-    async def list_events_page(self, job_uuid: str, limit: int,
+    async def list_events_page(self, job_uuid: str | None, limit: int,
                                before: operations.EventPosition | None = None, *,
                                status: str | None = None, since: datetime | None = None,
                                until: datetime | None = None

@@ -15,3 +15,6 @@ IF NOT EXISTS (SELECT 1 FROM sys.indexes
                WHERE name = N'ix_armada_events_job' AND object_id = OBJECT_ID(N'dbo.armada_events'))
     CREATE INDEX ix_armada_events_job ON dbo.armada_events (job_uuid, event_datetime)
         INCLUDE (event_uuid);
+IF NOT EXISTS (SELECT 1 FROM sys.indexes
+               WHERE name = N'ix_armada_events_datetime' AND object_id = OBJECT_ID(N'dbo.armada_events'))
+    CREATE INDEX ix_armada_events_datetime ON dbo.armada_events (event_datetime, event_uuid);

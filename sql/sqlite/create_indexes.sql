@@ -7,3 +7,5 @@ CREATE INDEX IF NOT EXISTS ix_armada_jobs_run
     ON armada_jobs (run_uuid, job_datetime, job_uuid);
 CREATE INDEX IF NOT EXISTS ix_armada_events_job
     ON armada_events (job_uuid, event_datetime, event_uuid);
+CREATE INDEX IF NOT EXISTS ix_armada_events_datetime
+    ON armada_events (event_datetime, event_uuid);
