@@ -9,21 +9,24 @@ from functools import partial
 import aiohttp_cors
 from aiohttp import hdrs, web
 
-from armada import const, health
-from armada.auth import access_middleware
-from armada.broadcast import Broadcaster
+from armada import const
 from armada.config import Config
-from armada.docs import setup_docs
-from armada.keys import broadcaster_key, config_key, metrics_key, store_key
-from armada.limits import Deadlines, flush_writes, timeout_middleware
+from armada.http import health
+from armada.http.auth import access_middleware
+from armada.http.deadlines import Deadlines, flush_writes, timeout_middleware
+from armada.http.docs import setup_docs
+from armada.http.middlewares import error_middleware
+from armada.http.request_log import add_request_id, request_log_middleware
+from armada.http.routes import setup_routes
+from armada.http.security import add_security_headers
+from armada.keys import config_key, metrics_key, store_key, stream_key, subscribers_key
 from armada.metrics import Metrics, metrics_handler
-from armada.middlewares import error_middleware
-from armada.request_log import add_request_id, request_log_middleware
 from armada.retention import retention_task
-from armada.routes import setup_routes
-from armada.security import add_security_headers
 from armada.store import Store
-from armada.stream import COMMIT_UNKNOWN
+from armada.stream.messages import COMMIT_UNKNOWN
+from armada.stream.numbering import LocalNumbering, Numbering
+from armada.stream.sink import StreamSink
+from armada.ws.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +44,11 @@ def init_app(config: Config) -> web.Application:
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[config_key] = config
     app[metrics_key] = metrics
-    app[broadcaster_key] = Broadcaster(config.ws_queue, config.ws_buffer)
+    subscribers = Subscribers(config.ws_queue)
+    app[subscribers_key] = subscribers
+    app[stream_key] = StreamSink(_numbering(config, subscribers))
     app.cleanup_ctx.append(_store)
-    if config.redis_url is not None:
-        app.cleanup_ctx.append(_redis_relay)
+    app.cleanup_ctx.append(_numbering_running)
     app.cleanup_ctx.append(retention_task)
     app.on_shutdown.append(flush_writes)
     app.on_shutdown.append(_close_subscribers)
@@ -81,27 +85,34 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     metrics = app[metrics_key]
     store.observe = metrics.observe_operation
     # Writes answered 503 may be stored all the same: subscribers must not miss them.
-    store.on_commit_unknown = partial(app[broadcaster_key].broadcast_resync, COMMIT_UNKNOWN)
-    metrics.read_from(app[broadcaster_key], store)
+    store.on_commit_unknown = partial(app[stream_key].resync_through_stream, COMMIT_UNKNOWN)
+    metrics.read_from(app[subscribers_key], app[stream_key].numbering, store)
     await store.open()
     yield
     await store.close()
 
 
-async def _redis_relay(app: web.Application) -> AsyncIterator[None]:
-    """Share one stream with the other replicas; closed before the store (cleanup runs in
-    reverse), after the last in-flight request has published."""
-    from armada.stream_redis import RedisRelay  # Redis is imported only when configured
+def _numbering(config: Config, subscribers: Subscribers) -> Numbering:
+    """This process's numbering, or with ARMADA_REDIS_URL the deployment's, delivering to
+    this process's subscribers."""
+    if config.redis_url is None:
+        return LocalNumbering(config.ws_buffer, subscribers.deliver)
+    from armada.stream.redis_numbering import RedisNumbering  # Redis only when configured
 
-    config = app[config_key]
-    relay = RedisRelay(config.redis_url or "", app[broadcaster_key], config.ws_buffer)
-    await relay.start()
+    return RedisNumbering(config.redis_url, config.ws_buffer, subscribers.deliver)
+
+
+async def _numbering_running(app: web.Application) -> AsyncIterator[None]:
+    """Closed before the store (cleanup runs in reverse), after the last in-flight request
+    has published."""
+    numbering = app[stream_key].numbering
+    await numbering.start()
     yield
-    await relay.close()
+    await numbering.close()
 
 
 async def _close_subscribers(app: web.Application) -> None:
-    await app[broadcaster_key].close()
+    await app[subscribers_key].close()
 
 
 def _setup_cors(app: web.Application, origins: tuple[str, ...],

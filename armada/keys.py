@@ -2,12 +2,14 @@
 
 from aiohttp import web
 
-from armada.broadcast import Broadcaster
 from armada.config import Config
 from armada.metrics import Metrics
 from armada.store import Store
+from armada.stream.sink import StreamSink
+from armada.ws.subscribers import Subscribers
 
 config_key = web.AppKey("config", Config)
 store_key = web.AppKey("store", Store)
-broadcaster_key = web.AppKey("broadcaster", Broadcaster)
+stream_key = web.AppKey("stream", StreamSink)
+subscribers_key = web.AppKey("subscribers", Subscribers)
 metrics_key = web.AppKey("metrics", Metrics)

@@ -48,15 +48,15 @@ class Metrics:
         self._operation_counts: dict[tuple[str, str], Any] = {}
         self._operation_latencies: dict[str, Any] = {}
 
-    def read_from(self, broadcaster: Any, store: Any) -> None:
-        """Values taken from the broadcaster and the store each time /metrics is scraped."""
-        self._sources["subscribers"] = lambda: len(broadcaster)
-        self._sources["dropped"] = lambda: broadcaster.dropped
-        self._sources["sent"] = lambda: broadcaster.sent
+    def read_from(self, subscribers: Any, numbering: Any, store: Any) -> None:
+        """Values taken from the subscribers, the numbering and the store each time /metrics
+        is scraped."""
+        self._sources["subscribers"] = lambda: len(subscribers)
+        self._sources["dropped"] = lambda: subscribers.dropped
+        self._sources["sent"] = lambda: subscribers.sent
         self._sources["in_use"] = store.connections_in_use
         self._sources["pool"] = lambda: store.pool_size
-        # The relay is attached later (only with ARMADA_REDIS_URL): looked up at each scrape.
-        self._sources["redis"] = lambda: _redis_connected(broadcaster.relay)
+        self._sources["redis"] = lambda: _redis_connected(numbering)
 
     def observe_operation(self, name: str, seconds: float, error: BaseException | None) -> None:
         """The store's hook, called on the event loop when an operation answered."""
@@ -121,9 +121,10 @@ class _Readings(Collector):
                 yield family(name, documentation, value=value)
 
 
-def _redis_connected(relay: Any) -> float | None:
-    """1 or 0 from the Redis relay; None (no series) when the stream does not use Redis."""
-    return None if relay is None else float(relay.connected)
+def _redis_connected(numbering: Any) -> float | None:
+    """1 or 0 from the Redis numbering; None (no series) when the stream does not use Redis."""
+    connected = getattr(numbering, "connected", None)
+    return None if connected is None else float(connected)
 
 
 def route_label(request: web.Request) -> str:

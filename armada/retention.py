@@ -24,7 +24,7 @@ from armada import const
 from armada.config import Config
 from armada.datetimes import format_datetime
 from armada.errors import StoreUnavailable
-from armada.keys import broadcaster_key, config_key, store_key
+from armada.keys import config_key, store_key, stream_key
 from armada.store import Store
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,10 @@ async def retention_task(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _keep_purging(app: web.Application, age: timedelta, interval: float) -> None:
-    broadcaster = app[broadcaster_key]
+    stream = app[stream_key]
 
     def announce(record: Purged) -> None:
-        broadcaster.broadcast("delete_run", {"run_uuid": record.run_uuid})
+        stream.broadcast("delete_run", {"run_uuid": record.run_uuid})
 
     while True:
         try:

@@ -37,7 +37,7 @@ async def serve(config: Config) -> int:
         print(f"armada: cannot listen on {address(config)}: {bind_problem(error)}",
               file=sys.stderr)
         return 2
-    # access_log=None: armada.request_log writes the one line per request instead.
+    # access_log=None: armada.http.request_log writes the one line per request instead.
     runner = web.AppRunner(init_app(config), access_log=None,
                            shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
                            keepalive_timeout=KEEPALIVE_TIMEOUT_SECONDS)

@@ -1,4 +1,4 @@
-"""Prebuilt WebSocket frames (`armada.frames`): the same bytes aiohttp would write, and
+"""Prebuilt WebSocket frames (`armada.ws.frames`): the same bytes aiohttp would write, and
 written straight to the socket only where that is safe."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp._websocket.writer import WebSocketWriter
 from helpers import RUN, next_message
 
-from armada.frames import FrameSink, text_frame
-from armada.keys import broadcaster_key
+from armada.keys import subscribers_key
+from armada.ws.frames import FrameSink, text_frame
 
 
 class RecordingTransport(asyncio.Transport):
@@ -80,7 +80,7 @@ async def test_the_service_never_compresses_so_every_subscriber_gets_the_prebuil
     assert not ws.compress
     await client.post("/api/runs/", json=RUN)
     assert (await next_message(ws))["type"] == "new_run"
-    subscribers = list(client.app[broadcaster_key]._subscribers)
+    subscribers = list(client.app[subscribers_key]._subscribers)
     assert [subscriber._sink is not None for subscriber in subscribers] == [True]
     await ws.close()
 

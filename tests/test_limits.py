@@ -19,7 +19,7 @@ from armada import const
 from armada.app import init_app
 from armada.config import Config, SqliteSettings
 from armada.errors import RequestTimeout
-from armada.limits import Deadlines, timeout_middleware
+from armada.http.deadlines import Deadlines, timeout_middleware
 
 TIMEOUT = 0.3
 

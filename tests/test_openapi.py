@@ -27,8 +27,8 @@ from schemathesis.checks import (
 )
 from server_process import ServiceProcess
 
-from armada.docs import ASSETS
-from armada.openapi import DESCRIPTIONS, described_routes
+from armada.http.docs import ASSETS
+from armada.http.openapi import DESCRIPTIONS, described_routes
 
 MAX_EXAMPLES = 40
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

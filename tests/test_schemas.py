@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load
 
-from armada import const, schemas, stream
+from armada import const
+from armada.http import schemas
 
 DUMPERS = [
     (schemas.run_schema, schemas.run_out),
@@ -95,7 +96,7 @@ def test_a_field_kind_without_a_plan_is_refused_when_the_dumper_is_built() -> No
 
 
 # Every schema the API loads requests with; a plan must not change one answer of any.
-LOADED = [schema for schema in (*vars(schemas).values(), stream.StreamQuery())
+LOADED = [schema for schema in (*vars(schemas).values(), schemas.StreamQuery())
           if isinstance(schema, schemas.StrictSchema)]
 OFFSETS = [timezone(timedelta(minutes=minutes)) for minutes in (-720, -90, 0, 330, 840)]
 DATETIMES = st.one_of(

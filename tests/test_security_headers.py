@@ -10,7 +10,7 @@ import pytest
 from helpers import RUN
 
 from armada.config import load_config
-from armada.security import API_CSP, DOCS_CSP, origin_allowed
+from armada.http.security import API_CSP, DOCS_CSP, origin_allowed
 
 
 def assert_security_headers(headers: Any, csp: str = API_CSP) -> None:

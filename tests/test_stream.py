@@ -17,7 +17,7 @@ from helpers import RUN, event_body, job_body, next_envelope, no_message
 from server_process import service_environment
 
 from armada.config import ConfigError, load_config
-from armada.keys import broadcaster_key
+from armada.keys import stream_key
 
 WIRE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -60,7 +60,7 @@ async def test_every_message_carries_seq_ts_and_epoch(client, subscribe):
 
 async def test_each_app_start_is_a_new_epoch(make_client):
     first, second = await make_client(), await make_client()
-    assert first.app[broadcaster_key].epoch != second.app[broadcaster_key].epoch
+    assert first.app[stream_key].numbering.epoch != second.app[stream_key].numbering.epoch
 
 
 # Resume

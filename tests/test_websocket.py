@@ -22,7 +22,7 @@ from helpers import RUN, event_body, job_body, next_message, no_message
 
 from armada import const
 from armada.config import Config, SqliteSettings
-from armada.keys import broadcaster_key
+from armada.keys import subscribers_key
 
 WIRE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 BIG_CONTENT = "x" * 60_000
@@ -57,7 +57,7 @@ async def post_until_backed_up(client: TestClient, reader: aiohttp.ClientWebSock
 
 
 def most_pending(client: TestClient) -> int:
-    return max(subscriber.pending for subscriber in client.app[broadcaster_key]._subscribers)
+    return max(subscriber.pending for subscriber in client.app[subscribers_key]._subscribers)
 
 
 async def eventually(condition: Callable[[], bool], within: float = 3.0) -> None:
@@ -347,11 +347,11 @@ async def test_a_subscriber_that_overflows_its_queue_is_closed_with_4008(
     reader = await client.ws_connect("/ws/events/")
     await create_run_and_job(client)
     await drain(reader, 2)
-    broadcaster = client.app[broadcaster_key]
+    subscribers = client.app[subscribers_key]
 
     # The reader receives every one of these, in order.
-    await post_until_backed_up(client, reader, lambda: broadcaster.dropped > 0)
-    assert len(broadcaster) == 1
+    await post_until_backed_up(client, reader, lambda: subscribers.dropped > 0)
+    assert len(subscribers) == 1
 
     # The non-reader now reads what the server managed to send, then the close frame.
     async with asyncio.timeout(5):
@@ -370,8 +370,8 @@ async def test_a_subscriber_that_vanishes_is_dropped_quietly(client, subscribe, 
     caplog.set_level(logging.DEBUG)
     reader = await subscribe()
     _, writer = await open_raw_subscriber(client)
-    broadcaster = client.app[broadcaster_key]
-    await eventually(lambda: len(broadcaster) == 2)
+    subscribers = client.app[subscribers_key]
+    await eventually(lambda: len(subscribers) == 2)
     await create_run_and_job(client)
     await drain(reader, 2)
 
@@ -382,7 +382,7 @@ async def test_a_subscriber_that_vanishes_is_dropped_quietly(client, subscribe, 
         assert response.status == 201
     assert [m["data"]["event_uuid"] for m in await drain(reader, 20)] == [
         f"event-{n}" for n in range(20)]
-    await eventually(lambda: len(broadcaster) == 1)
+    await eventually(lambda: len(subscribers) == 1)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
@@ -394,10 +394,10 @@ async def test_a_subscriber_that_vanishes_with_messages_pending_is_dropped_quiet
     await create_run_and_job(client)
     await drain(reader, 2)
     await post_until_backed_up(client, reader, lambda: most_pending(client) >= 3)
-    broadcaster = client.app[broadcaster_key]
+    subscribers = client.app[subscribers_key]
 
     vanish(writer)
-    await eventually(lambda: len(broadcaster) == 1)
+    await eventually(lambda: len(subscribers) == 1)
     await client.post("/api/events/", json=event_body("after"))
     assert (await next_message(reader))["data"]["event_uuid"] == "after"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -432,5 +432,5 @@ async def test_a_subscriber_that_does_not_answer_pings_is_closed(make_client):
             assert message.type == aiohttp.WSMsgType.PING
             pings += 1
     assert pings >= 1
-    broadcaster = client.app[broadcaster_key]
-    await eventually(lambda: len(broadcaster) == 0)
+    subscribers = client.app[subscribers_key]
+    await eventually(lambda: len(subscribers) == 0)

@@ -7,10 +7,17 @@ from typing import Any
 
 from aiohttp import web
 
-from armada.handlers.created import Created
-from armada.handlers.parsing import json_response, load_body, load_match, load_query
-from armada.keys import broadcaster_key, store_key
-from armada.schemas import job_out, job_path, job_schema, job_status_schema, jobs_query, run_out
+from armada.http.created import Created
+from armada.http.parsing import json_response, load_body, load_match, load_query
+from armada.http.schemas import (
+    job_out,
+    job_path,
+    job_schema,
+    job_status_schema,
+    jobs_query,
+    run_out,
+)
+from armada.keys import store_key, stream_key
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -34,13 +41,13 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def create_job(request: web.Request) -> web.Response:
     job = await load_body(request, job_schema)
-    broadcaster = request.app[broadcaster_key]
-    created = Created(job_out, lambda data: broadcaster.broadcast("new_job", data))
+    stream = request.app[stream_key]
+    created = Created(job_out, lambda data: stream.broadcast("new_job", data))
 
     def announce(outcome: tuple[dict[str, Any], bool, dict[str, Any] | None]) -> None:
         new_run = outcome[2]
         if new_run is not None:  # the run first: the job's message refers to it
-            broadcaster.broadcast("new_run", run_out.one(new_run))
+            stream.broadcast("new_run", run_out.one(new_run))
         created(outcome)
 
     return created.response(await request.app[store_key].create_job(job, then=announce))
@@ -48,9 +55,9 @@ async def create_job(request: web.Request) -> web.Response:
 
 async def update_job_status(request: web.Request) -> web.Response:
     change = await load_body(request, job_status_schema)
-    store, broadcaster = request.app[store_key], request.app[broadcaster_key]
-    run_uuid = await broadcaster.owners.of_job(store, change["job_uuid"])
+    store, stream = request.app[store_key], request.app[stream_key]
+    run_uuid = await stream.owners.of_job(store, change["job_uuid"])
     await store.update_job_status(
         change["job_uuid"], change["job_status"],
-        then=lambda _: broadcaster.broadcast("update_job_status", change, run_uuid=run_uuid))
+        then=lambda _: stream.broadcast("update_job_status", change, run_uuid=run_uuid))
     return json_response({"ok": True})

@@ -28,9 +28,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from armada import const
-from armada.broadcast import Broadcaster
 from armada.jsonutil import dumps
-from armada.stream import (
+from armada.stream.messages import (
     RESYNC,
     Cursor,
     Message,
@@ -39,6 +38,7 @@ from armada.stream import (
     resync_message,
     resync_reason,
 )
+from armada.stream.numbering import Deliver
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,14 @@ def _seq_of(entry_id: str) -> int:
     return int(entry_id.partition("-")[0])
 
 
-class RedisRelay:
-    def __init__(self, url: str, broadcaster: Broadcaster, ring_size: int,
+class RedisNumbering:
+    """The deployment's numbering (`armada.stream.numbering.Numbering`), kept in Redis."""
+
+    def __init__(self, url: str, ring_size: int, deliver: Deliver,
                  prefix: str = const.REDIS_KEY_PREFIX) -> None:
-        self._broadcaster = broadcaster
+        self.epoch = new_epoch()  # until Redis says which epoch the deployment is in
+        self.seq = 0
+        self._deliver = deliver
         self._ring_size = ring_size
         self._keys = [f"{prefix}:epoch", f"{prefix}:seq", f"{prefix}:ring"]
         self._channel = f"{prefix}:messages"
@@ -103,7 +107,6 @@ class RedisRelay:
 
     async def start(self) -> None:
         """Start publishing and listening; wait (a little) until subscribed to Redis."""
-        self._broadcaster.relay = self
         self._tasks = [asyncio.create_task(self._listen(), name="redis-listener"),
                        asyncio.create_task(self._publish(), name="redis-publisher")]
         try:
@@ -180,7 +183,7 @@ class RedisRelay:
                         why, len(self._outbox))
             self._publisher_lost = True
             self._outbox.clear()
-            self._broadcaster.resync_all(UNAVAILABLE)
+            self.resync(UNAVAILABLE)
 
     # Listening
 
@@ -192,21 +195,21 @@ class RedisRelay:
                 await pubsub.subscribe(self._channel)
                 # Subscribed first: from here on nothing published is missed.
                 epoch, seq, _, _ = await self._position(None)
-                self._broadcaster.epoch, self._broadcaster.seq = epoch, seq
+                self.epoch, self.seq = epoch, seq
                 if self._listener_down:
                     log.warning("Redis is back; subscribers resync at seq %d", seq)
                     self._listener_down = False
-                    self._broadcaster.resync_all(RECONNECTED)
+                    self.resync(RECONNECTED)
                 self._listening.set()
                 delay = const.REDIS_RETRY_FIRST_SECONDS
                 async for item in pubsub.listen():
                     if item is not None and item.get("type") == "message":
-                        self._broadcaster.deliver(parse_entry(item["data"]))
+                        self._received(parse_entry(item["data"]))
             except (RedisError, OSError) as error:
                 if not self._listener_down:
                     log.warning("lost Redis (%s); subscribers resync, retrying", error)
                     self._listener_down = True
-                    self._broadcaster.resync_all(UNAVAILABLE)
+                    self.resync(UNAVAILABLE)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, const.REDIS_RETRY_MAX_SECONDS)
             finally:
@@ -229,8 +232,15 @@ class RedisRelay:
                 if reason is not None:
                     return [resync_message(current, epoch, reason, cursor.since)]
                 return [parse_entry(entry) for entry in entries]
-        b = self._broadcaster
-        return [resync_message(b.seq, b.epoch, UNAVAILABLE, cursor.since)]
+        return [resync_message(self.seq, self.epoch, UNAVAILABLE, cursor.since)]
+
+    def resync(self, reason: str) -> None:
+        self._deliver(resync_message(self.seq, self.epoch, reason, None))
+
+    def _received(self, message: Message) -> None:
+        """A message numbered in Redis (this replica's or another's), in publish order."""
+        self.epoch, self.seq = message.epoch, message.seq
+        self._deliver(message)
 
     async def _position(self, since: int | None) -> tuple[str, int, int, list[str]]:
         """Epoch, current seq, oldest seq in the ring, and the entries after `since`, read

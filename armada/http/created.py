@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from armada.handlers.parsing import json_response
-from armada.schemas import RecordDumper
+from armada.http.parsing import json_response
+from armada.http.schemas import RecordDumper
 
 
 class Created:

@@ -14,8 +14,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 
-from armada import const, schemas
-from armada.routes import ROUTES
+from armada import const
+from armada.http import schemas
+from armada.http.routes import ROUTES
 
 TITLE = "Armada Backend"
 VERSION = "0.1.0"

@@ -15,8 +15,8 @@ from aiohttp import hdrs, web
 
 from armada import const
 from armada.errors import Unauthorized
+from armada.http.security import check_websocket_origin
 from armada.keys import config_key
-from armada.security import check_websocket_origin
 
 OPEN_PATHS = frozenset(path + slash for path in (const.HEALTH_PATH, const.READY_PATH,
                                                   const.METRICS_PATH) for slash in ("", "/"))

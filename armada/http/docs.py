@@ -12,8 +12,8 @@ from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
 from armada import const
-from armada.handlers.parsing import json_response
-from armada.openapi import build_openapi
+from armada.http.openapi import build_openapi
+from armada.http.parsing import json_response
 
 STATIC = Path(__file__).resolve().parent / "static"
 SWAGGER_UI = Path(str(swagger_ui_path))

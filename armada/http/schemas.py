@@ -23,11 +23,13 @@ from marshmallow import (
     post_load,
     utils,
     validate,
+    validates,
     validates_schema,
 )
 
 from armada import const
 from armada.datetimes import format_datetime, parse_datetime, plus_read_as_space
+from armada.stream.messages import MESSAGE_TYPES
 
 
 def _no_lone_surrogates(value: str) -> None:
@@ -441,3 +443,31 @@ run_out = RecordDumper(run_schema)
 run_summary_out = RecordDumper(run_summary_schema)
 job_out = RecordDumper(job_schema)
 event_out = RecordDumper(event_schema)
+
+
+class StreamQuery(StrictSchema):
+    """The query string of `/ws/events/`; refused with a 422 before the upgrade."""
+
+    since = fields.Integer(strict=False, validate=validate.Range(min=0, max=2**63 - 1))
+    epoch = fields.String(validate=validate.Length(min=1, max=64))
+    run_uuid = Identifier()
+    job_uuid = Identifier()
+    types = fields.String(validate=validate.Length(min=1, max=1000))
+
+    @validates("types")
+    def _known_types(self, value: str, **kwargs: Any) -> None:
+        unknown = sorted(set(value.split(",")) - set(MESSAGE_TYPES))
+        if unknown:
+            raise ValidationError(
+                f"Unknown message type(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(MESSAGE_TYPES)}."
+            )
+
+    @validates_schema
+    def _cursor_is_whole(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("since" in data) != ("epoch" in data):
+            missing = "epoch" if "since" in data else "since"
+            raise ValidationError("since and epoch are given together.", missing)
+
+
+stream_query = StreamQuery()

@@ -1,6 +1,6 @@
 """The WebSocket transport of `/ws/events/`: connection lifecycle and heartbeat.
 
-What the messages mean, how resume and filters work: `armada.stream`.
+What the messages mean, how resume and filters work: `armada.stream.messages`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from aiohttp import WSCloseCode, web
 
 from armada import const
 from armada.errors import ApiError
-from armada.handlers.parsing import load_query
-from armada.keys import broadcaster_key, config_key, store_key
-from armada.stream import StreamFilter, stream_query, stream_request
+from armada.http.parsing import load_query
+from armada.http.schemas import stream_query
+from armada.keys import config_key, store_key, stream_key, subscribers_key
+from armada.stream.filters import StreamFilter, stream_request
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,12 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
     sends is read and ignored. A malformed query is a 422 before the upgrade."""
     cursor, stream_filter = stream_request(load_query(request, stream_query))
     config = request.app[config_key]
-    broadcaster = request.app[broadcaster_key]
+    subscribers = request.app[subscribers_key]
     if stream_filter.job_uuid is not None and stream_filter.run_uuid is None:
         stream_filter = await _with_run_of_job(request, stream_filter)
     # aiohttp pings every `heartbeat` seconds and closes a peer that does not answer.
     # No per-message compression: every subscriber is then sent the same prebuilt frame
-    # (armada.frames) instead of a zlib pass per message per subscriber.
+    # (armada.ws.frames) instead of a zlib pass per message per subscriber.
     ws = web.WebSocketResponse(heartbeat=config.ws_heartbeat, compress=False,
                                max_msg_size=const.WS_MAX_INCOMING_MESSAGE_BYTES)
     await ws.prepare(request)
@@ -41,13 +42,16 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
     abort = transport.abort if transport is not None else lambda: None
     subscriber = None
     try:
-        subscriber = await broadcaster.subscribe(ws, name, abort, stream_filter, cursor)
+        # Registered before the backlog is read: nothing numbered in between is missed, and
+        # what both hold is sent once.
+        subscriber = subscribers.add(ws, name, abort, stream_filter)
+        subscriber.start(await request.app[stream_key].numbering.backlog(cursor))
         log.debug("subscriber %s connected", name)
         async for _message in ws:
             pass
     finally:
         if subscriber is not None:
-            broadcaster.unsubscribe(subscriber)
+            subscribers.remove(subscriber)
             await subscriber.close(WSCloseCode.OK, "")
         log.debug("subscriber %s disconnected", name)
     return ws
@@ -56,7 +60,7 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
 async def _with_run_of_job(request: web.Request, stream_filter: StreamFilter) -> StreamFilter:
     """A job filter also takes the delete_run of the job's run (every delete_run when the
     run cannot be found out now)."""
-    owners = request.app[broadcaster_key].owners
+    owners = request.app[stream_key].owners
     try:
         run_uuid = await owners.of_job(request.app[store_key], stream_filter.job_uuid or "")
     except ApiError:

@@ -10,16 +10,15 @@ from typing import Any
 from aiohttp import web
 
 from armada import const
-from armada.handlers.created import Created
-from armada.handlers.parsing import (
+from armada.http.created import Created
+from armada.http.parsing import (
     json_list_response,
     json_response,
     load_body,
     load_match,
     load_query,
 )
-from armada.keys import broadcaster_key, store_key
-from armada.schemas import (
+from armada.http.schemas import (
     encode_cursor,
     event_batch_schema,
     event_out,
@@ -28,6 +27,7 @@ from armada.schemas import (
     event_status_schema,
     events_query,
 )
+from armada.keys import store_key, stream_key
 from armada.store import Store
 
 
@@ -66,21 +66,21 @@ async def get_event(request: web.Request) -> web.Response:
 
 async def create_event(request: web.Request) -> web.Response:
     event = await load_body(request, event_schema)
-    store, broadcaster = request.app[store_key], request.app[broadcaster_key]
+    store, stream = request.app[store_key], request.app[stream_key]
     # The run, for the stream's run filters (a job never changes run).
-    run_uuid = await broadcaster.owners.of_job(store, event["job_uuid"])
-    created = Created(event_out, lambda data: broadcaster.broadcast("new_event", data,
+    run_uuid = await stream.owners.of_job(store, event["job_uuid"])
+    created = Created(event_out, lambda data: stream.broadcast("new_event", data,
                                                                     run_uuid=run_uuid))
     return created.response(await store.create_event(event, then=created))
 
 
 async def update_event_status(request: web.Request) -> web.Response:
     change = await load_body(request, event_status_schema)
-    store, broadcaster = request.app[store_key], request.app[broadcaster_key]
-    job_uuid, run_uuid = await broadcaster.owners.of_event(store, change["event_uuid"])
+    store, stream = request.app[store_key], request.app[stream_key]
+    job_uuid, run_uuid = await stream.owners.of_event(store, change["event_uuid"])
     await store.update_event_status(
         change["event_uuid"], change["event_status"],
-        then=lambda _: broadcaster.broadcast("update_event_status", change, run_uuid=run_uuid,
+        then=lambda _: stream.broadcast("update_event_status", change, run_uuid=run_uuid,
                                              job_uuid=job_uuid))
     return json_response({"ok": True})
 
@@ -88,9 +88,9 @@ async def update_event_status(request: web.Request) -> web.Response:
 async def create_events(request: web.Request) -> web.Response:
     """Up to MAX_BATCH_EVENTS events in one transaction: all are stored, or none."""
     batch = await load_body(request, event_batch_schema)
-    store, broadcaster = request.app[store_key], request.app[broadcaster_key]
+    store, stream = request.app[store_key], request.app[stream_key]
     # Runs looked up before the write, as in create_event (for the stream's run filters).
-    run_of_job = {job_uuid: await broadcaster.owners.of_job(store, job_uuid)
+    run_of_job = {job_uuid: await stream.owners.of_job(store, job_uuid)
                   for job_uuid in {event["job_uuid"] for event in batch["events"]}}
     records: list[dict[str, Any]] = []
 
@@ -99,7 +99,7 @@ async def create_events(request: web.Request) -> web.Response:
             record = event_out.one(stored)
             records.append(record)
             if created:
-                broadcaster.broadcast("new_event", record,
+                stream.broadcast("new_event", record,
                                       run_uuid=run_of_job.get(record["job_uuid"]))
 
     results = await store.create_events(batch["events"], then=announce)

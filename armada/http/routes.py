@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from armada import ws
-from armada.handlers import events, jobs, runs
+from armada.http import events, jobs, runs
+from armada.ws import handler as ws
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

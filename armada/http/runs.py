@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from armada.handlers.created import Created
-from armada.handlers.parsing import json_response, load_body, load_match, load_query
-from armada.keys import broadcaster_key, store_key
-from armada.schemas import run_out, run_path, run_schema, run_summary_out, runs_query
+from armada.http.created import Created
+from armada.http.parsing import json_response, load_body, load_match, load_query
+from armada.http.schemas import run_out, run_path, run_schema, run_summary_out, runs_query
+from armada.keys import store_key, stream_key
 
 
 async def list_runs(request: web.Request) -> web.Response:
@@ -33,14 +33,14 @@ async def get_run(request: web.Request) -> web.Response:
 
 async def create_run(request: web.Request) -> web.Response:
     run = await load_body(request, run_schema)
-    broadcaster = request.app[broadcaster_key]
-    created = Created(run_out, lambda data: broadcaster.broadcast("new_run", data))
+    stream = request.app[stream_key]
+    created = Created(run_out, lambda data: stream.broadcast("new_run", data))
     return created.response(await request.app[store_key].create_run(run, then=created))
 
 
 async def delete_run(request: web.Request) -> web.Response:
     run_uuid = load_match(request, run_path)["run_uuid"]
-    broadcaster = request.app[broadcaster_key]
+    stream = request.app[stream_key]
     await request.app[store_key].delete_run(
-        run_uuid, then=lambda _: broadcaster.broadcast("delete_run", {"run_uuid": run_uuid}))
+        run_uuid, then=lambda _: stream.broadcast("delete_run", {"run_uuid": run_uuid}))
     return json_response({"ok": True})

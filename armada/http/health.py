@@ -8,7 +8,7 @@ from aiohttp import web
 
 from armada import const
 from armada.errors import NotReady, StoreUnavailable
-from armada.handlers.parsing import json_response
+from armada.http.parsing import json_response
 from armada.keys import store_key
 
 

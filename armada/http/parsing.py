@@ -13,9 +13,9 @@ from aiohttp import web
 from marshmallow import Schema
 
 from armada.errors import InvalidJson, ValidationFailed
+from armada.http.deadlines import answer_started
+from armada.http.request_log import request_id_of
 from armada.jsonutil import encode
-from armada.limits import answer_started
-from armada.request_log import request_id_of
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,9 @@
-"""Subscribers and fan-out: each message is numbered and serialised once, then queued to
-every subscriber whose filter takes it.
+"""Subscribers and fan-out: each numbered message is framed once, then queued to every
+subscriber whose filter takes it.
 
-Broadcasting never awaits a client: each subscriber has a bounded queue drained by its
-own writer task, and one whose queue overflows is disconnected. Numbering is this
-process's own, or, with a Redis relay attached, the deployment's (the relay numbers each
-mutation in Redis and hands every replica the result through `deliver`).
+Fan-out never awaits a client: each subscriber has a bounded queue drained by its own
+writer task, and one whose queue overflows is disconnected. Where messages are numbered
+is `armada.stream.numbering`'s; this module only delivers them.
 """
 
 from __future__ import annotations
@@ -14,40 +13,17 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, web
 
 from armada import const
-from armada.frames import FrameSink
-from armada.stream import (
-    RESYNC,
-    Cursor,
-    Message,
-    Owners,
-    Ring,
-    StreamFilter,
-    compose,
-    concerns,
-    message_body,
-    new_epoch,
-    now_text,
-    resync_message,
-    resync_reason,
-)
+from armada.stream.filters import StreamFilter
+from armada.stream.messages import RESYNC, Message
+from armada.ws.frames import FrameSink, Outgoing
 
 log = logging.getLogger(__name__)
 
 EVERYTHING = StreamFilter()
-
-
-class Relay(Protocol):
-    """Where messages are numbered when several processes share one stream."""
-
-    def publish(self, message_type: str, run_uuid: str | None, job_uuid: str | None,
-                body: str) -> None: ...
-
-    async def backlog(self, cursor: Cursor | None) -> list[Message]: ...
 
 
 class Subscriber:
@@ -68,7 +44,7 @@ class Subscriber:
         self._everything = stream_filter == EVERYTHING
         self._abort = abort
         self._max_pending = max_pending
-        self._queue: deque[Message] = deque()
+        self._queue: deque[Outgoing] = deque()
         self._sink = FrameSink.of(ws)
         self._direct = False  # flush writes itself: the writer task is idle
         self._wakeup: asyncio.Future[None] | None = None
@@ -81,11 +57,11 @@ class Subscriber:
     def takes(self, message: Message) -> bool:
         return self._everything or self.filter.accepts(message)
 
-    def offer(self, message: Message) -> bool:
+    def offer(self, outgoing: Outgoing) -> bool:
         """Queue a message the filter takes; False when the queue is full."""
         if len(self._queue) >= self._max_pending:
             return False
-        self._queue.append(message)
+        self._queue.append(outgoing)
         return True
 
     @property
@@ -127,7 +103,7 @@ class Subscriber:
                         continue
                     self._direct = True
                 elif self._queue:
-                    message = self._queue.popleft()
+                    message = self._queue.popleft().message
                     if self._fresh(message):
                         await self.ws.send_str(message.text)
                     continue
@@ -139,7 +115,7 @@ class Subscriber:
     def _write_queued(self) -> None:
         """Everything queued, as prebuilt frames, in one write to the socket."""
         assert self._sink is not None
-        frames = [message.frame for message in self._queue if self._fresh(message)]
+        frames = [item.frame for item in self._queue if self._fresh(item.message)]
         self._queue.clear()
         if frames:
             self._sink.write(frames)
@@ -170,14 +146,11 @@ class Subscriber:
             self._abort()
 
 
-class Broadcaster:
-    def __init__(self, max_pending: int, buffer_size: int = const.WS_BUFFER_MESSAGES) -> None:
+class Subscribers:
+    """Every connected subscriber of this process, and the fan-out to them."""
+
+    def __init__(self, max_pending: int) -> None:
         self.max_pending = max_pending
-        self.epoch = new_epoch()
-        self.seq = 0
-        self.owners = Owners()
-        self.relay: Relay | None = None
-        self._ring = Ring(buffer_size)
         self._subscribers: dict[Subscriber, None] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._flush_scheduled = False
@@ -187,81 +160,28 @@ class Broadcaster:
     def __len__(self) -> int:
         return len(self._subscribers)
 
-    async def subscribe(self, ws: web.WebSocketResponse, name: str, abort: Callable[[], None],
-                        stream_filter: StreamFilter = EVERYTHING,
-                        cursor: Cursor | None = None) -> Subscriber:
-        """Register a subscriber, then start it with what it missed since `cursor`.
-
-        Registered first, so every later message is queued to it; what the backlog also
-        holds is sent once. Without a relay the backlog is taken in the same step as the
-        registration, so nothing can be committed in between.
-        """
+    def add(self, ws: web.WebSocketResponse, name: str, abort: Callable[[], None],
+            stream_filter: StreamFilter = EVERYTHING) -> Subscriber:
+        """Register a subscriber: every message delivered from now on is queued to it. Start
+        it (`Subscriber.start`) with what it missed before; what both hold is sent once."""
         subscriber = Subscriber(ws, name, self.max_pending, abort, stream_filter)
         self._subscribers[subscriber] = None
-        if self.relay is None:
-            backlog = self.backlog(cursor)
-        else:
-            try:
-                backlog = await self.relay.backlog(cursor)
-            except BaseException:
-                self.unsubscribe(subscriber)
-                raise
-        subscriber.start(backlog)
         return subscriber
 
-    def unsubscribe(self, subscriber: Subscriber) -> None:
+    def remove(self, subscriber: Subscriber) -> None:
         self._subscribers.pop(subscriber, None)
 
-    def backlog(self, cursor: Cursor | None) -> list[Message]:
-        """What a client resuming from `cursor` missed, from the ring; or a resync."""
-        if cursor is None:
-            return []
-        reason = resync_reason(cursor, self.epoch, self.seq, self._ring.oldest(self.seq))
-        if reason is not None:
-            return [resync_message(self.seq, self.epoch, reason, cursor.since)]
-        return self._ring.after(cursor.since)
-
-    def broadcast(self, message_type: str, data: Any, *, run_uuid: str | None = None,
-                  job_uuid: str | None = None) -> None:
-        """Send `{"seq", "epoch", "ts", "type", "data"}` to every subscriber; never waits.
-
-        `run_uuid`/`job_uuid` say which run and job the message is about when `data`
-        does not (filters need them).
-        """
-        run_uuid, job_uuid = concerns(message_type, data, run_uuid, job_uuid, self.owners)
-        self.owners.learn(message_type, run_uuid, job_uuid, data)
-        body = message_body(message_type, data, now_text())
-        if self.relay is not None:
-            self.relay.publish(message_type, run_uuid, job_uuid, body)
-            return
-        self.seq += 1
-        message = Message(self.seq, self.epoch, message_type, run_uuid, job_uuid,
-                          compose(self.seq, self.epoch, body))
-        self._ring.append(message)
-        self._fan_out(message)
-
     def deliver(self, message: Message) -> None:
-        """A message numbered by the relay (this replica's or another's)."""
-        self.epoch, self.seq = message.epoch, message.seq
-        self.owners.learn(message.type, message.run_uuid, message.job_uuid, None)
+        """Queue a numbered message to every subscriber that takes it; never waits."""
         self._fan_out(message)
-
-    def resync_all(self, reason: str) -> None:
-        """Tell every subscriber to reload: messages may have been lost (Redis went away)."""
-        self._fan_out(resync_message(self.seq, self.epoch, reason, None))
-
-    def broadcast_resync(self, reason: str) -> None:
-        """Tell every subscriber to reload through the stream itself: numbered like a change,
-        so that it reaches every replica's subscribers (through the relay) and every client
-        that resumes from before it."""
-        self.broadcast(RESYNC, {"reason": reason, "since": None})
 
     def _fan_out(self, message: Message) -> None:
+        outgoing = Outgoing(message)
         queued = 0
         for subscriber in list(self._subscribers):
             if not subscriber.takes(message):
                 continue
-            if subscriber.offer(message):
+            if subscriber.offer(outgoing):
                 queued += 1
             else:
                 self._drop(subscriber)
@@ -278,7 +198,7 @@ class Broadcaster:
                 subscriber.flush()
 
     def _drop(self, subscriber: Subscriber) -> None:
-        self.unsubscribe(subscriber)
+        self.remove(subscriber)
         self.dropped += 1
         log.warning("dropping WebSocket subscriber %s: %d messages not read, closing with %d",
                     subscriber.name, subscriber.pending, const.WS_CLOSE_OVERFLOW)

@@ -1,1 +1,0 @@
-"""HTTP handlers, one module per resource; they parse, call the store, broadcast, answer."""

@@ -1,0 +1,81 @@
+"""Numbering: where each message gets its `seq` in an epoch, and what resume replays.
+
+Two implementations of one interface: `LocalNumbering`, this process's own (a counter and
+a ring in memory), and `armada.stream.redis_numbering.RedisNumbering`, the deployment's
+(a counter and a ring in Redis, shared by every replica). Either hands each numbered
+message, in order, to one `deliver` callable: the subscribers' fan-out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from armada.stream.messages import (
+    Cursor,
+    Message,
+    Ring,
+    compose,
+    new_epoch,
+    resync_message,
+    resync_reason,
+)
+
+Deliver = Callable[[Message], None]
+
+
+class Numbering(Protocol):
+    """Numbers messages and hands them to `deliver`; answers what a cursor missed."""
+
+    epoch: str
+    seq: int
+
+    def publish(self, message_type: str, run_uuid: str | None, job_uuid: str | None,
+                body: str) -> None:
+        """Number one message (its `body` from `messages.message_body`); never waits."""
+
+    async def backlog(self, cursor: Cursor | None) -> list[Message]:
+        """What a client resuming from `cursor` missed; or a resync saying why it cannot."""
+
+    def resync(self, reason: str) -> None:
+        """Tell this process's subscribers at once, unnumbered, to reload."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalNumbering:
+    """This process's numbering: a new epoch per start, the last `buffer_size` messages."""
+
+    def __init__(self, buffer_size: int, deliver: Deliver) -> None:
+        self.epoch = new_epoch()
+        self.seq = 0
+        self._ring = Ring(buffer_size)
+        self._deliver = deliver
+
+    def publish(self, message_type: str, run_uuid: str | None, job_uuid: str | None,
+                body: str) -> None:
+        self.seq += 1
+        message = Message(self.seq, self.epoch, message_type, run_uuid, job_uuid,
+                          compose(self.seq, self.epoch, body))
+        self._ring.append(message)
+        self._deliver(message)
+
+    async def backlog(self, cursor: Cursor | None) -> list[Message]:
+        # No await before the answer: a subscriber registered just before gets no gap.
+        if cursor is None:
+            return []
+        reason = resync_reason(cursor, self.epoch, self.seq, self._ring.oldest(self.seq))
+        if reason is not None:
+            return [resync_message(self.seq, self.epoch, reason, cursor.since)]
+        return self._ring.after(cursor.since)
+
+    def resync(self, reason: str) -> None:
+        self._deliver(resync_message(self.seq, self.epoch, reason, None))
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
