@@ -1,4 +1,5 @@
-"""The SQL files, checked without a database: same queries in both dialects, all parseable.
+"""The SQL files, checked without a database: same queries in both dialects, all parseable,
+and a query written the same way for both written once, in sql/common/.
 
 SQL Server cannot run everywhere, so its dialect is checked statically here (sqlglot's T-SQL
 parser) and against a live server only by the opt-in suite (ARMADA_TEST_MSSQL).
@@ -7,6 +8,7 @@ parser) and against a live server only by the opt-in suite (ARMADA_TEST_MSSQL).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import sqlglot
@@ -14,10 +16,19 @@ from sqlglot import exp
 
 from armada.config import MssqlSettings
 from armada.store.dialects import MssqlDialect
-from armada.store.queries import COMMENT, PARAMETER, TRIGGER_START, Query, load_queries, parse_query
+from armada.store.queries import (
+    COMMENT,
+    COMMON,
+    PARAMETER,
+    SQL_ROOT,
+    Query,
+    load_queries,
+    read_folder,
+)
 
 SQLITE = load_queries("sqlite")
 MSSQL = load_queries("mssql")
+WRITTEN_ONCE = read_folder(SQL_ROOT / COMMON)
 PYTDS_PARAMETER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
 
 
@@ -51,7 +62,7 @@ def mssql_dialect() -> MssqlDialect:
     return MssqlDialect(settings, timeout=1.0)
 
 
-# Both dialects answer the same named queries
+# Both dialects answer the same named queries, each written once where it can be
 
 
 def test_both_dialects_define_the_same_queries() -> None:
@@ -61,6 +72,47 @@ def test_both_dialects_define_the_same_queries() -> None:
 @pytest.mark.parametrize("name", sorted(SQLITE))
 def test_each_query_takes_the_same_parameters_in_both_dialects(name: str) -> None:
     assert MSSQL[name].parameters == SQLITE[name].parameters
+
+
+def test_both_dialects_read_the_queries_written_once() -> None:
+    assert WRITTEN_ONCE
+    for name, query in WRITTEN_ONCE.items():
+        assert SQLITE[name] == MSSQL[name] == query
+
+
+def code_of(query: Query) -> list[str]:
+    """The statements without comments, their whitespace made single spaces."""
+    return [" ".join(COMMENT.sub("", statement).split()) for statement in query.statements]
+
+
+@pytest.mark.parametrize("name", sorted(set(SQLITE) - set(WRITTEN_ONCE)))
+def test_a_query_kept_per_dialect_is_written_differently_in_each(name: str) -> None:
+    assert code_of(SQLITE[name]) != code_of(MSSQL[name]), f"{name} belongs in sql/{COMMON}/"
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.sql").write_text(text, encoding="utf-8")
+
+
+def test_a_dialect_reads_the_common_queries_and_its_own(tmp_path: Path) -> None:
+    write(tmp_path / COMMON, "count_runs", "SELECT COUNT(*) AS total FROM armada_runs;\n")
+    write(tmp_path / "sqlite", "get_run", "SELECT run_uuid FROM armada_runs LIMIT 1;\n")
+    assert sorted(load_queries("sqlite", tmp_path)) == ["count_runs", "get_run"]
+
+
+def test_a_query_in_common_and_in_a_dialect_folder_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / COMMON, "count_runs", "SELECT COUNT(*) AS total FROM armada_runs;\n")
+    write(tmp_path / "sqlite", "count_runs", "SELECT COUNT(*) AS total FROM armada_runs;\n")
+    write(tmp_path / "sqlite", "get_run", "SELECT run_uuid FROM armada_runs LIMIT 1;\n")
+    with pytest.raises(ValueError, match=r"in both common/ and sqlite/: count_runs"):
+        load_queries("sqlite", tmp_path)
+
+
+def test_a_dialect_without_its_own_folder_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / COMMON, "count_runs", "SELECT COUNT(*) AS total FROM armada_runs;\n")
+    with pytest.raises(FileNotFoundError, match="no SQL files"):
+        load_queries("sqlite", tmp_path)
 
 
 # Every statement parses in its own dialect
@@ -75,26 +127,26 @@ def test_mssql_statement_parses_as_tsql(statement: str) -> None:
 
 @pytest.mark.parametrize("statement", statements_of(SQLITE))
 def test_sqlite_statement_parses_as_sqlite(statement: str) -> None:
-    if TRIGGER_START.match(COMMENT.sub("", statement).strip()):
-        # sqlglot has no CREATE TRIGGER; SQLite itself runs these on every test's start.
-        pytest.skip("sqlglot does not parse CREATE TRIGGER")
     trees = parse(statement, "sqlite")
     assert len(trees) == 1, "one statement per `;`-terminated chunk"
     assert fallback_commands(trees[0]) == []
 
 
-def test_a_trigger_is_one_statement_with_the_statements_of_its_body() -> None:
-    text = ("CREATE TABLE t (a INT);\n"
-            "-- kept in step\n"
-            "CREATE TRIGGER t_insert AFTER INSERT ON t\nBEGIN\n"
-            "    UPDATE u SET n = n + 1;\n    DELETE FROM u WHERE n > 9;\nEND;\n"
-            "SELECT 1;\n")
-    query = parse_query("example", text)
-    assert len(query.statements) == 3
-    assert query.statements[1].endswith("DELETE FROM u WHERE n > 9;\nEND")
-    assert "UPDATE u SET n = n + 1;\n" in query.statements[1]
-    with pytest.raises(ValueError, match="without its END"):
-        parse_query("broken", "CREATE TRIGGER x AFTER INSERT ON t BEGIN\n  SELECT 1;\n")
+@pytest.mark.parametrize("statement", statements_of(WRITTEN_ONCE))
+def test_query_written_once_parses_as_tsql_and_as_sqlite(statement: str) -> None:
+    for dialect, text in (("tsql", as_tsql_variables(statement)), ("sqlite", statement)):
+        trees = parse(text, dialect)
+        assert len(trees) == 1, dialect
+        assert fallback_commands(trees[0]) == [], dialect
+
+
+def test_sqlite_drops_nothing_but_the_job_counts_it_once_kept() -> None:
+    # Never Armada data: only the service's own helper table and its triggers.
+    drops = [tree for query in SQLITE.values() for statement in query.statements
+             for tree in parse(statement, "sqlite") if isinstance(tree, exp.Drop)]
+    assert sorted((drop.kind, table.name) for drop in drops for table in drop.args["tables"]) == [
+        ("TABLE", "armada_job_counts"), ("TRIGGER", "armada_job_counts_delete"),
+        ("TRIGGER", "armada_job_counts_insert"), ("TRIGGER", "armada_job_counts_update")]
 
 
 def test_a_statement_sqlglot_does_not_understand_is_reported_as_a_fallback() -> None:
@@ -196,6 +248,19 @@ def test_lists_are_ordered_the_same_in_both_dialects(name: str) -> None:
         return [order.sql() for order in tree.args["order"].expressions]
 
     assert ordering(MSSQL[name], "tsql") == ordering(SQLITE[name], "sqlite")
+
+
+@pytest.mark.parametrize("name", ["list_runs", "list_runs_between", "get_run_with_summary"])
+def test_run_summaries_count_the_jobs_the_same_way_in_both_dialects(name: str) -> None:
+    def selects(query: Query, dialect: str) -> list[exp.Expression]:
+        (statement,) = query.statements
+        return parse(as_tsql_variables(statement), dialect)[0].selects
+
+    mssql, sqlite = selects(MSSQL[name], "tsql"), selects(SQLITE[name], "sqlite")
+    assert [column.sql() for column in mssql] == [column.sql() for column in sqlite]
+    assert [column.alias_or_name for column in sqlite] == [
+        "run_uuid", "run_datetime", "jobs_total", "jobs_running", "jobs_success", "jobs_failed",
+        "jobs_pending", "jobs_cancelled"]
 
 
 def test_mssql_table_columns_answers_the_columns_the_sqlite_one_does() -> None:

@@ -1,5 +1,8 @@
 -- Fresh tables; existing (legacy VARCHAR(255)/DATETIME, keyless) tables are left exactly as they are.
--- Every name is qualified with dbo so DDL, queries and table_columns see the same tables.
+-- DDL and table_columns name dbo, where the tables are made; the queries name the tables
+-- unqualified, written once for both dialects (sql/common/). SQL Server looks an unqualified
+-- name up in the login's default schema, then in dbo: the same tables for a login whose
+-- default schema is dbo, the default for a database user.
 -- Ids are compared byte for byte, as on SQLite: a binary collation on every id column (the
 -- database's default collation usually ignores case, which would make `JOB-1` equal `job-1`).
 IF OBJECT_ID(N'dbo.armada_runs', N'U') IS NULL

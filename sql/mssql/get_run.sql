@@ -1,3 +1,3 @@
 SELECT TOP (1) run_uuid, run_datetime
-FROM dbo.armada_runs
+FROM armada_runs
 WHERE run_uuid = :run_uuid;

@@ -2,7 +2,7 @@
 -- (before_datetime, before_uuid). The operation folds `until` into that position, so the
 -- index range has one upper bound and a page never scans the newer events again.
 SELECT TOP (:limit) event_uuid, event_content, job_uuid, event_datetime, event_status
-FROM dbo.armada_events
+FROM armada_events
 WHERE job_uuid = :job_uuid
     AND event_datetime >= :since
     AND event_datetime <= :before_datetime

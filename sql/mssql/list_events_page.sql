@@ -2,7 +2,7 @@
 -- (before_datetime, before_uuid); list_events_of_job_page without the job, on
 -- ix_armada_events_datetime. The whole list is read as a run of such pages (streamed).
 SELECT TOP (:limit) event_uuid, event_content, job_uuid, event_datetime, event_status
-FROM dbo.armada_events
+FROM armada_events
 WHERE event_datetime >= :since
     AND event_datetime <= :before_datetime
     AND (event_datetime < :before_datetime OR event_uuid < :before_uuid)

@@ -1,29 +1,23 @@
 -- list_runs within [since, until); the operation passes both bounds, so the range can seek.
 WITH run_page AS (
     SELECT run_uuid, run_datetime
-    FROM dbo.armada_runs
+    FROM armada_runs
     WHERE run_datetime >= :since AND run_datetime < :until
     ORDER BY run_datetime DESC, run_uuid DESC
     OFFSET :offset ROWS FETCH NEXT :limit ROWS ONLY
 )
 SELECT run_page.run_uuid, run_page.run_datetime,
-    COALESCE(summary.jobs_total, 0) AS jobs_total,
-    COALESCE(summary.jobs_running, 0) AS jobs_running,
-    COALESCE(summary.jobs_success, 0) AS jobs_success,
-    COALESCE(summary.jobs_failed, 0) AS jobs_failed,
-    COALESCE(summary.jobs_pending, 0) AS jobs_pending,
-    COALESCE(summary.jobs_cancelled, 0) AS jobs_cancelled
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid) AS jobs_total,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Running') AS jobs_running,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Success') AS jobs_success,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Failed') AS jobs_failed,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Pending') AS jobs_pending,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Cancelled') AS jobs_cancelled
 FROM run_page
-LEFT JOIN (
-    SELECT run_uuid,
-        COUNT(*) AS jobs_total,
-        SUM(CASE WHEN job_status = N'Running' THEN 1 ELSE 0 END) AS jobs_running,
-        SUM(CASE WHEN job_status = N'Success' THEN 1 ELSE 0 END) AS jobs_success,
-        SUM(CASE WHEN job_status = N'Failed' THEN 1 ELSE 0 END) AS jobs_failed,
-        SUM(CASE WHEN job_status = N'Pending' THEN 1 ELSE 0 END) AS jobs_pending,
-        SUM(CASE WHEN job_status = N'Cancelled' THEN 1 ELSE 0 END) AS jobs_cancelled
-    FROM dbo.armada_jobs
-    WHERE run_uuid IN (SELECT run_uuid FROM run_page)
-    GROUP BY run_uuid
-) AS summary ON summary.run_uuid = run_page.run_uuid
 ORDER BY run_page.run_datetime DESC, run_page.run_uuid DESC;

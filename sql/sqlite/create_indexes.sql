@@ -5,6 +5,9 @@ CREATE INDEX IF NOT EXISTS ix_armada_jobs_datetime
     ON armada_jobs (job_datetime, job_uuid);
 CREATE INDEX IF NOT EXISTS ix_armada_jobs_run
     ON armada_jobs (run_uuid, job_datetime, job_uuid);
+-- The job counts of a run, by status, read from the index alone (list_runs).
+CREATE INDEX IF NOT EXISTS ix_armada_jobs_run_status
+    ON armada_jobs (run_uuid, job_status);
 CREATE INDEX IF NOT EXISTS ix_armada_events_job
     ON armada_events (job_uuid, event_datetime, event_uuid);
 CREATE INDEX IF NOT EXISTS ix_armada_events_datetime

@@ -1,4 +1,4 @@
--- One run with the job counts the run list carries (armada_job_counts, see create_tables).
+-- One run with the counts of its jobs, counted as list_runs counts them.
 WITH the_run AS (
     SELECT run_uuid, run_datetime
     FROM armada_runs
@@ -6,22 +6,16 @@ WITH the_run AS (
     LIMIT 1
 )
 SELECT the_run.run_uuid, the_run.run_datetime,
-    COALESCE(summary.jobs_total, 0) AS jobs_total,
-    COALESCE(summary.jobs_running, 0) AS jobs_running,
-    COALESCE(summary.jobs_success, 0) AS jobs_success,
-    COALESCE(summary.jobs_failed, 0) AS jobs_failed,
-    COALESCE(summary.jobs_pending, 0) AS jobs_pending,
-    COALESCE(summary.jobs_cancelled, 0) AS jobs_cancelled
-FROM the_run
-LEFT JOIN (
-    SELECT run_uuid,
-        SUM(jobs) AS jobs_total,
-        SUM(CASE WHEN job_status = 'Running' THEN jobs ELSE 0 END) AS jobs_running,
-        SUM(CASE WHEN job_status = 'Success' THEN jobs ELSE 0 END) AS jobs_success,
-        SUM(CASE WHEN job_status = 'Failed' THEN jobs ELSE 0 END) AS jobs_failed,
-        SUM(CASE WHEN job_status = 'Pending' THEN jobs ELSE 0 END) AS jobs_pending,
-        SUM(CASE WHEN job_status = 'Cancelled' THEN jobs ELSE 0 END) AS jobs_cancelled
-    FROM armada_job_counts
-    WHERE run_uuid = :run_uuid
-    GROUP BY run_uuid
-) AS summary ON summary.run_uuid = the_run.run_uuid;
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = the_run.run_uuid) AS jobs_total,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = the_run.run_uuid AND job.job_status = 'Running') AS jobs_running,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = the_run.run_uuid AND job.job_status = 'Success') AS jobs_success,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = the_run.run_uuid AND job.job_status = 'Failed') AS jobs_failed,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = the_run.run_uuid AND job.job_status = 'Pending') AS jobs_pending,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = the_run.run_uuid AND job.job_status = 'Cancelled') AS jobs_cancelled
+FROM the_run;

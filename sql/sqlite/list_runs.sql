@@ -1,5 +1,5 @@
--- A page of runs first, then the job counts of only those runs (armada_job_counts, kept
--- by triggers: see create_tables).
+-- A page of runs, then the counts of only those runs' jobs, by status: each count is one
+-- range of ix_armada_jobs_run_status, read from the index alone.
 WITH run_page AS (
     SELECT run_uuid, run_datetime
     FROM armada_runs
@@ -7,23 +7,17 @@ WITH run_page AS (
     LIMIT :limit OFFSET :offset
 )
 SELECT run_page.run_uuid, run_page.run_datetime,
-    COALESCE(summary.jobs_total, 0) AS jobs_total,
-    COALESCE(summary.jobs_running, 0) AS jobs_running,
-    COALESCE(summary.jobs_success, 0) AS jobs_success,
-    COALESCE(summary.jobs_failed, 0) AS jobs_failed,
-    COALESCE(summary.jobs_pending, 0) AS jobs_pending,
-    COALESCE(summary.jobs_cancelled, 0) AS jobs_cancelled
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid) AS jobs_total,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Running') AS jobs_running,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Success') AS jobs_success,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Failed') AS jobs_failed,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Pending') AS jobs_pending,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Cancelled') AS jobs_cancelled
 FROM run_page
-LEFT JOIN (
-    SELECT run_uuid,
-        SUM(jobs) AS jobs_total,
-        SUM(CASE WHEN job_status = 'Running' THEN jobs ELSE 0 END) AS jobs_running,
-        SUM(CASE WHEN job_status = 'Success' THEN jobs ELSE 0 END) AS jobs_success,
-        SUM(CASE WHEN job_status = 'Failed' THEN jobs ELSE 0 END) AS jobs_failed,
-        SUM(CASE WHEN job_status = 'Pending' THEN jobs ELSE 0 END) AS jobs_pending,
-        SUM(CASE WHEN job_status = 'Cancelled' THEN jobs ELSE 0 END) AS jobs_cancelled
-    FROM armada_job_counts
-    WHERE run_uuid IN (SELECT run_uuid FROM run_page)
-    GROUP BY run_uuid
-) AS summary ON summary.run_uuid = run_page.run_uuid
 ORDER BY run_page.run_datetime DESC, run_page.run_uuid DESC;

@@ -1,5 +1,0 @@
--- What purging one run would delete (purge --dry-run): its jobs, and their events.
-SELECT
-    (SELECT COUNT(*) FROM dbo.armada_jobs WHERE run_uuid = :run_uuid) AS jobs,
-    (SELECT COUNT(*) FROM dbo.armada_events
-     WHERE job_uuid IN (SELECT job_uuid FROM dbo.armada_jobs WHERE run_uuid = :run_uuid)) AS events;

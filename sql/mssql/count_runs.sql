@@ -1,1 +1,0 @@
-SELECT COUNT(*) AS total FROM dbo.armada_runs;

@@ -1,1 +1,0 @@
-DELETE FROM dbo.armada_runs WHERE run_uuid = :run_uuid;

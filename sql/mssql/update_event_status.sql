@@ -1,1 +1,0 @@
-UPDATE dbo.armada_events SET event_status = :event_status WHERE event_uuid = :event_uuid;

@@ -1,1 +1,0 @@
-UPDATE dbo.armada_jobs SET job_status = :job_status WHERE job_uuid = :job_uuid;
