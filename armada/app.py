@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from functools import partial
 
-import aiohttp_cors
-from aiohttp import hdrs, web
+from aiohttp import web
 
 from armada import const
 from armada.config import Config
 from armada.http import health
+from armada.http.aiohttp_cors_hooks import CorsHeaders, ResponseHook
 from armada.http.auth import access_middleware
-from armada.http.deadlines import Deadlines, flush_writes, timeout_middleware
+from armada.http.deadlines import flush_writes, timeout_middleware
 from armada.http.docs import setup_docs
 from armada.http.middlewares import error_middleware
 from armada.http.request_log import add_request_id, request_log_middleware
@@ -30,8 +30,6 @@ from armada.ws.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 
-ResponseHook = Callable[[web.BaseRequest, web.StreamResponse], Awaitable[None]]
-
 
 def init_app(config: Config) -> web.Application:
     metrics = Metrics()
@@ -39,7 +37,7 @@ def init_app(config: Config) -> web.Application:
     # Few layers on purpose: each one costs every request (README, Performance).
     middlewares = [
         request_log_middleware(metrics), error_middleware, access_middleware,
-        timeout_middleware(Deadlines(config.request_timeout)),
+        timeout_middleware(config.request_timeout),
     ]
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[config_key] = config
@@ -59,21 +57,18 @@ def init_app(config: Config) -> web.Application:
             app.router.add_get(variant, handler)
     setup_docs(app)
     app.on_response_prepare.append(
-        _response_headers(_setup_cors(app, config.cors_origins, routes)))
+        _response_headers(CorsHeaders.setup(app, config.cors_origins, routes)))
     return app
 
 
-def _response_headers(cors_hooks: list[ResponseHook]) -> ResponseHook:
+def _response_headers(cors: CorsHeaders) -> ResponseHook:
     """One on_response_prepare hook for the headers of every answer (each hook costs every
-    request); aiohttp_cors's only for a request with an Origin, as without one it adds
-    nothing (CORS 6.1.1), after ours, so that it can expose them."""
+    request); CORS's last, so that it can expose ours."""
 
     async def hook(request: web.BaseRequest, response: web.StreamResponse) -> None:
         add_security_headers(request, response)
         add_request_id(request, response)
-        if hdrs.ORIGIN in request.headers:
-            for cors_hook in cors_hooks:
-                await cors_hook(request, response)
+        await cors.add(request, response)
 
     return hook
 
@@ -113,24 +108,3 @@ async def _numbering_running(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_subscribers(app: web.Application) -> None:
     await app[subscribers_key].close()
-
-
-def _setup_cors(app: web.Application, origins: tuple[str, ...],
-                routes: list[web.AbstractRoute]) -> list[ResponseHook]:
-    """aiohttp_cors on every route but the WebSocket; answers the response hooks it
-    installed, taken out of on_response_prepare for `_response_headers` to call."""
-    hooks_before = list(app.on_response_prepare)
-    options = aiohttp_cors.ResourceOptions(
-        allow_credentials=False, allow_headers="*", allow_methods="*", expose_headers="*",
-        max_age=600,
-    )
-    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in origins})
-    for route in routes:
-        websocket = route.resource is not None and \
-            route.resource.canonical.startswith(const.WEBSOCKET_PREFIX)
-        if route.method != "GET" or not websocket:
-            cors.add(route)
-    cors_hooks = [hook for hook in app.on_response_prepare if hook not in hooks_before]
-    for hook in cors_hooks:
-        app.on_response_prepare.remove(hook)
-    return cors_hooks

@@ -37,8 +37,6 @@ COMMIT_LINGER_SECONDS = 0.002
 COMMIT_LINGER_GAP_SECONDS = 0.0005
 READY_TIMEOUT_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 30.0
-# How often the request deadlines are checked (at most; a tenth of a shorter timeout).
-DEADLINE_TICK_SECONDS = 0.5
 # Writes cut by the request timeout still finish (and broadcast); shutdown waits this long.
 LATE_WRITES_DRAIN_SECONDS = 10.0
 

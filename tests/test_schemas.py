@@ -1,20 +1,32 @@
 """The record dumpers and load plans give exactly what marshmallow's own dump and load of
-the same schema give."""
+the same schema give; the load plan (`armada.http.marshmallow_plan`, below marshmallow's
+public API) fails loudly when marshmallow is not the version it was checked on."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from unittest import mock
 
 import pytest
-from helpers import DERANDOMIZE
+from helpers import DERANDOMIZE, assert_library_is_the_one_checked
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validates,
+    validates_schema,
+)
 
 from armada import const
 from armada.http import schemas
+from armada.http.marshmallow_plan import CHECKED_WITH_MARSHMALLOW, LoadPlan, ValidatorsOnce
 
 DUMPERS = [
     (schemas.run_schema, schemas.run_out),
@@ -205,7 +217,67 @@ def test_a_schema_with_what_a_plan_does_not_do_has_none() -> None:
 
     for schema in (Before(), AfterMany(), Dotted(), FieldHook(), schemas.RunSchema(many=True),
                    schemas.RunSchema(partial=True), schemas.RunSchema(unknown="exclude")):
-        assert schemas.LoadPlan.of(schema) is None, schema
+        assert LoadPlan.of(schema) is None, schema
     # Loads still work, through marshmallow.
     assert FieldHook().load({"name": " a "}) == {"name": "a"}
     assert Dotted().load({"name": "a"}) == {"owner": {"name": "a"}}
+
+
+def test_marshmallow_is_the_version_the_load_plan_was_checked_on() -> None:
+    assert_library_is_the_one_checked("marshmallow", CHECKED_WITH_MARSHMALLOW,
+                                      "armada/http/marshmallow_plan.py")
+
+
+def test_every_kind_of_load_hook_is_in_the_private_hooks_the_plan_reads() -> None:
+    # A hook kept elsewhere would be skipped by a plan that believes the schema has none.
+    class Hooked(Schema):
+        name = fields.String()
+
+        @pre_load
+        def before(self, data: object, **kwargs: object) -> object:
+            return data
+
+        @post_load
+        def after(self, data: object, **kwargs: object) -> object:
+            return data
+
+        @validates("name")
+        def name_ok(self, value: str, **kwargs: object) -> None:
+            pass
+
+        @validates_schema
+        def whole_ok(self, data: object, **kwargs: object) -> None:
+            pass
+
+    schema = Hooked()
+    assert set(schema._hooks) == {"pre_load", "post_load", "validates", "validates_schema"}
+    for hooks in schema._hooks.values():
+        [(name, pass_collection, options)] = hooks
+        assert callable(getattr(schema, name))
+        assert pass_collection is False and isinstance(options, dict)
+    assert LoadPlan.of(schema) is None
+
+
+def test_the_private_field_api_the_plan_calls_is_the_one_marshmallow_deserializes_with(
+        ) -> None:
+    assert list(inspect.signature(fields.Field._deserialize).parameters) == [
+        "self", "value", "attr", "data", "kwargs"]
+    assert isinstance(inspect.getattr_static(fields.Field, "_validate_all"), property)
+
+    class Recording(ValidatorsOnce, fields.String):
+        seen: list[object] = []
+
+        @functools.cached_property
+        def _validate_all(self) -> object:  # type: ignore[override]
+            return self.seen.append
+
+    assert Recording().deserialize("checked") == "checked"
+    assert Recording.seen == ["checked"]  # deserialize validates through _validate_all
+    field = schemas.Text(max_length=1)
+    assert field._validate_all is field._validate_all  # built once
+
+    for name in ("data_key", "attribute", "required", "allow_none", "load_default",
+                 "validators", "pre_load", "post_load"):
+        assert hasattr(field, name), name
+    for name in ("load_fields", "many", "partial", "unknown"):
+        assert hasattr(schemas.event_schema, name), name

@@ -1,13 +1,14 @@
 """Marshmallow schemas: what the API accepts (load) and the JSON shape of every record (dump).
 
 Records go out through `RecordDumper`, built once from a schema's own fields: the same
-output as `schema.dump`, without marshmallow's per-field machinery on every record.
+output as `schema.dump`, without marshmallow's per-field machinery on every record. Valid
+bodies come in through `armada.http.marshmallow_plan`, the one module here that reaches
+below marshmallow's public API.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ from marshmallow import (
 
 from armada import const
 from armada.datetimes import format_datetime, parse_datetime, plus_read_as_space
+from armada.http.marshmallow_plan import PlannedLoad, ValidatorsOnce
 from armada.stream.messages import MESSAGE_TYPES
 
 
@@ -37,15 +39,6 @@ def _no_lone_surrogates(value: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("Contains an unpaired UTF-16 surrogate.") from None
-
-
-class ValidatorsOnce(fields.Field):
-    """marshmallow builds an And() of a field's validators for every value it checks; here
-    it is built once per field (a measurable share of loading a body)."""
-
-    @functools.cached_property
-    def _validate_all(self) -> Callable[[Any], None]:  # type: ignore[override]
-        return validate.And(*self.validators)
 
 
 class Text(ValidatorsOnce, fields.String):
@@ -153,25 +146,12 @@ class Cursor(fields.Field):
         return when, uuid_
 
 
-class StrictSchema(Schema):
-    """Unknown fields are refused. A valid body loads through a plan (`LoadPlan`); anything
-    else, and every error, through marshmallow's own `load`."""
+class StrictSchema(PlannedLoad):
+    """Unknown fields are refused. A valid body loads through a plan (`marshmallow_plan`);
+    anything else, and every error, through marshmallow's own `load`."""
 
     class Meta:
         unknown = RAISE
-
-    @functools.cached_property
-    def _load_plan(self) -> LoadPlan | None:
-        return LoadPlan.of(self)
-
-    def load(self, data: Any, *, many: bool | None = None, partial: Any = None,
-             unknown: str | None = None) -> Any:
-        plan = self._load_plan
-        if plan is not None and many is None and partial is None and unknown is None:
-            loaded = plan.load(data)
-            if loaded is not None:
-                return loaded
-        return super().load(data, many=many, partial=partial, unknown=unknown)
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # Records are plain dicts: a dict lookup, not marshmallow's generic one (lists dump faster).
@@ -307,75 +287,6 @@ class EventsPageSchema(Schema):
 
     events = fields.List(fields.Nested(EventSchema))
     next = Cursor(allow_none=True)
-
-
-class LoadPlan:
-    """`schema.load` for the valid case, planned once from a schema's own fields.
-
-    Each field still converts and validates a value with its own code (`_deserialize`, its
-    validators); what the plan leaves out is marshmallow's per-load machinery around them
-    (an error store, a closure per field, hook lookup), which profiled as most of loading
-    an event body. The plan answers only a dict with known keys that every field accepts;
-    for anything else it answers None and marshmallow loads the data again, so each error
-    keeps its wording. Only simple schemas have a plan (`of`).
-    """
-
-    def __init__(self, schema: Schema, post_load: list[Callable[..., Any]]) -> None:
-        self._plan = [
-            (field.data_key or name, field.attribute or name, field, field.required,
-             field.allow_none, field._validate_all if field.validators else None)
-            for name, field in schema.load_fields.items()
-        ]
-        self._keys = frozenset(key for key, *_ in self._plan)
-        self._post_load = post_load
-
-    @classmethod
-    def of(cls, schema: Schema) -> LoadPlan | None:
-        """The plan of `schema`, or None when it uses what the plan does not do: `many`,
-        `partial`, unknown fields other than RAISE, hooks other than plain post_load
-        ones, field-level pre/post_load functions, dotted attributes."""
-        if schema.many or schema.partial or schema.unknown != RAISE:
-            return None
-        post_load = []
-        for tag, hooks in schema._hooks.items():
-            for name, pass_collection, options in hooks:
-                if tag != "post_load" or pass_collection or options.get("pass_original"):
-                    return None
-                post_load.append(getattr(schema, name))
-        for field in schema.load_fields.values():
-            if field.pre_load or field.post_load or "." in (field.attribute or ""):
-                return None
-        return cls(schema, post_load)
-
-    def load(self, data: Any) -> dict[str, Any] | None:
-        """What `Field.deserialize` does for each field, minus raising: None instead."""
-        if type(data) is not dict or not self._keys.issuperset(data):
-            return None
-        loaded = {}
-        try:
-            for key, attribute, field, required, allow_none, validate in self._plan:
-                value = data.get(key, missing)
-                if value is missing:
-                    if required:
-                        return None
-                    value = field.load_default
-                    if callable(value):
-                        value = value()
-                    if value is missing:
-                        continue
-                elif value is None:
-                    if not allow_none:
-                        return None
-                else:
-                    value = field._deserialize(value, key, data)
-                    if validate is not None:
-                        validate(value)
-                loaded[attribute] = value
-            for hook in self._post_load:
-                loaded = hook(loaded, many=False, partial=None, unknown=RAISE)
-        except ValidationError:
-            return None
-        return loaded
 
 
 def _text_out(value: Any) -> Any:

@@ -19,7 +19,7 @@ from aiohttp import WSCloseCode, web
 from armada import const
 from armada.stream.filters import StreamFilter
 from armada.stream.messages import RESYNC, Message
-from armada.ws.frames import FrameSink, Outgoing
+from armada.ws.aiohttp_frames import FrameSink, Outgoing
 
 log = logging.getLogger(__name__)
 

@@ -1,20 +1,38 @@
-"""WebSocket frames built once per message and written straight to subscribers' sockets.
+"""Below aiohttp's public WebSocket API: frames built once per message and written straight
+to subscribers' sockets, instead of `WebSocketResponse.send_str` per subscriber.
 
-A broadcast goes to every subscriber as the same bytes: a server's text frame is never
-masked, and without per-message compression it does not depend on the connection. The
-one place that reaches below aiohttp's public API is `FrameSink.of`; everything else goes
-through `WebSocketResponse` when it answers None.
+Why: a broadcast goes to every subscriber as the same bytes (a server's text frame is never
+masked, and without per-message compression it does not depend on the connection), so it
+is framed once, and one write per loop iteration hands each subscriber everything queued,
+without waking its writer task. Measured against `send_str` through each writer task
+(`bench/fanout.py`, 1,000 subscribers, 50 mutations/s): 9.7 against 11.3 µs of server CPU
+per delivered message (about 12% less), delivery p99 0.24 s against 1.7 s.
+
+What it relies on: `FrameSink.of` reads aiohttp's private `WebSocketResponse._writer`
+(its `transport`, and its `protocol`'s `writing_paused` and `_drain_helper`), and
+`text_frame` must be the bytes aiohttp's writer makes. Checked on aiohttp
+`CHECKED_WITH_AIOHTTP` by `tests/test_frames.py`, which fails when the installed or pinned
+aiohttp is another: re-run it, and read aiohttp's writer, before raising the pin. Where the
+attributes are missing, subscribers go through `send_str` (slower, same messages) and a
+warning says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import struct
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from armada.stream.messages import Message
+
+log = logging.getLogger(__name__)
+
+CHECKED_WITH_AIOHTTP = "3.14.5"
 
 _TEXT_FIN = 0x81  # FIN + opcode 1 (text); no RSV bit: not compressed
 
@@ -62,18 +80,17 @@ class FrameSink:
 
     @classmethod
     def of(cls, ws: web.WebSocketResponse) -> FrameSink | None:
-        """The sink of a prepared `ws`, or None when frames must go through `ws.send_str`.
-
-        Below the public API (aiohttp 3.x keeps its frame writer in `_writer`, whose
-        `transport` and `protocol` are the connection's): valid only when the connection
-        negotiated no compression, since a compressed frame depends on its connection.
-        """
+        """The sink of a prepared `ws`, or None when frames must go through `ws.send_str`:
+        when the connection negotiated compression (a compressed frame depends on its
+        connection), or when this aiohttp keeps its writer otherwise (logged once)."""
+        if ws.compress:
+            return None
         writer = getattr(ws, "_writer", None)
         transport = getattr(writer, "transport", None)
         protocol = getattr(writer, "protocol", None)
-        if (ws.compress or transport is None
-                or not hasattr(protocol, "writing_paused")
+        if (transport is None or not hasattr(protocol, "writing_paused")
                 or not hasattr(protocol, "_drain_helper")):
+            _warn_private_api_missing()
             return None
         return cls(ws, transport, protocol)
 
@@ -97,3 +114,10 @@ class FrameSink:
         """Until the socket is below its low-water mark (at once when it already is)."""
         if self._protocol.writing_paused:
             await self._protocol._drain_helper()
+
+
+@functools.cache
+def _warn_private_api_missing() -> None:
+    log.warning("aiohttp %s keeps its WebSocket writer otherwise than aiohttp %s: every "
+                "subscriber goes through send_str, slower (armada/ws/aiohttp_frames.py)",
+                aiohttp.__version__, CHECKED_WITH_AIOHTTP)
