@@ -11,6 +11,7 @@ from aiohttp import web
 from armada import const
 from armada.config import Config
 from armada.http import health
+from armada.http.aiohttp_bad_request import answer_bad_requests_in_json
 from armada.http.aiohttp_cors_hooks import CorsHeaders, ResponseHook
 from armada.http.auth import access_middleware
 from armada.http.deadlines import flush_writes, timeout_middleware
@@ -40,6 +41,8 @@ def init_app(config: Config) -> web.Application:
         timeout_middleware(config.request_timeout),
     ]
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
+    # A request aiohttp's parser refuses is answered before any middleware: in JSON too.
+    answer_bad_requests_in_json(app)
     app[config_key] = config
     app[metrics_key] = metrics
     subscribers = Subscribers(config.ws_queue)

@@ -36,6 +36,13 @@ class InvalidJson(ApiError):
     code = "invalid_json"
 
 
+class UnsupportedMediaType(ApiError):
+    """A body that is not declared `application/json`."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ValidationFailed(ApiError):
     status = 422
     code = "validation_error"

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Attributes every LogRecord has; anything else was passed as `extra` and goes into the JSON.
 STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-# The least a database driver logs unless ARMADA_LOG_LEVEL=DEBUG.
-LIBRARY_LEVEL = logging.ERROR
+# Below ARMADA_LOG_LEVEL=DEBUG, what other libraries' loggers (aiohttp, asyncio, redis,
+# urllib3, ...) show at the least, and what the database driver shows at the least.
+LIBRARY_LEVEL = logging.WARNING
+DRIVER_LEVEL = logging.ERROR
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,10 +33,16 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, log_format: str) -> None:
+    """`level` for the service's own loggers (`armada.*`); every other library's stay at
+    WARNING or above (the root logger's level, which they inherit), unless `level` is DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          logging.Formatter(TEXT_FORMAT))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    own = logging.getLevelNamesMapping()[level]
+    debug = own == logging.DEBUG
+    logging.basicConfig(level=own if debug else max(own, LIBRARY_LEVEL), handlers=[handler],
+                        force=True)
+    logging.getLogger("armada").setLevel(own)
     # pytds logs each connection attempt (INFO, with a traceback when it fails; WARNING
     # when it timed out) and each COMMIT: the store says what matters once (Availability).
-    logging.getLogger("pytds").setLevel(level if level == "DEBUG" else LIBRARY_LEVEL)
+    logging.getLogger("pytds").setLevel(own if debug else DRIVER_LEVEL)

@@ -54,7 +54,7 @@ class ServiceProcess:
     def start(self) -> None:
         env = service_environment(
             ARMADA_DB_PATH=str(self.db_path), ARMADA_PORT=str(self.port),
-            ARMADA_HOST="127.0.0.1", ARMADA_LOG_LEVEL="WARNING", **self.variables,
+            ARMADA_HOST="127.0.0.1", **{"ARMADA_LOG_LEVEL": "WARNING", **self.variables},
         )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "armada", "serve"], cwd=self.cwd, env=env,

@@ -1,5 +1,5 @@
-"""Security headers on every answer, CORS headers for allowed origins, and the WebSocket
-Origin check."""
+"""Security headers on every answer, CORS headers for allowed origins, and the Origin check
+of the WebSocket and of writes."""
 
 from __future__ import annotations
 
@@ -60,9 +60,13 @@ async def test_cors_headers_answer_an_allowed_origin_only(make_client: Any, meth
     # aiohttp_cors runs after our headers are set, so a page can read the request id.
     assert "X-Request-ID" in allowed.headers["Access-Control-Expose-Headers"].split(",")
 
+    # Another site's page may read nothing, and write nothing (a 403: test_safe_by_default).
     for headers in ({"Origin": "https://elsewhere.example"}, {}):
         other = await client.request(method, "/api/runs/", json=body, headers=headers)
-        assert other.status in (200, 201)
+        if method == "POST" and headers:
+            assert other.status == 403
+        else:
+            assert other.status == 200  # the run, or the run posted again
         assert not any(name.startswith("Access-Control-") for name in other.headers), headers
 
 
@@ -106,11 +110,17 @@ async def test_a_websocket_from_an_allowed_origin_or_none_connects(make_client: 
     await ws.close()
 
 
-async def test_with_no_origins_listed_the_websocket_takes_any(make_client: Any) -> None:
+async def test_with_no_origins_listed_the_websocket_takes_only_its_own_page(
+        make_client: Any) -> None:
     client = await make_client(cors_origins=())
 
-    ws = await client.ws_connect("/ws/events/", origin="https://anywhere.example")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect("/ws/events/", origin="https://anywhere.example")
+    ws = await client.ws_connect("/ws/events/", headers={
+        "Origin": "https://armada.example", "Host": "armada.example"})
     await ws.close()
+
+    assert refused.value.status == 403
 
 
 # The page's own origin (origin_allowed: a pure function of the headers)
@@ -171,7 +181,8 @@ def test_listed_origins_and_a_wildcard_are_allowed_whatever_the_host() -> None:
     assert origin_allowed("https://dashboard.example", "server", LISTED)
     assert origin_allowed("https://dashboard.example/", "server", LISTED)
     assert origin_allowed("http://anywhere.example", "server", ("*",))
-    assert origin_allowed("http://anywhere.example", "server", ())
+    # An empty list allows no other site (only `*` allows every one).
+    assert not origin_allowed("http://anywhere.example", "server", ())
 
 
 @pytest.mark.parametrize("headers, status", [

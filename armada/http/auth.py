@@ -15,13 +15,12 @@ from aiohttp import hdrs, web
 
 from armada import const
 from armada.errors import Unauthorized
-from armada.http.security import check_websocket_origin
+from armada.http.security import WRITE_METHODS, check_origin
 from armada.keys import config_key
 
 OPEN_PATHS = frozenset(path + slash for path in (const.HEALTH_PATH, const.READY_PATH,
                                                   const.METRICS_PATH) for slash in ("", "/"))
 OPEN_PREFIXES = (const.DOCS_PATH, const.OPENAPI_PATH)
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOKEN_PARAMETER = "token"
 CHALLENGE = 'Bearer realm="armada"'
 
@@ -55,9 +54,9 @@ def without_token(request: web.Request) -> web.Request:
 
 @web.middleware
 async def access_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """The WebSocket Origin check (security.py), then the bearer token: one middleware
-    layer for both, since every layer costs every request."""
-    check_websocket_origin(request)
+    """The Origin check of writes and the WebSocket (security.py), then the bearer token:
+    one middleware layer for both, since every layer costs every request."""
+    check_origin(request)
     config = request.app[config_key]
     write = request.method in WRITE_METHODS
     required = config.write_tokens if write else config.read_tokens

@@ -9,19 +9,31 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 from marshmallow import Schema
 
-from armada.errors import InvalidJson, ValidationFailed
+from armada.errors import InvalidJson, UnsupportedMediaType, ValidationFailed
 from armada.http.deadlines import answer_started
 from armada.http.request_log import request_id_of
 from armada.jsonutil import encode
 
 log = logging.getLogger(__name__)
 
+JSON_MEDIA_TYPE = "application/json"
+
 
 async def load_body(request: web.Request, schema: Schema) -> dict[str, Any]:
-    """The body as UTF-8 JSON, validated by `schema` (ValidationError becomes a 422)."""
+    """The body as UTF-8 JSON, validated by `schema` (ValidationError becomes a 422).
+
+    Only a body declared `application/json` (with any parameters) is read: a page of another
+    site can send `text/plain` or a form without a CORS preflight, never JSON.
+    """
+    # The media type without parsing the header into a dict, as security.py does.
+    declared = request.headers.get(hdrs.CONTENT_TYPE, "")
+    if declared.partition(";")[0].strip().lower() != JSON_MEDIA_TYPE:
+        raise UnsupportedMediaType(
+            f"the body must be JSON sent as Content-Type: {JSON_MEDIA_TYPE}, not "
+            + (repr(declared[:100]) if declared else "without a Content-Type"))
     raw = await request.read()
     try:
         # orjson is four times faster. What it refuses (lone surrogates, NaN, bad UTF-8)

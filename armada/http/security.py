@@ -1,4 +1,5 @@
-"""Browser-facing protections: security headers on every answer, the WebSocket Origin check."""
+"""Browser-facing protections: security headers on every answer; the Origin check of the
+WebSocket and of every write."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from armada import const
 from armada.errors import OriginRefused
 from armada.keys import config_key
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # Swagger UI sets inline styles and shows data: images; its scripts come from this service.
 DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -46,14 +48,15 @@ def add_security_headers(request: web.BaseRequest, response: web.StreamResponse)
 
 def origin_allowed(origin: str, host: str | None, allowed: tuple[str, ...], *,
                    forwarded: str | None = None, forwarded_host: str | None = None) -> bool:
-    """An allowed origin, or the page's own origin (the dashboard behind the same proxy).
+    """An allowed origin (`*` allows every one), or the page's own origin (the dashboard
+    behind the same proxy).
 
     `host`, `forwarded` and `forwarded_host` are the request's `Host`, `Forwarded` and
     `X-Forwarded-Host` headers. The page is the service's own when its origin matches the
     authority the browser addressed: `Host`, or the `host=` a proxy passed on. A browser
     page cannot set these headers, so honouring them lets no other site in.
     """
-    if not allowed or "*" in allowed or origin.rstrip("/") in allowed:
+    if "*" in allowed or origin.rstrip("/") in allowed:
         return True
     try:
         page = URL(origin)
@@ -104,14 +107,23 @@ def _first_forwarded_host(value: str | None) -> str | None:
     return None
 
 
-def check_websocket_origin(request: web.Request) -> None:
-    """Refuse a WebSocket opened by a page from an origin that ARMADA_CORS_ORIGINS does not list.
+def check_origin(request: web.Request) -> None:
+    """Refuse a write (POST, PUT, PATCH, DELETE) or a WebSocket from a page whose origin is
+    neither listed in ARMADA_CORS_ORIGINS nor the page's own: a 403, before anything is read
+    or stored.
 
-    No Origin header means a client that is not a browser: allowed. Called first by
-    auth.access_middleware, so a refused origin is a 403 whatever the token.
+    No Origin header means a client that is not a browser: allowed. Browsers send Origin
+    with every cross-site write, and a form or a `text/plain` fetch needs no CORS preflight,
+    so CORS alone would let any site write. Called first by auth.access_middleware, so a
+    refused origin is a 403 whatever the token; all else pays one header lookup.
     """
     origin = request.headers.get(hdrs.ORIGIN)
-    if origin is None or not request.path.startswith(const.WEBSOCKET_PREFIX):
+    if origin is None:
         return
-    if not request_origin_allowed(request, origin):
+    if request.method in WRITE_METHODS:
+        if not request_origin_allowed(request, origin):
+            raise OriginRefused(f"origin {origin[:200]} may not {request.method} here: it is "
+                                "neither in ARMADA_CORS_ORIGINS nor this service's own page")
+    elif request.path.startswith(const.WEBSOCKET_PREFIX) \
+            and not request_origin_allowed(request, origin):
         raise OriginRefused(f"origin {origin[:200]} may not open the WebSocket")
