@@ -45,7 +45,7 @@ def init_app(config: Config) -> web.Application:
     answer_bad_requests_in_json(app)
     app[config_key] = config
     app[metrics_key] = metrics
-    subscribers = Subscribers(config.ws_queue)
+    subscribers = Subscribers(config.ws_queue, config.ws_queue_bytes)
     app[subscribers_key] = subscribers
     app[stream_key] = StreamSink(_numbering(config, subscribers))
     app.cleanup_ctx.append(_store)
@@ -94,10 +94,12 @@ def _numbering(config: Config, subscribers: Subscribers) -> Numbering:
     """This process's numbering, or with ARMADA_REDIS_URL the deployment's, delivering to
     this process's subscribers."""
     if config.redis_url is None:
-        return LocalNumbering(config.ws_buffer, subscribers.deliver)
+        return LocalNumbering(config.ws_buffer, subscribers.deliver,
+                              buffer_bytes=config.ws_buffer_bytes)
     from armada.stream.redis_numbering import RedisNumbering  # Redis only when configured
 
-    return RedisNumbering(config.redis_url, config.ws_buffer, subscribers.deliver)
+    return RedisNumbering(config.redis_url, config.ws_buffer, subscribers.deliver,
+                          ring_bytes=config.ws_buffer_bytes)
 
 
 async def _numbering_running(app: web.Application) -> AsyncIterator[None]:

@@ -62,6 +62,10 @@ class Config:
     ws_heartbeat: float = const.WS_HEARTBEAT_SECONDS
     ws_queue: int = const.WS_MAX_PENDING_MESSAGES
     ws_buffer: int = const.WS_BUFFER_MESSAGES
+    ws_buffer_bytes: int = const.WS_BUFFER_BYTES
+    ws_queue_bytes: int = const.WS_MAX_PENDING_BYTES
+    header_timeout: float = const.HEADER_TIMEOUT_SECONDS
+    max_connections: int = const.MAX_CONNECTIONS
     redis_url: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     log_format: str = "text"
@@ -86,6 +90,14 @@ def load_config(environ: Mapping[str, str]) -> Config:
         ws_heartbeat=_float(env, "ARMADA_WS_HEARTBEAT", const.WS_HEARTBEAT_SECONDS, 0.1, 30),
         ws_queue=_int(env, "ARMADA_WS_QUEUE", const.WS_MAX_PENDING_MESSAGES, 1, 1_000_000),
         ws_buffer=_int(env, "ARMADA_WS_BUFFER", const.WS_BUFFER_MESSAGES, 1, 10_000_000),
+        ws_buffer_bytes=_int(env, "ARMADA_WS_BUFFER_BYTES", const.WS_BUFFER_BYTES,
+                             const.MIN_BYTE_LIMIT, 1 << 40),
+        ws_queue_bytes=_int(env, "ARMADA_WS_QUEUE_BYTES", const.WS_MAX_PENDING_BYTES,
+                            const.MIN_BYTE_LIMIT, 1 << 40),
+        header_timeout=_float(env, "ARMADA_HEADER_TIMEOUT", const.HEADER_TIMEOUT_SECONDS,
+                              0.1, 3600),
+        max_connections=_int(env, "ARMADA_MAX_CONNECTIONS", const.MAX_CONNECTIONS,
+                             1, 1_000_000),
         redis_url=_redis_url(env),
         log_level=_choice(env, "ARMADA_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         log_format=_choice(env, "ARMADA_LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),

@@ -45,6 +45,15 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 # Writes cut by the request timeout still finish (and broadcast); shutdown waits this long.
 LATE_WRITES_DRAIN_SECONDS = 10.0
 
+# Slow clients: a connection has this long to send a complete request head (from its
+# opening, or from the end of the previous answer: an idle keep-alive connection too);
+# beyond this many open connections, new ones are answered 503 and closed. WebSocket
+# subscribers count: room for the 1,000 of bench/fanout.py and as many agents.
+HEADER_TIMEOUT_SECONDS = 10.0
+MAX_CONNECTIONS = 2000
+# A refused connection stays open this long after its 503, for the client to read it.
+CONNECTION_REFUSAL_LINGER_SECONDS = 1.0
+
 MIN_TOKEN_LENGTH = 16
 MAX_REQUEST_ID_LENGTH = 128
 
@@ -56,6 +65,13 @@ WS_MAX_PENDING_MESSAGES = 1000
 WS_CLOSE_OVERFLOW = 4008
 WS_CLOSE_TIMEOUT_SECONDS = 1.0
 WS_BUFFER_MESSAGES = 10_000
+# Bytes bound the memory whatever the messages' size: the ring (resume) and each
+# subscriber's queue. 64 MiB of ring fits a small host; a queue of 16 MiB is 16 of the
+# largest events (ARMADA_MAX_BODY, 1 MiB).
+WS_BUFFER_BYTES = 64 * 1024 * 1024
+WS_MAX_PENDING_BYTES = 16 * 1024 * 1024
+# The least a byte limit may be set to (ARMADA_WS_BUFFER_BYTES, ARMADA_WS_QUEUE_BYTES).
+MIN_BYTE_LIMIT = 64 * 1024
 WS_MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 OWNERS_CACHE_SIZE = 100_000
 

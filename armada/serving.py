@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -14,12 +15,13 @@ from aiohttp import web
 
 from armada.app import init_app
 from armada.config import Config
+from armada.connections import ConnectionLimit, runner_settings
 
-# What web.run_app used: requests in flight get this long to finish at shutdown; an idle
-# keep-alive connection is closed after that long.
+# What web.run_app used: requests in flight get this long to finish at shutdown.
 SHUTDOWN_TIMEOUT_SECONDS = 60.0
-KEEPALIVE_TIMEOUT_SECONDS = 75.0
 BACKLOG = 128
+# Files the process may need beside its connections: the database, logs, Redis, pipes.
+FILES_BESIDE_CONNECTIONS = 64
 
 log = logging.getLogger("armada")
 
@@ -37,19 +39,25 @@ async def serve(config: Config) -> int:
         print(f"armada: cannot listen on {address(config)}: {bind_problem(error)}",
               file=sys.stderr)
         return 2
+    allow_open_files(config.max_connections + FILES_BESIDE_CONNECTIONS)
     # access_log=None: armada.http.request_log writes the one line per request instead.
     runner = web.AppRunner(init_app(config), access_log=None,
-                           shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
-                           keepalive_timeout=KEEPALIVE_TIMEOUT_SECONDS)
+                           shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS, **runner_settings(config))
+    listening: list[asyncio.Server] = []
     try:
         await runner.setup()
+        assert runner.server is not None
+        # aiohttp's server behind the connection limit, instead of a site's plain one.
+        limit = ConnectionLimit(runner.server, config.max_connections)
         for sock in sockets:
-            await web.SockSite(runner, sock, backlog=BACKLOG).start()
+            listening.append(await loop.create_server(limit, sock=sock, backlog=BACKLOG))
         log.info("serving on http://%s, %s", address(config), config.database.describe())
         await stopping.wait()
     finally:
         # As run_app: stop accepting, on_shutdown (WebSockets closed with 1001), requests in
         # flight finish within the shutdown timeout, then cleanup_ctx (the store) closes.
+        for server in listening:
+            server.close()
         await runner.cleanup()
         for sock in sockets:
             sock.close()
@@ -77,6 +85,21 @@ async def bound_sockets(host: str, port: int) -> list[socket.socket]:
             sock.close()
         raise
     return sockets
+
+
+def allow_open_files(needed: int) -> None:
+    """Raise the soft limit on open files towards `needed` (up to the hard limit), so that
+    the connection limit, not the file limit, is what refuses connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if wanted > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    if wanted < needed:
+        log.warning("the process may open %d files (ulimit -n), fewer than the %d that "
+                    "ARMADA_MAX_CONNECTIONS=%d connections need", wanted, needed,
+                    needed - FILES_BESIDE_CONNECTIONS)
 
 
 def address(config: Config) -> str:

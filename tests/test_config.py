@@ -179,3 +179,33 @@ def test_serve_reads_a_bad_setting_from_dotenv_too(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr.splitlines() == [result.stderr.strip()]
     assert "SQL_SERVER_USER" in result.stderr
+
+
+def test_memory_and_slow_client_limits_have_defaults():
+    config = load_config({})
+
+    assert (config.ws_buffer_bytes, config.ws_queue_bytes) == (
+        const.WS_BUFFER_BYTES, const.WS_MAX_PENDING_BYTES)
+    assert (config.header_timeout, config.max_connections) == (
+        const.HEADER_TIMEOUT_SECONDS, const.MAX_CONNECTIONS)
+
+
+def test_memory_and_slow_client_limits_are_read_from_the_environment():
+    config = load_config({"ARMADA_WS_BUFFER_BYTES": "8388608", "ARMADA_WS_QUEUE_BYTES": "65536",
+                          "ARMADA_HEADER_TIMEOUT": "2.5", "ARMADA_MAX_CONNECTIONS": "300"})
+
+    assert (config.ws_buffer_bytes, config.ws_queue_bytes) == (8 * 1024 * 1024, 65536)
+    assert (config.header_timeout, config.max_connections) == (2.5, 300)
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("ARMADA_WS_BUFFER_BYTES", "1000"), ("ARMADA_WS_BUFFER_BYTES", "64MB"),
+    ("ARMADA_WS_QUEUE_BYTES", "0"), ("ARMADA_WS_QUEUE_BYTES", "-1"),
+    ("ARMADA_HEADER_TIMEOUT", "0"), ("ARMADA_HEADER_TIMEOUT", "soon"),
+    ("ARMADA_MAX_CONNECTIONS", "0"), ("ARMADA_MAX_CONNECTIONS", "1.5"),
+])
+def test_a_bad_memory_or_slow_client_limit_names_the_variable(variable: str, value: str):
+    error = config_error({variable: value})
+
+    assert error.variable == variable
+    assert variable in str(error)

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as redis
 from helpers import RUN, event_body, job_body, next_envelope
 from prometheus_client.parser import text_string_to_metric_families
 from redis_server import RedisServer
@@ -192,3 +193,72 @@ async def test_metrics_say_whether_redis_is_connected_as_it_goes_and_comes_back(
 
     await asyncio.to_thread(redis_server.start)
     await until_redis_connected_reads(session, a, 1)
+
+
+async def test_the_ring_in_redis_keeps_only_its_bytes_and_older_cursors_resync(
+        tmp_path, redis_server, session):
+    service = ServiceProcess(tmp_path / "armada.db", tmp_path, ARMADA_REDIS_URL=redis_server.url,
+                             ARMADA_WS_BUFFER_BYTES="65536")
+    await asyncio.to_thread(service.start)
+    try:
+        ws = await session.ws_connect(f"{service.url}/ws/events/")
+        await post(session, f"{service.url}/api/runs/", RUN)
+        await post(session, f"{service.url}/api/jobs/", job_body())
+        for n in range(6):
+            await post(session, f"{service.url}/api/events/",
+                       event_body(f"event-{n}", event_content="x" * 20_000))
+        messages = [await next_envelope(ws) for _ in range(8)]
+
+        client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+        try:
+            entries = await client.xrange("armada:stream:ring")
+            counted = int(await client.get("armada:stream:ring_bytes"))
+        finally:
+            await client.aclose()
+        # 65,536 bytes hold three entries of a 20,000-character event, not four.
+        assert [int(entry_id.partition("-")[0]) for entry_id, _ in entries] == [
+            m["seq"] for m in messages[-3:]]
+        assert counted == sum(len(fields["m"].encode()) for _, fields in entries) <= 65_536
+
+        evicted = await session.ws_connect(f"{service.url}/ws/events/", params={
+            "since": str(messages[-5]["seq"]), "epoch": messages[0]["epoch"]})
+        resync = await next_envelope(evicted)
+        assert (resync["type"], resync["data"]["reason"]) == ("resync", "too_old")
+        covered = await session.ws_connect(f"{service.url}/ws/events/", params={
+            "since": str(messages[-4]["seq"]), "epoch": messages[0]["epoch"]})
+        assert [await next_envelope(covered) for _ in range(3)] == messages[-3:]
+        for each in (ws, evicted, covered):
+            await each.close()
+    finally:
+        await asyncio.to_thread(service.stop)
+
+
+async def test_a_ring_left_without_its_byte_count_starts_again(tmp_path, redis_server, session):
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        # As a version that bounded the ring by count alone left it.
+        await client.set("armada:stream:epoch", "old-epoch")
+        await client.set("armada:stream:seq", 1)
+        await client.xadd("armada:stream:ring", {"m": '[1,"old-epoch","new_run",null,null]\n{}'},
+                          id="1-0")
+        service = ServiceProcess(tmp_path / "armada.db", tmp_path,
+                                 ARMADA_REDIS_URL=redis_server.url)
+        await asyncio.to_thread(service.start)
+        try:
+            ws = await session.ws_connect(f"{service.url}/ws/events/")
+            await post(session, f"{service.url}/api/runs/", RUN)
+            assert (await next_envelope(ws))["seq"] == 2  # published: it is in the ring
+            await ws.close()
+            entries = await client.xrange("armada:stream:ring")
+            assert [entry_id for entry_id, _ in entries] == ["2-0"]
+            assert int(await client.get("armada:stream:ring_bytes")) == len(
+                entries[0][1]["m"].encode())
+            resumed = await session.ws_connect(f"{service.url}/ws/events/", params={
+                "since": "0", "epoch": "old-epoch"})
+            resync = await next_envelope(resumed)
+            assert (resync["type"], resync["data"]["reason"]) == ("resync", "too_old")
+            await resumed.close()
+        finally:
+            await asyncio.to_thread(service.stop)
+    finally:
+        await client.aclose()

@@ -143,6 +143,47 @@ async def test_a_cursor_older_than_the_buffer_gets_resync_then_live(make_client)
         await each.close()
 
 
+async def test_the_buffer_keeps_only_its_bytes_and_a_cursor_older_than_them_gets_resync(
+        make_client):
+    # 65,536 bytes hold three messages of a 20,000-character event, not four.
+    client = await make_client(ws_buffer_bytes=65_536)
+    ws = await connect(client)
+    await create_run_and_job(client)
+    for n in range(6):
+        response = await client.post("/api/events/", json=event_body(
+            f"event-{n}", event_content="x" * 20_000))
+        assert response.status == 201
+    messages = await envelopes(ws, 8)
+
+    evicted = await connect(client, since=messages[-5]["seq"], epoch=messages[0]["epoch"])
+    resync = await expect_resync(evicted, "too_old")
+    assert resync["seq"] == messages[-1]["seq"]
+    covered = await connect(client, since=messages[-4]["seq"], epoch=messages[0]["epoch"])
+    assert [m["seq"] for m in await envelopes(covered, 3)] == [m["seq"] for m in messages[-3:]]
+    await no_message(covered, within=0.1)
+    for each in (ws, evicted, covered):
+        await each.close()
+
+
+async def test_a_message_larger_than_the_buffer_is_not_kept_and_resuming_before_it_resyncs(
+        make_client):
+    client = await make_client(ws_buffer_bytes=65_536)
+    ws = await connect(client)
+    await create_run_and_job(client)
+    response = await client.post("/api/events/", json=event_body(
+        "huge", event_content="x" * 70_000))
+    assert response.status == 201
+    before, huge = (await envelopes(ws, 3))[1:]
+    assert huge["data"]["event_uuid"] == "huge"  # live subscribers get it all the same
+
+    resumed = await connect(client, since=before["seq"], epoch=before["epoch"])
+    await expect_resync(resumed, "too_old")
+    current = await connect(client, since=huge["seq"], epoch=huge["epoch"])
+    await no_message(current, within=0.2)
+    for each in (ws, resumed, current):
+        await each.close()
+
+
 async def test_a_cursor_of_another_epoch_gets_resync(client, subscribe):
     ws = await subscribe()
     await create_run_and_job(client)

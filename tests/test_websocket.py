@@ -366,6 +366,29 @@ async def test_a_subscriber_that_overflows_its_queue_is_closed_with_4008(
     await reader.close()
 
 
+async def test_a_subscriber_whose_unread_messages_pass_the_byte_limit_is_closed_with_4008(
+        make_client, connect_non_reader, caplog):
+    caplog.set_level(logging.WARNING, logger="armada")
+    # Far more messages may wait than the test posts: only their bytes can overflow.
+    client = await make_client(ws_queue=MAX_FILL_EVENTS * 2, ws_queue_bytes=4 * len(BIG_CONTENT))
+    non_reader = await connect_non_reader(client)
+    reader = await client.ws_connect("/ws/events/")
+    await create_run_and_job(client)
+    await drain(reader, 2)
+    subscribers = client.app[subscribers_key]
+
+    await post_until_backed_up(client, reader, lambda: subscribers.dropped > 0)
+
+    async with asyncio.timeout(5):
+        while (message := await non_reader.receive()).type not in CLOSING:
+            assert message.type == aiohttp.WSMsgType.TEXT
+    assert non_reader.close_code == const.WS_CLOSE_OVERFLOW
+    dropped = [record.getMessage() for record in caplog.records
+               if "dropping WebSocket subscriber" in record.getMessage()]
+    assert len(dropped) == 1 and "bytes) not read" in dropped[0], dropped
+    await reader.close()
+
+
 async def test_a_subscriber_that_vanishes_is_dropped_quietly(client, subscribe, caplog):
     caplog.set_level(logging.DEBUG)
     reader = await subscribe()

@@ -11,6 +11,7 @@ replays from, and the decision to replay or resync. How a message reaches a sock
 from __future__ import annotations
 
 import secrets
+import sys
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,14 +93,28 @@ def resync_reason(cursor: Cursor, epoch: str, current: int, oldest: int) -> str 
     return None
 
 
-class Ring:
-    """The last `size` messages of this process's numbering, for resume."""
+def message_size(message: Message) -> int:
+    """The bytes a message's text holds in memory: what the byte limits count."""
+    return sys.getsizeof(message.text)
 
-    def __init__(self, size: int) -> None:
-        self._messages: deque[Message] = deque(maxlen=size)
+
+class Ring:
+    """The last messages of this process's numbering, for resume: at most `size` of them,
+    taking at most `max_bytes` (`message_size`); the oldest go first."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
+        self._messages: deque[Message] = deque()
+        self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
 
     def append(self, message: Message) -> None:
         self._messages.append(message)
+        self._bytes += message_size(message)
+        # A message larger than max_bytes goes too: the bound holds whatever comes.
+        while self._messages and (len(self._messages) > self._size
+                                  or self._bytes > self._max_bytes):
+            self._bytes -= message_size(self._messages.popleft())
 
     def oldest(self, current: int) -> int:
         return self._messages[0].seq if self._messages else current + 1

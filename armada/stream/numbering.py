@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from armada import const
 from armada.stream.messages import (
     Cursor,
     Message,
@@ -46,12 +47,14 @@ class Numbering(Protocol):
 
 
 class LocalNumbering:
-    """This process's numbering: a new epoch per start, the last `buffer_size` messages."""
+    """This process's numbering: a new epoch per start, the last `buffer_size` messages
+    within `buffer_bytes`."""
 
-    def __init__(self, buffer_size: int, deliver: Deliver) -> None:
+    def __init__(self, buffer_size: int, deliver: Deliver, *,
+                 buffer_bytes: int = const.WS_BUFFER_BYTES) -> None:
         self.epoch = new_epoch()
         self.seq = 0
-        self._ring = Ring(buffer_size)
+        self._ring = Ring(buffer_size, buffer_bytes)
         self._deliver = deliver
 
     def publish(self, message_type: str, run_uuid: str | None, job_uuid: str | None,

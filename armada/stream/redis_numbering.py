@@ -3,9 +3,11 @@
 Each replica hands every mutation, in commit order, to its one publisher task, which runs
 a script inside Redis that numbers the message (INCR), appends it to the ring (a capped
 Redis stream keyed by seq) and publishes it, all at once: seq order is publish order, one
-order for the whole deployment. A listener task delivers what Redis publishes (every
-replica's messages, this one's included) to this replica's subscribers. Resume reads the
-ring in Redis, so a client may come back on any replica.
+order for the whole deployment. The ring keeps at most `ARMADA_WS_BUFFER` entries and
+`ARMADA_WS_BUFFER_BYTES` bytes of them (a count of its bytes is kept beside it), the
+oldest going first, as this process's ring does. A listener task delivers what Redis
+publishes (every replica's messages, this one's included) to this replica's subscribers.
+Resume reads the ring in Redis, so a client may come back on any replica.
 
 Redis going away never fails a write (the database is the record; the stream only tells
 of it): messages that cannot be published are dropped, subscribers get a `resync`
@@ -42,19 +44,40 @@ from armada.stream.numbering import Deliver
 
 log = logging.getLogger(__name__)
 
-# KEYS: epoch, seq, ring. ARGV: a fresh epoch, ring size, meta tail, body, channel.
-# An entry is `[seq,"epoch",type,run,job]` + newline + the message text.
+# KEYS: epoch, seq, ring, ring's bytes. ARGV: a fresh epoch, ring size, meta tail, body,
+# channel, ring's most bytes. An entry is `[seq,"epoch",type,run,job]` + newline + the
+# message text; the ring's bytes are the sum of its entries' lengths. A ring without that
+# sum (kept by a version that bounded it by count alone) is started again: its bytes are
+# unknown, and cursors into it get a resync (too_old).
 PUBLISH_SCRIPT = """
 local seq = redis.call('INCR', KEYS[2])
-if seq == 1 and redis.call('EXISTS', KEYS[3]) == 1 then
+if seq == 1 then
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    redis.call('DEL', KEYS[3])
+    redis.call('SET', KEYS[1], ARGV[1])
+  end
+  redis.call('DEL', KEYS[4])
+end
+if redis.call('EXISTS', KEYS[4]) == 0 then
   redis.call('DEL', KEYS[3])
-  redis.call('SET', KEYS[1], ARGV[1])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
 local epoch = redis.call('GET', KEYS[1])
 local entry = '[' .. seq .. ',"' .. epoch .. '",' .. ARGV[3] .. ']\\n'
   .. '{"seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[4]
-redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'm', entry)
+redis.call('XADD', KEYS[3], seq .. '-0', 'm', entry)
+local size = redis.call('INCRBY', KEYS[4], #entry)
+local count = redis.call('XLEN', KEYS[3])
+local most, most_bytes = tonumber(ARGV[2]), tonumber(ARGV[6])
+while count > 0 and (count > most or size > most_bytes) do
+  local oldest = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
+  redis.call('XDEL', KEYS[3], oldest[1])
+  size = redis.call('DECRBY', KEYS[4], #oldest[2][2])
+  count = count - 1
+end
+if count == 0 then
+  redis.call('SET', KEYS[4], 0)
+end
 redis.call('PUBLISH', ARGV[5], entry)
 return seq
 """
@@ -83,12 +106,15 @@ class RedisNumbering:
     """The deployment's numbering (`armada.stream.numbering.Numbering`), kept in Redis."""
 
     def __init__(self, url: str, ring_size: int, deliver: Deliver,
-                 prefix: str = const.REDIS_KEY_PREFIX) -> None:
+                 prefix: str = const.REDIS_KEY_PREFIX, *,
+                 ring_bytes: int = const.WS_BUFFER_BYTES) -> None:
         self.epoch = new_epoch()  # until Redis says which epoch the deployment is in
         self.seq = 0
         self._deliver = deliver
         self._ring_size = ring_size
-        self._keys = [f"{prefix}:epoch", f"{prefix}:seq", f"{prefix}:ring"]
+        self._ring_bytes = ring_bytes
+        self._keys = [f"{prefix}:epoch", f"{prefix}:seq", f"{prefix}:ring",
+                      f"{prefix}:ring_bytes"]
         self._channel = f"{prefix}:messages"
         # No retries inside redis-py: a reconnect it hid would hide lost messages too.
         self._client = redis.Redis.from_url(
@@ -98,6 +124,7 @@ class RedisNumbering:
         )
         self._script = self._client.register_script(PUBLISH_SCRIPT)
         self._outbox: deque[tuple[str, str]] = deque()
+        self._outbox_bytes = 0
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()  # nothing waits to be published
         self._publisher_lost = False  # messages were dropped: publish a resync first
@@ -141,7 +168,12 @@ class RedisNumbering:
         if len(self._outbox) >= const.REDIS_MAX_UNPUBLISHED:
             self._lose(f"more than {const.REDIS_MAX_UNPUBLISHED} messages wait for Redis")
             return
+        # Beyond the ring's bytes, what waits could not all be replayed anyway.
+        if self._outbox_bytes + len(body) > self._ring_bytes and self._outbox:
+            self._lose(f"more than {self._ring_bytes} bytes of messages wait for Redis")
+            return
         self._outbox.append((_meta(message_type, run_uuid, job_uuid), body))
+        self._outbox_bytes += len(body)
         self._idle.clear()
         self._wakeup.set()
 
@@ -163,7 +195,7 @@ class RedisNumbering:
                     batch = list(islice(self._outbox, MAX_BATCH))
                     await self._run_script(batch)
                     for _ in batch:
-                        self._outbox.popleft()
+                        self._outbox_bytes -= len(self._outbox.popleft()[1])
                 delay = const.REDIS_RETRY_FIRST_SECONDS
             except (RedisError, OSError) as error:
                 self._lose(f"cannot publish to Redis: {error}")
@@ -174,7 +206,8 @@ class RedisNumbering:
         async with self._client.pipeline(transaction=False) as pipe:
             for meta, body in batch:
                 await self._script(keys=self._keys, client=pipe, args=[
-                    new_epoch(), self._ring_size, meta, body, self._channel])
+                    new_epoch(), self._ring_size, meta, body, self._channel,
+                    self._ring_bytes])
             await pipe.execute()
 
     def _lose(self, why: str) -> None:
@@ -183,6 +216,7 @@ class RedisNumbering:
                         why, len(self._outbox))
             self._publisher_lost = True
             self._outbox.clear()
+            self._outbox_bytes = 0
             self.resync(UNAVAILABLE)
 
     # Listening
@@ -245,7 +279,7 @@ class RedisNumbering:
     async def _position(self, since: int | None) -> tuple[str, int, int, list[str]]:
         """Epoch, current seq, oldest seq in the ring, and the entries after `since`, read
         in one transaction."""
-        epoch_key, seq_key, ring_key = self._keys
+        epoch_key, seq_key, ring_key, _ = self._keys
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.set(epoch_key, new_epoch(), nx=True)
             pipe.get(epoch_key)

@@ -1,9 +1,9 @@
 """Subscribers and fan-out: each numbered message is framed once, then queued to every
 subscriber whose filter takes it.
 
-Fan-out never awaits a client: each subscriber has a bounded queue drained by its own
-writer task, and one whose queue overflows is disconnected. Where messages are numbered
-is `armada.stream.numbering`'s; this module only delivers them.
+Fan-out never awaits a client: each subscriber has a queue bounded in messages and in
+bytes, drained by its own writer task, and one whose queue overflows is disconnected.
+Where messages are numbered is `armada.stream.numbering`'s; this module only delivers them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from aiohttp import WSCloseCode, web
 
 from armada import const
 from armada.stream.filters import StreamFilter
-from armada.stream.messages import RESYNC, Message
+from armada.stream.messages import RESYNC, Message, message_size
 from armada.ws.aiohttp_frames import FrameSink, Outgoing
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,17 @@ class Subscriber:
     """
 
     def __init__(self, ws: web.WebSocketResponse, name: str, max_pending: int,
-                 abort: Callable[[], None], stream_filter: StreamFilter) -> None:
+                 abort: Callable[[], None], stream_filter: StreamFilter,
+                 max_pending_bytes: int = const.WS_MAX_PENDING_BYTES) -> None:
         self.ws = ws
         self.name = name
         self.filter = stream_filter
         self._everything = stream_filter == EVERYTHING
         self._abort = abort
         self._max_pending = max_pending
+        self._max_pending_bytes = max_pending_bytes
         self._queue: deque[Outgoing] = deque()
+        self.pending_bytes = 0  # message_size of what is queued
         self._sink = FrameSink.of(ws)
         self._direct = False  # flush writes itself: the writer task is idle
         self._wakeup: asyncio.Future[None] | None = None
@@ -57,11 +60,14 @@ class Subscriber:
     def takes(self, message: Message) -> bool:
         return self._everything or self.filter.accepts(message)
 
-    def offer(self, outgoing: Outgoing) -> bool:
-        """Queue a message the filter takes; False when the queue is full."""
-        if len(self._queue) >= self._max_pending:
+    def offer(self, outgoing: Outgoing, size: int) -> bool:
+        """Queue a message the filter takes (`size`: its message_size); False when the
+        queue is full. An empty queue takes any one message, however large."""
+        if self._queue and (len(self._queue) >= self._max_pending
+                            or self.pending_bytes + size > self._max_pending_bytes):
             return False
         self._queue.append(outgoing)
+        self.pending_bytes += size
         return True
 
     @property
@@ -104,6 +110,7 @@ class Subscriber:
                     self._direct = True
                 elif self._queue:
                     message = self._queue.popleft().message
+                    self.pending_bytes -= message_size(message)
                     if self._fresh(message):
                         await self.ws.send_str(message.text)
                     continue
@@ -117,6 +124,7 @@ class Subscriber:
         assert self._sink is not None
         frames = [item.frame for item in self._queue if self._fresh(item.message)]
         self._queue.clear()
+        self.pending_bytes = 0
         if frames:
             self._sink.write(frames)
 
@@ -149,8 +157,10 @@ class Subscriber:
 class Subscribers:
     """Every connected subscriber of this process, and the fan-out to them."""
 
-    def __init__(self, max_pending: int) -> None:
+    def __init__(self, max_pending: int,
+                 max_pending_bytes: int = const.WS_MAX_PENDING_BYTES) -> None:
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
         self._subscribers: dict[Subscriber, None] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._flush_scheduled = False
@@ -164,7 +174,8 @@ class Subscribers:
             stream_filter: StreamFilter = EVERYTHING) -> Subscriber:
         """Register a subscriber: every message delivered from now on is queued to it. Start
         it (`Subscriber.start`) with what it missed before; what both hold is sent once."""
-        subscriber = Subscriber(ws, name, self.max_pending, abort, stream_filter)
+        subscriber = Subscriber(ws, name, self.max_pending, abort, stream_filter,
+                                self.max_pending_bytes)
         self._subscribers[subscriber] = None
         return subscriber
 
@@ -177,11 +188,12 @@ class Subscribers:
 
     def _fan_out(self, message: Message) -> None:
         outgoing = Outgoing(message)
+        size = message_size(message)
         queued = 0
         for subscriber in list(self._subscribers):
             if not subscriber.takes(message):
                 continue
-            if subscriber.offer(outgoing):
+            if subscriber.offer(outgoing, size):
                 queued += 1
             else:
                 self._drop(subscriber)
@@ -200,8 +212,9 @@ class Subscribers:
     def _drop(self, subscriber: Subscriber) -> None:
         self.remove(subscriber)
         self.dropped += 1
-        log.warning("dropping WebSocket subscriber %s: %d messages not read, closing with %d",
-                    subscriber.name, subscriber.pending, const.WS_CLOSE_OVERFLOW)
+        log.warning("dropping WebSocket subscriber %s: %d messages (%d bytes) not read, "
+                    "closing with %d", subscriber.name, subscriber.pending,
+                    subscriber.pending_bytes, const.WS_CLOSE_OVERFLOW)
         task = asyncio.create_task(
             subscriber.close(const.WS_CLOSE_OVERFLOW, "too many unread messages")
         )
