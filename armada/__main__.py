@@ -1,5 +1,6 @@
 """`armada [serve]` (or `python -m armada`): read the configuration once and serve; `purge`:
-retention once; `tail`: print the live stream (armada.tail)."""
+retention once; `tail`: print the live stream (armada.tail); `export`, `import`: a run
+moved between instances (armada.transfer)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from armada.logging_setup import configure_logging
 from armada.serving import serve
 
 USAGE = ("usage: armada [serve | purge --older-than 30d [--dry-run]"
-         " | tail [--run RUN] [--url URL]]")
+         " | tail [--run RUN] [--url URL]"
+         " | export RUN [--format csv] [--url URL] | import FILE [--url URL]]")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         return tail_main(argv[1:])
     if command == "purge":
         return purge(argv[1:])
+    if command in ("export", "import"):
+        from armada.transfer import export_main, import_main
+
+        return (export_main if command == "export" else import_main)(argv[1:])
     if command != "serve" or len(argv) > 1:
         print(USAGE, file=sys.stderr)
         return 2

@@ -99,6 +99,9 @@ DESCRIPTIONS: dict[tuple[str, str], Description] = {
     ("DELETE", "/api/runs/{run_uuid}"): Description(
         "Delete a run with its jobs and events, in one transaction", {200: OkSchema},
         path=schemas.RunPath),
+    ("GET", "/api/runs/{run_uuid}/export"): Description(
+        "A run, its jobs and all their events as one file (NDJSON or CSV), streamed",
+        {200: {"type": "string"}}, path=schemas.RunPath, query=schemas.ExportQuery),
     ("GET", "/api/jobs/"): Description(
         "Jobs, newest first, optionally of one run", {200: JobsPage}, query=schemas.JobsQuery),
     ("POST", "/api/jobs/"): Description(

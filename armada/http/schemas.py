@@ -382,3 +382,12 @@ class StreamQuery(StrictSchema):
 
 
 stream_query = StreamQuery()
+
+
+class ExportQuery(StrictSchema):
+    """`GET /api/runs/{run_uuid}/export`: the file's format."""
+
+    format = fields.String(load_default="ndjson", validate=validate.OneOf(("ndjson", "csv")))
+
+
+export_query = ExportQuery()

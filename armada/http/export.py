@@ -1,0 +1,132 @@
+"""`GET /api/runs/{run_uuid}/export?format=ndjson|csv`: a run, its jobs and all their events
+as one download, streamed in constant memory.
+
+The run comes first, then each job followed by its events (newest first, as the API lists
+them), so that an import can create every record after the one it belongs to. Jobs are read
+EXPORT_JOBS_CHUNK at a time and each job's events EVENTS_LIST_CHUNK at a time, each chunk in
+its own short read transaction: one chunk of records is in memory at a time.
+
+NDJSON: one object per line, `{"kind": "run"|"job"|"event", ...the record as the API shows
+it}`. CSV: one table, a `kind` column then the union of the three records' columns
+(EXPORT_CSV_COLUMNS); a row fills the columns of its record and leaves the others empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from aiohttp import web
+
+from armada import const
+from armada.http.deadlines import answer_started
+from armada.http.parsing import load_match, load_query
+from armada.http.request_log import request_id_of
+from armada.http.schemas import event_out, export_query, job_out, run_out, run_path
+from armada.jsonutil import encode
+from armada.keys import store_key
+from armada.store import Store
+
+log = logging.getLogger(__name__)
+
+EXPORT_JOBS_CHUNK = 100
+EXPORT_CSV_COLUMNS = (
+    "kind", "run_uuid", "run_datetime", "job_uuid", "job_datetime", "job_associated_agent",
+    "job_status", "event_uuid", "event_content", "event_datetime", "event_status",
+)
+MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv"}
+
+Item = tuple[str, dict[str, Any]]
+
+
+async def export_run(request: web.Request) -> web.StreamResponse:
+    run_uuid = load_match(request, run_path)["run_uuid"]
+    kind = load_query(request, export_query)["format"]
+    store = request.app[store_key]
+    # Read before the first byte: an unknown run is an ordinary 404 JSON answer.
+    run = run_out.one(await store.get_run(run_uuid))
+    encoder = _ndjson_lines if kind == "ndjson" else _csv_lines
+    answer_started(request)
+    response = web.StreamResponse(headers={
+        "Content-Disposition": f'attachment; filename="run-{_file_safe(run_uuid)}.{kind}"'})
+    response.content_type = MEDIA_TYPES[kind]
+    response.charset = "utf-8"
+    await response.prepare(request)
+    if kind == "csv":
+        await response.write(encoder([("header", {})]))
+    await response.write(encoder([("run", run)]))
+    items = run_contents(store, run_uuid)
+    sent = 1
+    try:
+        while True:
+            try:
+                chunk = await anext(items, None)
+            except Exception as error:
+                log.error("%s %s: export cut after %d records, the rest could not be read: %s "
+                          "id=%s", request.method, request.path, sent, error,
+                          request_id_of(request))
+                if request.transport is not None:
+                    request.transport.abort()
+                return response
+            if chunk is None:
+                break
+            try:
+                await response.write(encoder(chunk))
+            except ConnectionError:
+                log.debug("%s %s: the client left after %d records", request.method,
+                          request.path, sent)
+                return response
+            sent += len(chunk)
+        await response.write_eof()
+    except ConnectionError:
+        log.debug("%s %s: the client left before the end", request.method, request.path)
+    finally:
+        await items.aclose()
+    return response
+
+
+async def run_contents(store: Store, run_uuid: str) -> AsyncGenerator[list[Item], None]:
+    """The run's jobs, each followed by its events, as chunks of (kind, API record)."""
+    page = 1
+    while True:
+        jobs, _ = await store.list_jobs(run_uuid, page, EXPORT_JOBS_CHUNK)
+        for job in jobs:
+            yield [("job", job_out.one(job))]
+            position = None
+            while True:
+                events, position = await store.list_events_page(
+                    job["job_uuid"], const.EVENTS_LIST_CHUNK, position)
+                yield [("event", event) for event in event_out.many(events)]
+                if position is None:
+                    break
+        if len(jobs) < EXPORT_JOBS_CHUNK:
+            return
+        page += 1
+
+
+def _ndjson_lines(items: list[Item]) -> bytes:
+    return b"".join(encode({"kind": kind, **record}) + b"\n" for kind, record in items)
+
+
+def _csv_lines(items: list[Item]) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    for kind, record in items:
+        if kind == "header":
+            writer.writerow(EXPORT_CSV_COLUMNS)
+        else:
+            writer.writerow([kind, *(_cell(record.get(column))
+                                     for column in EXPORT_CSV_COLUMNS[1:])])
+    return text.getvalue().encode("utf-8")
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _file_safe(run_uuid: str) -> str:
+    """The uuid as a file name inside a quoted header value: no quotes, slashes or controls."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_uuid)[:200]

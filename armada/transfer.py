@@ -1,0 +1,239 @@
+"""`armada export RUN [--format csv]` and `armada import FILE`: a run moved between instances
+through the HTTP API, with the same `--url` and token as `armada tail`.
+
+Export writes the service's `/api/runs/{run_uuid}/export` answer to stdout as it arrives.
+Import reads an NDJSON export and sends each record through the API's idempotent creates
+(`POST /api/runs/`, `POST /api/jobs/`, events through `POST /api/events/batch`), so that
+importing twice changes nothing. A record the instance holds with other values (a 409, or a
+run registered at another instant) is reported on stderr and left as it is; the rest is
+still imported, and the exit code is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+from urllib.parse import quote
+
+import aiohttp
+
+from armada.client import TOKEN_VARIABLE, clean_token
+from armada.tail import DEFAULT_URL, split_token
+
+IMPORT_BATCH = 1000  # const.MAX_BATCH_EVENTS: what one POST /api/events/batch takes
+REQUEST_TIMEOUT_SECONDS = 60.0
+RECORD_FIELDS = {
+    "run": ("run_uuid", "run_datetime"),
+    "job": ("job_uuid", "run_uuid", "job_datetime", "job_associated_agent", "job_status"),
+    "event": ("event_uuid", "event_content", "job_uuid", "event_datetime", "event_status"),
+}
+
+
+class Refused(Exception):
+    """The service refused a request in a way no record-by-record retry can fix."""
+
+
+@dataclass
+class ImportReport:
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RECORD_FIELDS, 0))
+    existing: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RECORD_FIELDS, 0))
+    conflicts: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return "; ".join(f"{kind}s: {self.created[kind]} created, {self.existing[kind]} existing"
+                         for kind in RECORD_FIELDS) + f"; {len(self.conflicts)} conflicts"
+
+
+def api_url(url: str, path: str) -> str:
+    return url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
+async def _reason(response: aiohttp.ClientResponse) -> str:
+    try:
+        body = await response.json(content_type=None)
+    except (ValueError, aiohttp.ClientError):
+        body = None
+    if isinstance(body, dict) and body.get("detail"):
+        return f"{response.status} {body.get('error')}: {body['detail']}"
+    return f"{response.status} {response.reason}"
+
+
+async def export_run(url: str, run_uuid: str, kind: str, out: BinaryIO,
+                     token: str | None = None) -> None:
+    """Write the run's export to `out` as it arrives; Refused when the service says no."""
+    address = api_url(url, f"api/runs/{quote(run_uuid, safe='')}/export")
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=REQUEST_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(headers=_headers(token), timeout=timeout) as session:
+        async with session.get(address, params={"format": kind}) as response:
+            if response.status != 200:
+                raise Refused(await _reason(response))
+            async for chunk in response.content.iter_chunked(1 << 16):
+                out.write(chunk)
+    out.flush()
+
+
+def read_export(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(kind, record) of each line of an NDJSON export; ValueError naming a bad line."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"line {number}: not JSON ({error.msg})") from None
+        kind = item.get("kind") if isinstance(item, dict) else None
+        if kind not in RECORD_FIELDS:
+            raise ValueError(f"line {number}: no kind run, job or event")
+        yield kind, {name: item[name] for name in RECORD_FIELDS[kind] if name in item}
+
+
+class Importer:
+    def __init__(self, session: aiohttp.ClientSession, url: str, err: TextIO) -> None:
+        self.session = session
+        self.url = url
+        self.err = err
+        self.report = ImportReport()
+        self.events: list[dict[str, Any]] = []
+
+    async def add(self, kind: str, record: dict[str, Any]) -> None:
+        if kind == "event":
+            self.events.append(record)
+            if len(self.events) >= IMPORT_BATCH:
+                await self.flush()
+            return
+        # Events refer to jobs already sent; a job may refer to the run: keep the file's order.
+        await self.flush()
+        await self._create(kind, record)
+
+    async def flush(self) -> None:
+        batch, self.events = self.events, []
+        if not batch:
+            return
+        status, body = await self._post("api/events/batch", {"events": batch})
+        if status in (200, 201):
+            self.report.created["event"] += len(body["created"])
+            self.report.existing["event"] += len(body["existing"])
+            return
+        if status not in (404, 409, 422):
+            raise Refused(self._describe(status, body))
+        # One event failed the whole batch: send each alone, so only that one is reported.
+        for event in batch:
+            await self._create("event", event)
+
+    async def _create(self, kind: str, record: dict[str, Any]) -> None:
+        status, body = await self._post(f"api/{kind}s/", record)
+        if status == 201:
+            self.report.created[kind] += 1
+        elif status == 200:
+            self.report.existing[kind] += 1
+            # A run is idempotent on its uuid alone: another instant is not an error to the
+            # API, but the imported run is not the one stored.
+            if kind == "run" and body.get("run_datetime") != record.get("run_datetime"):
+                self._conflict(kind, record, f"stored with run_datetime {body.get('run_datetime')}"
+                                             f", the file says {record.get('run_datetime')}")
+        elif status in (404, 409, 422):
+            self._conflict(kind, record, self._describe(status, body))
+        else:
+            raise Refused(self._describe(status, body))
+
+    def _conflict(self, kind: str, record: dict[str, Any], why: str) -> None:
+        line = f"{kind} {record.get(f'{kind}_uuid')}: {why}"
+        self.report.conflicts.append(line)
+        print(f"armada import: not imported: {line}", file=self.err, flush=True)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        async with self.session.post(api_url(self.url, path), json=body) as response:
+            try:
+                answer = await response.json(content_type=None)
+            except ValueError:
+                answer = None
+            return response.status, answer
+
+    @staticmethod
+    def _describe(status: int, body: Any) -> str:
+        if isinstance(body, dict) and body.get("detail"):
+            return f"{status} {body.get('error')}: {body['detail']}"
+        return f"{status}"
+
+
+async def import_file(url: str, lines: Iterator[str], err: TextIO,
+                      token: str | None = None) -> ImportReport:
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(headers=_headers(token), timeout=timeout) as session:
+        importer = Importer(session, url, err)
+        for kind, record in read_export(lines):
+            await importer.add(kind, record)
+        await importer.flush()
+        return importer.report
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"the service; default {DEFAULT_URL}")
+    parser.add_argument("--token", help=(
+        f"bearer token; default: a ?token= in --url, else {TOKEN_VARIABLE}"))
+
+
+def _url_and_token(parser: argparse.ArgumentParser, args: argparse.Namespace
+                   ) -> tuple[str, str | None]:
+    url, url_token = split_token(args.url)
+    try:
+        return url, clean_token(args.token or url_token or os.environ.get(TOKEN_VARIABLE))
+    except ValueError as error:
+        parser.error(str(error))
+        raise  # parser.error exits
+
+
+def export_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="armada export", description="Write a run, its jobs and events to stdout.")
+    parser.add_argument("run", metavar="RUN")
+    parser.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
+    _connection_options(parser)
+    args = parser.parse_args(argv)
+    url, token = _url_and_token(parser, args)
+    try:
+        asyncio.run(export_run(url, args.run, args.format, sys.stdout.buffer, token))
+    except Refused as error:
+        print(f"armada export: the server refused: {error}", file=sys.stderr)
+        return 2
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        print(f"armada export: {error or type(error).__name__}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def import_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="armada import", description="Load an NDJSON export (armada export) into a service.")
+    parser.add_argument("file", metavar="FILE", help="an NDJSON export; - for stdin")
+    _connection_options(parser)
+    args = parser.parse_args(argv)
+    url, token = _url_and_token(parser, args)
+    try:
+        if args.file == "-":
+            report = asyncio.run(import_file(url, iter(sys.stdin), sys.stderr, token))
+        else:
+            with Path(args.file).open(encoding="utf-8") as lines:
+                report = asyncio.run(import_file(url, lines, sys.stderr, token))
+    except ValueError as error:
+        print(f"armada import: {args.file}: {error}", file=sys.stderr)
+        return 2
+    except Refused as error:
+        print(f"armada import: the server refused: {error}", file=sys.stderr)
+        return 2
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        print(f"armada import: {error or type(error).__name__}", file=sys.stderr)
+        return 2
+    print(f"armada import: {report.summary()}", file=sys.stderr)
+    return 1 if report.conflicts else 0
