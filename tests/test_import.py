@@ -1,0 +1,130 @@
+"""`armada import FILE`: an NDJSON export of one instance loaded into another (two real
+`armada serve` processes) through the API's idempotent creates; twice changes nothing, and
+a record the target holds with other values is reported, not overwritten."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_process import ServiceProcess, service_environment
+
+EVENTS_OF_JOB_A = 1_500  # more than one batch of POST /api/events/batch
+
+
+def call(url: str, method: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{url}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def armada(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "armada", *args], env=service_environment(),
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    source = ServiceProcess(tmp_path / "a" / "armada.db", tmp_path / "a")
+    target = ServiceProcess(tmp_path / "b" / "armada.db", tmp_path / "b")
+    source.start()
+    target.start()
+    try:
+        yield source, target
+    finally:
+        source.stop()
+        target.stop()
+
+
+def fill(url: str) -> None:
+    call(url, "POST", "/api/runs/", {"run_uuid": "run-pm", "run_datetime": "2026-02-24T10:00"})
+    for job, status in (("job-a", "Failed"), ("job-b", "Success")):
+        call(url, "POST", "/api/jobs/", {"run_uuid": "run-pm", "job_uuid": job,
+                                         "job_datetime": "2026-02-24T10:01",
+                                         "job_associated_agent": "agent-7", "job_status": status})
+    for first in range(0, EVENTS_OF_JOB_A, 500):
+        call(url, "POST", "/api/events/batch", {"events": [
+            {"event_uuid": f"a-{n}", "job_uuid": "job-a", "event_content": f"Step {n}",
+             "event_datetime": f"2026-02-24T10:02:{n % 60:02d}.{n % 1000:03d}"}
+            for n in range(first, first + 500)]})
+    call(url, "POST", "/api/events/", {"event_uuid": "b-0", "job_uuid": "job-b",
+                                       "event_content": "Error: timeout\nTraceback …",
+                                       "event_datetime": "2026-02-24T10:03",
+                                       "event_status": "Failed"})
+
+
+def export(url: str, run_uuid: str = "run-pm") -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{url}/api/runs/{run_uuid}/export", timeout=30) as response:
+        return [json.loads(line) for line in response.read().decode().splitlines()]
+
+
+def test_an_export_imported_twice_into_another_instance_is_the_same_run_and_changes_nothing(
+        services, tmp_path: Path):
+    source, target = services
+    fill(source.url)
+    file = tmp_path / "run-pm.ndjson"
+    exported = armada("export", "run-pm", "--url", source.url)
+    assert exported.returncode == 0, exported.stderr
+    file.write_text(exported.stdout)
+
+    first = armada("import", str(file), "--url", target.url)
+    assert first.returncode == 0, first.stderr
+    assert (f"runs: 1 created, 0 existing; jobs: 2 created, 0 existing; events: "
+            f"{EVENTS_OF_JOB_A + 1} created, 0 existing; 0 conflicts") in first.stderr
+    assert export(target.url) == export(source.url)
+
+    second = armada("import", str(file), "--url", target.url)
+    assert second.returncode == 0, second.stderr
+    assert (f"runs: 0 created, 1 existing; jobs: 0 created, 2 existing; events: "
+            f"0 created, {EVENTS_OF_JOB_A + 1} existing; 0 conflicts") in second.stderr
+    assert export(target.url) == export(source.url)
+
+
+def test_a_conflicting_import_is_reported_and_leaves_the_stored_records_alone(
+        services, tmp_path: Path):
+    source, target = services
+    fill(source.url)
+    file = tmp_path / "run-pm.ndjson"
+    file.write_text(armada("export", "run-pm", "--url", source.url).stdout)
+    # The target already knows job-b with another status, event b-0 with other content, and
+    # run-pm at another instant (registered by its job: a run's POST is idempotent on its uuid).
+    call(target.url, "POST", "/api/jobs/", {"run_uuid": "run-pm", "job_uuid": "job-b",
+                                            "job_datetime": "2026-02-24T10:01",
+                                            "job_associated_agent": "agent-7",
+                                            "job_status": "Running"})
+    call(target.url, "POST", "/api/events/", {"event_uuid": "b-0", "job_uuid": "job-b",
+                                              "event_content": "something else",
+                                              "event_datetime": "2026-02-24T10:03"})
+
+    done = armada("import", str(file), "--url", target.url)
+    assert done.returncode == 1
+    assert "not imported: job job-b: 409 conflict" in done.stderr
+    assert "not imported: event b-0: 409 conflict" in done.stderr
+    assert ("not imported: run run-pm: stored with run_datetime 2026-02-24T10:01:00.000Z, the "
+            "file says 2026-02-24T10:00:00.000Z") in done.stderr
+    assert "3 conflicts" in done.stderr
+    assert call(target.url, "GET", "/api/jobs/job-b")["job_status"] == "Running"
+    assert call(target.url, "GET", "/api/events/b-0")["event_content"] == "something else"
+    # Everything else went in.
+    assert call(target.url, "GET", "/api/jobs/job-a")["job_status"] == "Failed"
+    assert len(call(target.url, "GET", "/api/events/?job_uuid=job-a")) == EVENTS_OF_JOB_A
+
+
+def test_an_import_of_a_file_that_is_not_an_export_names_the_line(services, tmp_path: Path):
+    _, target = services
+    file = tmp_path / "bad.ndjson"
+    file.write_text('{"kind": "run", "run_uuid": "r", "run_datetime": "2026-02-24T10:00"}\n'
+                    "not json\n")
+    done = armada("import", str(file), "--url", target.url)
+    assert done.returncode == 2
+    assert "line 2" in done.stderr
