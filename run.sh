@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ./run.sh [serve]  - install into .venv on first use, serve on SQLite (127.0.0.1:8000)
-# ./run.sh test     - install what the tests need (Python packages, nginx, redis-server), run every
+# ./run.sh test     - install what the tests need (Python packages, nginx, redis-server, chromium), run every
 #                    test (tests/test_packaging.py also builds the wheel and installs it in a new venv)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -37,6 +37,9 @@ ensure_test_packages() {
     local missing=()
     command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
     command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+    # The live page's tests drive Debian's Chromium through its chromedriver (no browser download).
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
     if [ ${#missing[@]} -gt 0 ]; then
         local sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo"

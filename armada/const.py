@@ -29,6 +29,9 @@ METRICS_PATH = "/metrics"
 DOCS_PATH = "/api/docs"
 OPENAPI_PATH = "/api/openapi.json"
 WEBSOCKET_PREFIX = "/ws/"
+# The live page (armada/http/page.py) and its files.
+PAGE_PATH = "/"
+PAGE_ASSETS_PATH = "/ui/"
 
 DB_WORKERS = 4
 DB_TIMEOUT_SECONDS = 5.0

@@ -214,7 +214,8 @@ async def test_the_body_limit_follows_the_configuration(make_client):
     await error_of(response)
 
 
-@pytest.mark.parametrize("path", ["/", "/api", "/api/", "/api/nothing", "/api/runs/x/y",
+# `/` is the live page (test_live_page.py).
+@pytest.mark.parametrize("path", ["/nothing", "/api", "/api/", "/api/nothing", "/api/runs/x/y",
                                   "/api/jobs/status/x", "/tracking/api/runs/", "/api/runs//"])
 async def test_unknown_routes_are_a_404_in_json(client, path):
     response = await client.get(path)

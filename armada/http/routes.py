@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from armada.http import events, jobs, runs
+from armada.http import events, jobs, page, runs
 from armada.ws import handler as ws
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,6 +31,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
 
 
 def setup_routes(app: web.Application) -> list[web.AbstractRoute]:
+    """The API's routes (returned, for CORS), and the live page at `/` (page.py)."""
+    page.setup_page(app)
     added = []
     for method, path, handler in ROUTES:
         bare = path.rstrip("/")
