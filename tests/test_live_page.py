@@ -26,7 +26,8 @@ from armada.http.page import LIVE
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -53,10 +54,22 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options,
                               service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    # The viewport itself is 1280x800 (a headless window's size includes no chrome, but be exact).
+    viewport(driver, 1280, 800)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+def viewport(driver: Any, width: int, height: int, mobile: bool = False) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+
+
+def color_scheme(driver: Any, scheme: str) -> None:
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": scheme}]})
 
 
 class PageService(ServiceProcess):
@@ -329,3 +342,58 @@ def test_the_page_and_its_files_carry_a_strict_csp_and_unknown_files_are_404(ser
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(service.url + path, timeout=5)
         assert refused.value.code == 404
+
+
+def test_it_reads_at_phone_width_and_in_dark_mode(browser, service, tmp_path):
+    post_run(service.url, "run-1")
+    post_job(service.url, "job-1", "run-1", agent="agent-one", status="Failed")
+    post_event(service.url, "event-1", "job-1", content="Error: timeout")
+    light = None
+    try:
+        open_page(browser, service.url + "/#run=run-1&job=job-1")
+        wait_for(browser, "#event-list li", text="Error: timeout")
+        light = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+        viewport(browser, 390, 844, mobile=True)
+        color_scheme(browser, "dark")
+        wait_for(browser, "#event-list li", text="Error: timeout")
+        dark = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth")
+        screenshot(browser, tmp_path, "phone-dark")
+    finally:
+        color_scheme(browser, "light")
+        viewport(browser, 1280, 800)
+    assert light == "rgb(255, 255, 255)" and dark != light
+    assert overflow <= 0, f"the page is {overflow} px wider than a phone"
+
+
+def test_the_keyboard_reaches_a_run_and_opens_it(browser, service):
+    post_run(service.url, "run-keyboard")
+    post_job(service.url, "job-k", "run-keyboard", agent="agent-k")
+    open_page(browser, service.url + "/")
+    link = wait_for(browser, '#run-list li[data-run="run-keyboard"] a')
+    # From the filters' last control, Tab reaches the first run's link.
+    browser.execute_script("document.querySelector('#filters button').focus()")
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element == link
+    link.send_keys(Keys.ENTER)
+    wait_for(browser, "#job-list tr", text="agent-k")
+    assert "run=run-keyboard" in browser.current_url
+
+
+def test_the_status_and_agent_filters_narrow_the_jobs_and_stay_in_the_url(browser, service):
+    post_run(service.url, "run-1")
+    post_job(service.url, "job-ok", "run-1", agent="agent-a", status="Success")
+    post_job(service.url, "job-bad", "run-1", agent="agent-b", status="Failed")
+    open_page(browser, service.url + "/#run=run-1")
+    wait_for(browser, "#job-list tr", text="agent-b")
+    Select(browser.find_element(By.NAME, "status")).select_by_visible_text("Failed")
+    WebDriverWait(browser, 5).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#job-list tr")) == 1)
+    assert "agent-b" in browser.find_element(By.ID, "job-list").text
+    assert "status=Failed" in browser.current_url
+    # Live too: a job of another status stays out, one of this status comes in.
+    post_job(service.url, "job-ok-2", "run-1", agent="agent-c", status="Success")
+    post_job(service.url, "job-bad-2", "run-1", agent="agent-d", status="Failed")
+    wait_for(browser, "#job-list tr", LIVE_WITHIN, text="agent-d")
+    assert "agent-c" not in browser.find_element(By.ID, "job-list").text
