@@ -212,12 +212,22 @@ def test_a_run_job_event_and_status_change_posted_over_rest_each_appear_within_a
     assert page_errors(browser) == []
 
 
+@pytest.mark.parametrize("cursor", [True, False], ids=["from-its-cursor", "before-any-message"])
 def test_the_server_restarted_under_the_open_page_resumes_without_a_reload(
-        browser, service, tmp_path):
-    post_run(service.url, "run-before")
+        browser, service, tmp_path, cursor):
+    post_run(service.url, "run-before", "2026-02-24T09:00:00.000")
     open_page(browser, service.url + "/")
     wait_for(browser, "#run-list li", text="run-before")
     browser.execute_script("window.notReloaded = true")
+    # A message gives the page its cursor (epoch, seq), from which it resumes (a resync: the
+    # new process has another epoch); without one it cannot know what it missed: it reloads.
+    post_run(service.url, "run-seen-live", "2026-02-24T10:00:00.000")
+    if cursor:
+        wait_for(browser, "#run-list li", LIVE_WITHIN, text="run-seen-live")
+    else:
+        browser.refresh()
+        wait_for(browser, "#run-list li", text="run-seen-live")
+        browser.execute_script("window.notReloaded = true")
     service.stop()
     WebDriverWait(browser, 5, poll_frequency=0.02).until(
         lambda d: live_state(d) == "reconnecting")
@@ -230,8 +240,10 @@ def test_the_server_restarted_under_the_open_page_resumes_without_a_reload(
     wait_for(browser, "#run-list li", LIVE_WITHIN, text="run-after")
     rows = browser.find_elements(By.CSS_SELECTOR, "#run-list li")
     assert [row.get_attribute("data-run") for row in rows] == [
-        "run-after", "run-while-away", "run-before"]
+        "run-after", "run-while-away", "run-seen-live", "run-before"]
     assert browser.execute_script("return window.notReloaded") is True
+    states = browser.execute_script("return window.armada.states")
+    assert states[-4:] == ["reconnecting", "live", "resyncing", "live"], states
     screenshot(browser, tmp_path, "after-restart")
 
 

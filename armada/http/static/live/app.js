@@ -20,7 +20,8 @@ const state = {
   events: [], next: null,
   sel: {}, loading: false, queue: [],
 };
-const page = (globalThis.armada = { renderMs: [], applied: 0 });
+// What tests and the curious read: render times, messages applied, indicator states.
+const page = (globalThis.armada = { renderMs: [], applied: 0, states: [] });
 
 function readHash() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -262,6 +263,7 @@ function apply({ type, data }) {
 
 function showState(name) {
   const live = $("live");
+  page.states.push(name);
   live.dataset.state = name;
   live.textContent = name;
 }
