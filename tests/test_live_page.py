@@ -203,12 +203,21 @@ def test_a_run_job_event_and_status_change_posted_over_rest_each_appear_within_a
     call(service.url, "PATCH", "/api/jobs/status", {"job_uuid": "job-1", "job_status": "Failed"})
     wait_for(browser, '#job-list tr[data-job="job-1"] .badge', LIVE_WITHIN, text="Failed")
     wait_for(browser, '#run-list li[data-run="run-1"] .stack .s-failed', LIVE_WITHIN)
+    call(service.url, "PATCH", "/api/events/status",
+         {"event_uuid": "event-1", "event_status": "Success"})
+    wait_for(browser, '#event-list li[data-event="event-1"] .badge', LIVE_WITHIN, text="Success")
     assert time.monotonic() - started < 10
     # The timeline: one bar per job, coloured by its status.
     bars = browser.find_elements(By.CSS_SELECTOR, "#timeline .track span")
     assert sorted(bar.get_attribute("class") for bar in bars) == ["s-failed", "s-running"]
     assert browser.execute_script("return window.notReloaded") is True
     screenshot(browser, tmp_path, "live-changes")
+    call(service.url, "DELETE", "/api/runs/run-1")
+    WebDriverWait(browser, LIVE_WITHIN, poll_frequency=0.02).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, '#run-list li[data-run="run-1"]'))
+    wait_for(browser, "#run-list li", text="run-2")
+    assert "run=" not in browser.current_url
+    assert not browser.find_element(By.ID, "run").is_displayed()
     assert page_errors(browser) == []
 
 
@@ -409,3 +418,21 @@ def test_the_status_and_agent_filters_narrow_the_jobs_and_stay_in_the_url(browse
     post_job(service.url, "job-bad-2", "run-1", agent="agent-d", status="Failed")
     wait_for(browser, "#job-list tr", LIVE_WITHIN, text="agent-d")
     assert "agent-c" not in browser.find_element(By.ID, "job-list").text
+
+
+def test_the_time_range_keeps_runs_outside_it_away_live_too(browser, service):
+    post_run(service.url, "run-early", "2026-02-24T09:00:00.000")
+    post_run(service.url, "run-inside", "2026-02-24T11:00:00.000")
+    # datetime-local values are the browser's local time; the test browser runs in the
+    # machine's zone, so the bounds are given in it.
+    since = browser.execute_script(
+        "const d = new Date('2026-02-24T10:00:00Z');"
+        "return new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19)")
+    open_page(browser, f"{service.url}/#since={since}")
+    wait_for(browser, "#run-list li", text="run-inside")
+    assert "run-early" not in browser.find_element(By.ID, "run-list").text
+    assert browser.find_element(By.NAME, "since").get_attribute("value").startswith(since[:16])
+    post_run(service.url, "run-early-live", "2026-02-24T08:00:00.000")
+    post_run(service.url, "run-inside-live", "2026-02-24T12:00:00.000")
+    wait_for(browser, "#run-list li", LIVE_WITHIN, text="run-inside-live")
+    assert "run-early" not in browser.find_element(By.ID, "run-list").text

@@ -54,7 +54,9 @@ export function runDuration(run, now) {
   const start = Date.parse(run.run_datetime);
   const active = countOf(run, "Running") + countOf(run, "Pending") > 0;
   if (active) return span(now - start);
-  return run.last ? span(Date.parse(run.last) - start) : "—";
+  if (run.last) return span(Date.parse(run.last) - start);
+  // Its last report is known once the run is opened (the runs list does not carry it).
+  return run.jobs_total ? "done" : "—";
 }
 
 export function runRow(run, selected, href, now) {
