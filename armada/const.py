@@ -12,6 +12,14 @@ DEFAULT_PAGE_SIZE = 10
 MAX_PAGE = 2_147_483_647
 MAX_BATCH_EVENTS = 1000
 MAX_EVENTS_LIMIT = 1000
+# GET /api/events/?q=: at most this many words (store.operations.MAX_SEARCH_TERMS), this long.
+MAX_SEARCH_TERMS = 4
+MAX_SEARCH_LENGTH = 1000
+# The search index of an existing database is built in the background, this many events per
+# write transaction, with this pause between them (armada/search_index.py).
+SEARCH_INDEX_CHUNK = 2000
+SEARCH_INDEX_PAUSE_SECONDS = 0.01
+SEARCH_INDEX_RETRY_SECONDS = 5.0
 # A whole event list is read and sent this many events at a time (one read transaction
 # each): memory and each turn of the event loop stay small whatever the list's length.
 # Larger chunks held the loop longer for a list little faster (bench/events_list.py: 1,000

@@ -125,8 +125,15 @@ def test_mssql_statement_parses_as_tsql(statement: str) -> None:
     assert fallback_commands(trees[0]) == []
 
 
+# sqlglot parses neither FTS5 tables with options nor triggers; these run at every start-up
+# of the service on SQLite, so every test through it runs them (tests/test_search.py).
+SQLITE_BEYOND_SQLGLOT = ("CREATE VIRTUAL TABLE", "CREATE TRIGGER")
+
+
 @pytest.mark.parametrize("statement", statements_of(SQLITE))
 def test_sqlite_statement_parses_as_sqlite(statement: str) -> None:
+    if statement.startswith(SQLITE_BEYOND_SQLGLOT):
+        pytest.skip("beyond sqlglot's SQLite parser; run by the service at start-up")
     trees = parse(statement, "sqlite")
     assert len(trees) == 1, "one statement per `;`-terminated chunk"
     assert fallback_commands(trees[0]) == []
@@ -143,6 +150,7 @@ def test_query_written_once_parses_as_tsql_and_as_sqlite(statement: str) -> None
 def test_sqlite_drops_nothing_but_the_job_counts_it_once_kept() -> None:
     # Never Armada data: only the service's own helper table and its triggers.
     drops = [tree for query in SQLITE.values() for statement in query.statements
+             if not statement.startswith(SQLITE_BEYOND_SQLGLOT)
              for tree in parse(statement, "sqlite") if isinstance(tree, exp.Drop)]
     assert sorted((drop.kind, table.name) for drop in drops for table in drop.args["tables"]) == [
         ("TABLE", "armada_job_counts"), ("TRIGGER", "armada_job_counts_delete"),

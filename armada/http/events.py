@@ -11,6 +11,7 @@ from aiohttp import web
 
 from armada import const
 from armada.http.created import Created
+from armada.http import search
 from armada.http.parsing import (
     json_list_response,
     json_response,
@@ -35,6 +36,8 @@ async def list_events(request: web.Request) -> web.StreamResponse:
     """The events of a job, or of every job: the whole list, streamed; with `limit`, one page
     of it and the next cursor."""
     query = load_query(request, events_query)
+    if "q" in query:
+        return await search.search_events(request, query)
     store = request.app[store_key]
     job_uuid = query.get("job_uuid")
     filters = {name: query.get(name) for name in ("status", "since", "until")}

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from armada.http.created import Created
+from armada.http import search
 from armada.http.parsing import json_response, load_body, load_match, load_query
 from armada.http.schemas import (
     job_out,
@@ -22,6 +23,8 @@ from armada.keys import store_key, stream_key
 
 async def list_jobs(request: web.Request) -> web.Response:
     query = load_query(request, jobs_query)
+    if "q" in query:
+        return await search.search_jobs(request, query)
     jobs, total = await request.app[store_key].list_jobs(
         query.get("run_uuid"), query["page"], query["page_size"], status=query.get("status"),
         agent=query.get("agent"), since=query.get("since"), until=query.get("until"),

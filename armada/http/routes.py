@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from armada.http import events, jobs, page, runs
+from armada.http import events, export, jobs, page, runs
 from armada.ws import handler as ws
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -16,6 +16,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/runs/", runs.create_run),
     ("GET", "/api/runs/{run_uuid}", runs.get_run),
     ("DELETE", "/api/runs/{run_uuid}", runs.delete_run),
+    ("GET", "/api/runs/{run_uuid}/export", export.export_run),
     ("GET", "/api/jobs/", jobs.list_jobs),
     ("POST", "/api/jobs/", jobs.create_job),
     ("PATCH", "/api/jobs/status", jobs.update_job_status),

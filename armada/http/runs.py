@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from armada.http.created import Created
+from armada.http import search
 from armada.http.parsing import json_response, load_body, load_match, load_query
 from armada.http.schemas import run_out, run_path, run_schema, run_summary_out, runs_query
 from armada.keys import store_key, stream_key
@@ -15,6 +16,8 @@ from armada.keys import store_key, stream_key
 
 async def list_runs(request: web.Request) -> web.Response:
     query = load_query(request, runs_query)
+    if "q" in query:
+        return await search.search_runs(request, query)
     runs, total = await request.app[store_key].list_runs(
         query["page"], query["page_size"], query.get("since"), query.get("until")
     )

@@ -237,21 +237,31 @@ class Between(StrictSchema):
 
 
 class RunsQuery(PageQuery, Between):
-    pass
+    # A piece of the run's uuid (LIKE).
+    q = Text(min_length=1, max_length=const.MAX_ID_LENGTH)
 
 
 class JobsQuery(PageQuery, Between):
     run_uuid = Text()
     status = Status()
     agent = Text()
+    # A piece of the job's uuid or of its agent (LIKE).
+    q = Text(min_length=1, max_length=const.MAX_ID_LENGTH)
 
 
 class EventsQuery(Between):
     # Optional, as in the platform's API: without it, the events of every job.
     job_uuid = Text()
+    # Words (or pieces of them) that the event's content contains, every one.
+    q = Text(max_length=const.MAX_SEARCH_LENGTH)
     status = Status()
     limit = fields.Integer(validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
     before = Cursor()
+
+    @validates("q")
+    def _search_words(self, value: str, **kwargs: Any) -> None:
+        if not 1 <= len(value.split()) <= const.MAX_SEARCH_TERMS:
+            raise ValidationError(f"1 to {const.MAX_SEARCH_TERMS} words, separated by spaces.")
 
     @validates_schema
     def before_needs_limit(self, data: dict[str, Any], **kwargs: Any) -> None:

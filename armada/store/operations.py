@@ -31,6 +31,7 @@ def prepare_schema(tx: Transaction) -> dict[str, dict[str, int]]:
     """Create what is missing (tables, indexes); answer each table's column length limits."""
     tx.execute("create_tables")
     tx.execute("create_indexes")
+    tx.execute("create_search_index")
     limits: dict[str, dict[str, int]] = {}
     for table in TABLES:
         columns = tx.all("table_columns", table_name=table)
@@ -244,3 +245,88 @@ def count_run_contents(tx: Transaction, run_uuid: str) -> tuple[int, int]:
     counts = tx.one("count_run_contents", run_uuid=run_uuid)
     assert counts is not None  # a SELECT without FROM answers one row
     return int(counts["jobs"]), int(counts["events"])
+
+
+# Search (GET /api/events/?q=, and q= of the runs and jobs lists)
+
+# The trigram index finds pieces of 3 characters or more; a shorter term is matched by LIKE.
+SEARCH_INDEXED_TERM = 3
+MAX_SEARCH_TERMS = const.MAX_SEARCH_TERMS  # the LIKE patterns :like1-4 of the search queries
+LIKE_SPECIAL = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') of the values that contain `text`."""
+    return f"%{text.translate(LIKE_SPECIAL)}%"
+
+
+def search_events_page(tx: Transaction, terms: list[str], job_uuid: str | None, limit: int,
+                       before: EventPosition | None = None, status: str | None = None,
+                       since: datetime | None = None, until: datetime | None = None
+                       ) -> tuple[list[Record], EventPosition | None]:
+    """list_events_page of the events whose content contains every term: through the search
+    index when it is complete and a term has 3 characters or more, else by LIKE."""
+    if not 1 <= len(terms) <= MAX_SEARCH_TERMS:
+        raise ValueError(f"a search takes 1 to {MAX_SEARCH_TERMS} terms")
+    between = _between(since, until)
+    position = (between["until"], "")
+    if before is not None:
+        position = min(position, before)
+    keyset = {"event_status": status, "since": between["since"], "before_datetime": position[0],
+              "before_uuid": position[1], "limit": limit + 1}
+    indexed = [term for term in terms if len(term) >= SEARCH_INDEXED_TERM]
+    state = tx.one("search_index_state")
+    if indexed and state is not None and state["indexed"] and not state["pending_rows"]:
+        # Each term a quoted FTS5 string: its characters are text, never query syntax.
+        match = " AND ".join('"' + term.replace('"', '""') + '"' for term in indexed)
+        likes = _likes([term for term in terms if len(term) < SEARCH_INDEXED_TERM])
+        rows = tx.all("search_events_page", match=match, job_uuid=job_uuid, **keyset, **likes)
+    elif job_uuid is None:
+        rows = tx.all("search_events_like_page", **keyset, **_likes(terms))
+    else:
+        rows = tx.all("search_events_of_job_like_page", job_uuid=job_uuid, **keyset,
+                      **_likes(terms))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], (last["event_datetime"], last["event_uuid"])
+
+
+def _likes(terms: list[str]) -> dict[str, str | None]:
+    patterns = [like_pattern(term) for term in terms]
+    patterns += [None] * (MAX_SEARCH_TERMS - len(patterns))
+    return {f"like{number}": pattern for number, pattern in enumerate(patterns, 1)}
+
+
+def search_index_state(tx: Transaction) -> Record:
+    """`indexed` (the database has a search index) and `pending_rows` (rows it still lacks)."""
+    state = tx.one("search_index_state")
+    assert state is not None  # an aggregate, or a SELECT without FROM: one row
+    return state
+
+
+def build_search_index_chunk(tx: Transaction, chunk_rows: int) -> None:
+    """Index the next `chunk_rows` rows that existed before the search index did."""
+    tx.execute("build_search_index_chunk", chunk_rows=chunk_rows)
+
+
+def search_runs(tx: Transaction, text: str, page: int, page_size: int,
+                since: datetime | None = None, until: datetime | None = None
+                ) -> tuple[list[Record], int]:
+    """list_runs of the runs whose uuid contains `text`."""
+    filters = {"run_like": like_pattern(text), **_between(since, until)}
+    return (tx.all("list_runs_matching", **filters, limit=page_size,
+                   offset=(page - 1) * page_size),
+            tx.scalar("count_runs_matching", **filters))
+
+
+def search_jobs(tx: Transaction, text: str, run_uuid: str | None, page: int, page_size: int,
+                status: str | None = None, agent: str | None = None,
+                since: datetime | None = None, until: datetime | None = None
+                ) -> tuple[list[Record], int]:
+    """list_jobs of the jobs whose uuid or agent contains `text`."""
+    filters = {"job_like": like_pattern(text), "run_uuid": run_uuid, "job_status": status,
+               "job_associated_agent": agent, **_between(since, until)}
+    return (tx.all("list_jobs_matching", **filters, limit=page_size,
+                   offset=(page - 1) * page_size),
+            tx.scalar("count_jobs_matching", **filters))

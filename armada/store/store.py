@@ -283,6 +283,35 @@ class Store:
     async def count_run_contents(self, run_uuid: str) -> tuple[int, int]:
         return await self._call(operations.count_run_contents, run_uuid, write=False)
 
+    # Search
+
+    async def search_events_page(self, terms: list[str], job_uuid: str | None, limit: int,
+                                 before: operations.EventPosition | None = None, *,
+                                 status: str | None = None, since: datetime | None = None,
+                                 until: datetime | None = None
+                                 ) -> tuple[list[Record], operations.EventPosition | None]:
+        return await self._call(operations.search_events_page, terms, job_uuid, limit, before,
+                                status, since, until, write=False)
+
+    async def search_runs(self, text: str, page: int, page_size: int,
+                          since: datetime | None = None, until: datetime | None = None
+                          ) -> tuple[list[Record], int]:
+        return await self._call(operations.search_runs, text, page, page_size, since, until,
+                                write=False)
+
+    async def search_jobs(self, text: str, run_uuid: str | None, page: int, page_size: int, *,
+                          status: str | None = None, agent: str | None = None,
+                          since: datetime | None = None, until: datetime | None = None
+                          ) -> tuple[list[Record], int]:
+        return await self._call(operations.search_jobs, text, run_uuid, page, page_size,
+                                status, agent, since, until, write=False)
+
+    async def search_index_state(self) -> Record:
+        return await self._call(operations.search_index_state, write=False)
+
+    async def build_search_index_chunk(self, chunk_rows: int) -> None:
+        await self._call(operations.build_search_index_chunk, chunk_rows, write=True)
+
     # Figures for /metrics
 
     @property

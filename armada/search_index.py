@@ -1,0 +1,58 @@
+"""Building the search index of an existing database in the background (cleanup_ctx).
+
+A database that had events before the search index existed gets them indexed here, a chunk
+of SEARCH_INDEX_CHUNK rows per write transaction, with a pause between chunks, so requests
+go on meanwhile (each chunk waits its turn with the other writes). Until the index is
+complete, `q=` searches use LIKE (store.operations.search_events_page). New events are
+indexed by triggers from the start. On SQL Server there is no index: nothing to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from armada import const
+from armada.errors import StoreUnavailable
+from armada.keys import store_key
+from armada.store import Store
+
+log = logging.getLogger(__name__)
+
+
+async def search_index_task(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(build_search_index(app[store_key]), name="search-index")
+    yield
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+async def build_search_index(store: Store, chunk_rows: int = const.SEARCH_INDEX_CHUNK,
+                             pause: float = const.SEARCH_INDEX_PAUSE_SECONDS) -> None:
+    """Index the rows that predate the index, until none is left."""
+    started, announced = time.monotonic(), False
+    while True:
+        try:
+            state = await store.search_index_state()
+            if not state["indexed"] or not state["pending_rows"]:
+                if announced:
+                    log.info("search index complete in %.1f s", time.monotonic() - started)
+                return
+            if not announced:
+                log.info("search index: indexing %d existing events in the background; "
+                         "q= searches use LIKE until it is done", state["pending_rows"])
+                announced = True
+            await store.build_search_index_chunk(chunk_rows)
+        except StoreUnavailable as error:
+            log.warning("search index: database unavailable, next try in %gs: %s",
+                        const.SEARCH_INDEX_RETRY_SECONDS, error.detail)
+            await asyncio.sleep(const.SEARCH_INDEX_RETRY_SECONDS)
+            continue
+        await asyncio.sleep(pause)

@@ -1,0 +1,274 @@
+"""`q=`: the events whose content contains words (SQLite: the trigram index, kept in step by
+triggers; LIKE for short terms and while an existing database is being indexed), the runs
+and jobs whose ids (and agents) contain a piece of text. Through the running service."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from helpers import event_body, job_body
+from server_process import ServiceProcess
+
+SESSION_ID = "7f3a9c21-5e0b-4d6a-9b1e-0c2d4f6a8b10"
+
+
+async def post(client, path: str, body: dict) -> Any:
+    response = await client.post(path, json=body)
+    assert response.status in (200, 201), await response.text()
+    return await response.json()
+
+
+async def search(client, query: str) -> Any:
+    response = await client.get(f"/api/events/?{query}")
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+def uuids(events: list[dict[str, Any]]) -> list[str]:
+    return [event["event_uuid"] for event in events]
+
+
+@pytest.fixture
+async def events(client) -> AsyncIterator[Any]:
+    """Two runs, three jobs; timeouts in two of them, at known instants."""
+    await post(client, "/api/jobs/", job_body("job-a", "run-1", job_associated_agent="agent-7"))
+    await post(client, "/api/jobs/", job_body("job-b", "run-1", job_associated_agent="agent-9"))
+    await post(client, "/api/jobs/", job_body("job-c", "run-2", job_associated_agent="agent-7"))
+    for uuid, job, second, content, status in (
+        ("e1", "job-a", 1, "Page loaded", "Running"),
+        ("e2", "job-a", 2, "Error: Timeout waiting for selector #login", "Failed"),
+        ("e3", "job-b", 3, f"Connecting, session {SESSION_ID}", "Running"),
+        ("e4", "job-b", 4, "Traceback: requests.exceptions.ReadTimeout: read timeout=30",
+         "Failed"),
+        ("e5", "job-c", 5, "Form submitted in 42 ms", "Success"),
+        ("e6", "job-c", 6, "timeout of 42 s reached, retrying", "Running"),
+    ):
+        await post(client, "/api/events/", event_body(
+            uuid, job, event_content=content, event_status=status,
+            event_datetime=f"2026-02-24T10:00:0{second}.000"))
+    return client
+
+
+async def test_a_word_is_found_in_every_job_newest_first_whatever_its_case(events):
+    assert uuids(await search(events, "q=timeout")) == ["e6", "e4", "e2"]
+    assert uuids(await search(events, "q=TIMEOUT")) == ["e6", "e4", "e2"]
+
+
+async def test_a_piece_of_a_word_is_found(events):
+    assert uuids(await search(events, "q=meou")) == ["e6", "e4", "e2"]
+    assert uuids(await search(events, "q=electo")) == ["e2"]
+
+
+async def test_a_piece_of_an_id_is_found_across_jobs_and_within_one(events):
+    assert uuids(await search(events, f"q={SESSION_ID}")) == ["e3"]
+    assert uuids(await search(events, "q=9c21-5e0b")) == ["e3"]
+    assert uuids(await search(events, "q=9c21-5e0b&job_uuid=job-b")) == ["e3"]
+    assert await search(events, "q=9c21-5e0b&job_uuid=job-a") == []
+
+
+async def test_a_word_within_one_job(events):
+    assert uuids(await search(events, "q=timeout&job_uuid=job-b")) == ["e4"]
+    assert await search(events, "q=timeout&job_uuid=nobody") == []
+
+
+async def test_every_word_must_be_in_the_content_short_ones_too(events):
+    assert uuids(await search(events, "q=timeout+retrying")) == ["e6"]
+    assert uuids(await search(events, "q=42")) == ["e6", "e5"]  # under 3 characters: LIKE
+    assert uuids(await search(events, "q=42+timeout")) == ["e6"]
+    assert await search(events, "q=timeout+nowhere") == []
+
+
+async def test_search_combines_with_status_and_since_until(events):
+    assert uuids(await search(events, "q=timeout&status=failed")) == ["e4", "e2"]
+    assert uuids(await search(
+        events, "q=timeout&since=2026-02-24T10:00:02&until=2026-02-24T10:00:06")) == ["e4", "e2"]
+
+
+async def test_query_syntax_and_like_wildcards_in_q_are_plain_text(events):
+    for q in ('%22timeout', "NEAR(timeout", "time*", "%25", "_", "a%22+OR+%22b", "\\"):
+        response = await events.get(f"/api/events/?q={q}")
+        assert response.status == 200, (q, await response.text())
+    assert await search(events, "q=%25") == []
+    assert await search(events, "q=_") == []
+    assert uuids(await search(events, "q=%23login")) == ["e2"]
+
+
+async def test_q_is_one_to_four_words(events):
+    for q in ("", "+", "a+b+c+d+e"):
+        response = await events.get(f"/api/events/?q={q}")
+        assert response.status == 422, q
+        assert "q" in (await response.json())["fields"]
+
+
+async def test_paging_through_a_search_gives_each_match_once_newest_first(client):
+    await post(client, "/api/jobs/", job_body("job-a", "run-1"))
+    await post(client, "/api/jobs/", job_body("job-b", "run-1"))
+    await post(client, "/api/events/batch", {"events": [
+        event_body(f"e{n:02d}", "job-a" if n % 2 else "job-b",
+                   event_content=f"step {n} " + ("timeout" if n % 3 else "fine"),
+                   event_datetime=f"2026-02-24T10:00:{n:02d}.000")
+        for n in range(30)]})
+    expected = [f"e{n:02d}" for n in reversed(range(30)) if n % 3]
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = "q=timeout&limit=4" + (f"&before={cursor}" if cursor else "")
+        page = await search(client, query)
+        seen += uuids(page["events"])
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == expected
+    assert pages == 5
+    page = await search(client, "q=timeout&job_uuid=job-a&limit=100")
+    assert uuids(page["events"]) == [u for u in expected if int(u[1:]) % 2]
+
+
+async def test_a_search_of_many_matches_is_streamed_whole(client):
+    await post(client, "/api/jobs/", job_body("job-a", "run-1"))
+    for first in range(0, 600, 300):
+        await post(client, "/api/events/batch", {"events": [
+            event_body(f"e{n:04d}", "job-a", event_content=f"timeout {n}",
+                       event_datetime=f"2026-02-24T10:{n // 60:02d}:{n % 60:02d}.000")
+            for n in range(first, first + 300)]})
+    response = await client.get("/api/events/?q=timeout")
+    assert response.headers.get("Transfer-Encoding") == "chunked"
+    assert uuids(await response.json()) == [f"e{n:04d}" for n in reversed(range(600))]
+
+
+async def test_a_deleted_run_is_no_longer_found(events):
+    response = await events.delete("/api/runs/run-2")
+    assert response.status == 200
+    assert uuids(await search(events, "q=timeout")) == ["e4", "e2"]
+
+
+async def test_runs_q_finds_pieces_of_run_uuids(client):
+    for uuid in ("run-alpha-1", "run-beta-2", "run-alpha-3"):
+        await post(client, "/api/runs/", {"run_uuid": uuid, "run_datetime": "2026-02-24T10:00"})
+    answer = await (await client.get("/api/runs/?q=alpha")).json()
+    assert [run["run_uuid"] for run in answer["runs"]] == ["run-alpha-3", "run-alpha-1"]
+    assert answer["total"] == 2
+    answer = await (await client.get("/api/runs/?q=a-3&page_size=1")).json()
+    assert [run["run_uuid"] for run in answer["runs"]] == ["run-alpha-3"]
+    answer = await (await client.get("/api/runs/?q=%25")).json()
+    assert answer == {"runs": [], "total": 0, "page": 1, "page_size": 10}
+
+
+async def test_jobs_q_finds_pieces_of_job_uuids_and_agents(events):
+    answer = await (await events.get("/api/jobs/?q=agent-7")).json()
+    assert sorted(job["job_uuid"] for job in answer["jobs"]) == ["job-a", "job-c"]
+    answer = await (await events.get("/api/jobs/?q=b-b")).json()
+    assert [job["job_uuid"] for job in answer["jobs"]] == ["job-b"]
+    answer = await (await events.get("/api/jobs/?q=agent-7&run_uuid=run-2")).json()
+    assert [job["job_uuid"] for job in answer["jobs"]] == ["job-c"]
+    assert answer["total"] == 1
+
+
+# An existing database: indexed at start-up in the background
+
+
+def legacy_database(path: Path, events: int) -> None:
+    """A database of an earlier version: the tables and their rows, no search index."""
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("CREATE TABLE armada_runs (run_uuid TEXT PRIMARY KEY, "
+                           "run_datetime DATETIME)")
+        connection.execute("CREATE TABLE armada_jobs (job_uuid TEXT PRIMARY KEY, run_uuid TEXT, "
+                           "job_datetime DATETIME, job_associated_agent TEXT, job_status TEXT)")
+        connection.execute("CREATE TABLE armada_events (event_uuid TEXT PRIMARY KEY, "
+                           "event_content TEXT, job_uuid TEXT, event_datetime DATETIME, "
+                           "event_status TEXT)")
+        connection.execute("INSERT INTO armada_runs VALUES ('run-1', '2026-02-24 10:00:00')")
+        connection.execute("INSERT INTO armada_jobs VALUES ('job-1', 'run-1', "
+                           "'2026-02-24 10:00:00', 'agent', 'Running')")
+        connection.executemany("INSERT INTO armada_events VALUES (?, ?, 'job-1', ?, 'Running')", (
+            (f"old-{n:06d}", f"step {n} " + ("timeout" if n % 1000 == 0 else "ok"),
+             f"2026-02-24 10:{(n // 60000) % 60:02d}:{(n // 1000) % 60:02d}.{n % 1000:03d}000")
+            for n in range(events)))
+    connection.close()
+
+
+def pending_rows(path: Path) -> int:
+    connection = sqlite3.connect(path)
+    try:
+        row = connection.execute("SELECT pending_to - pending_from FROM armada_search_progress"
+                                 ).fetchone()
+        return int(row[0])
+    finally:
+        connection.close()
+
+
+def integrity_check(path: Path) -> None:
+    """FTS5's own check that the index holds exactly the content table's text."""
+    connection = sqlite3.connect(path)
+    try:
+        with connection:
+            connection.execute("INSERT INTO armada_events_search (armada_events_search, rank) "
+                               "VALUES ('integrity-check', 1)")
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+async def legacy_service(tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+    legacy_database(tmp_path / "armada.db", 60_000)
+    service = ServiceProcess(tmp_path / "armada.db", tmp_path)
+    await asyncio.to_thread(service.start)
+    yield service
+    await asyncio.to_thread(service.stop)
+
+
+async def test_an_existing_database_is_indexed_in_the_background_and_searches_meanwhile(
+        legacy_service):
+    url, path = legacy_service.url, legacy_service.db_path
+    expected = [f"old-{n:06d}" for n in reversed(range(0, 60_000, 1000))]
+    async with aiohttp.ClientSession() as session:
+        # Written while the index is being built: the triggers leave no gap and no double.
+        for uuid, content in (("new-1", "fresh timeout"), ("new-2", "fresh ok")):
+            async with session.post(f"{url}/api/events/", json=event_body(
+                    uuid, "job-1", event_content=content,
+                    event_datetime="2026-02-24T11:00:00")) as response:
+                assert response.status == 201
+        answers, during = [], 0
+        deadline = time.monotonic() + 60
+        while True:
+            building = pending_rows(path) > 0
+            started = time.monotonic()
+            async with session.get(f"{url}/api/events/?q=timeout&limit=1000") as response:
+                assert response.status == 200
+                answers.append(uuids((await response.json())["events"]))
+            during += building
+            if not building:
+                break
+            assert time.monotonic() - started < 5
+            assert time.monotonic() < deadline, "the index was never complete"
+            await asyncio.sleep(0.05)
+        # The old rows are in the index now; the one that was old then deleted never was.
+        async with session.delete(f"{url}/api/runs/run-1") as response:
+            assert response.status == 200
+        async with session.get(f"{url}/api/events/?q=timeout") as response:
+            assert await response.json() == []
+    assert during >= 1, "the index was complete before the first search"
+    assert all(answer == ["new-1", *expected] for answer in answers)
+    integrity_check(path)
+
+
+async def test_the_search_index_holds_exactly_the_events_after_writes_and_deletes(
+        client, sqlite_path):
+    await post(client, "/api/jobs/", job_body("job-a", "run-1"))
+    await post(client, "/api/jobs/", job_body("job-b", "run-2"))
+    await post(client, "/api/events/batch", {"events": [
+        event_body(f"e{n}", "job-a" if n % 2 else "job-b", event_content=f"content {n}")
+        for n in range(20)]})
+    await client.delete("/api/runs/run-2")
+    await asyncio.to_thread(integrity_check, sqlite_path)
+    # One instant for all: newest first is then the greatest uuid first.
+    assert uuids(await search(client, "q=content")) == sorted(
+        (f"e{n}" for n in range(1, 20, 2)), reverse=True)
