@@ -24,7 +24,10 @@ from server_process import REPO_ROOT, START_TIMEOUT, ServiceProcess
 from armada.http.page import LIVE
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -134,7 +137,9 @@ def wait_for(browser: Any, css: str, within: float = 5.0, text: str | None = Non
         return False
 
     try:
-        return WebDriverWait(browser, within, poll_frequency=0.02).until(found)
+        # Rows are redrawn as messages come: an element found may be replaced before it is read.
+        return WebDriverWait(browser, within, poll_frequency=0.02,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(found)
     except TimeoutException:
         raise AssertionError(
             f"no {css!r}{f' with {text!r}' if text else ''} within {within}s") from None

@@ -9,6 +9,9 @@ const JOBS_PAGE = 100;
 const JOB_PAGES = 10;
 const EVENTS_PAGE = 50;
 const PARALLEL = 6;
+// The last report of a run's first jobs is read when it is opened (one event each); later
+// jobs start from their own datetime and follow the stream.
+const LAST_REPORTS = 200;
 // A reload during which messages came is done again (they may predate what it read).
 const RELOADS = 3;
 
@@ -64,7 +67,9 @@ function renderRuns() {
   page.renderMs.push(performance.now() - started);
 }
 
-function renderRun(run) {
+function renderRun(id) {
+  const run = state.runs.get(id);
+  if (!run) return;
   const row = document.querySelector(`#run-list li[data-run="${CSS.escape(run.run_uuid)}"]`);
   if (row) row.replaceWith(runRow(run, run.run_uuid === state.sel.run, hashFor({ run: run.run_uuid, job: "" }), Date.now()));
 }
@@ -127,7 +132,7 @@ async function loadJobs() {
     if (p * JOBS_PAGE >= body.total) break;
   }
   // The last report of each job: its newest event, else its own datetime.
-  await inParallel([...state.jobs.values()], async (job) => {
+  await inParallel([...state.jobs.values()].slice(0, LAST_REPORTS), async (job) => {
     const body = await get("api/events/", { job_uuid: job.job_uuid, limit: 1 });
     if (body.events.length) job.last = later(job.last, body.events[0].event_datetime);
   });
@@ -170,6 +175,17 @@ async function reload() {
 
 // ---- live messages
 
+// A burst of messages redraws each part once per frame, not once per message.
+const pending = new Map();
+function redraw(key, draw) {
+  if (!pending.size) requestAnimationFrame(() => {
+    const draws = [...pending.values()];
+    pending.clear();
+    for (const fn of draws) fn();
+  });
+  pending.set(key, draw);
+}
+
 function receive(message) {
   if (state.loading) state.queue.push(message);
   else apply(message);
@@ -183,7 +199,7 @@ async function refreshRunOf(jobUuid) {
     const run = await get(`api/runs/${encodeURIComponent(job.run_uuid)}`);
     run.last = state.runs.get(job.run_uuid)?.last;
     state.runs.set(run.run_uuid, run);
-    renderRun(run);
+    renderRun(run.run_uuid);
   } catch (error) {
     if (error instanceof Unauthorized) askToken();
   }
@@ -199,7 +215,7 @@ function apply({ type, data }) {
       .sort((a, b) => Date.parse(b.run_datetime) - Date.parse(a.run_datetime)).slice(0, RUNS_PAGE);
     state.runs = new Map(runs.map((r) => [r.run_uuid, r]));
     state.total++;
-    renderRuns();
+    redraw("runs", renderRuns);
   } else if (type === "new_job") {
     if (state.known.has(data.job_uuid)) return;
     state.known.set(data.job_uuid, { run: data.run_uuid, status: data.job_status });
@@ -208,11 +224,11 @@ function apply({ type, data }) {
       run.jobs_total = (run.jobs_total || 0) + 1;
       run[countKey(data.job_status)] = (run[countKey(data.job_status)] || 0) + 1;
       run.last = later(run.last, data.job_datetime);
-      renderRun(run);
+      redraw(`run ${run.run_uuid}`, () => renderRun(run.run_uuid));
     }
     if (data.run_uuid === sel.run && jobShown(data)) {
       state.jobs = new Map([[data.job_uuid, { ...data, last: data.job_datetime }], ...state.jobs]);
-      renderJobs();
+      redraw("jobs", renderJobs);
     }
   } else if (type === "update_job_status") {
     const known = state.known.get(data.job_uuid);
@@ -221,14 +237,14 @@ function apply({ type, data }) {
     if (run && known.status !== data.job_status) {
       run[countKey(known.status)] = Math.max(0, (run[countKey(known.status)] || 0) - 1);
       run[countKey(data.job_status)] = (run[countKey(data.job_status)] || 0) + 1;
-      renderRun(run);
+      redraw(`run ${run.run_uuid}`, () => renderRun(run.run_uuid));
     }
     known.status = data.job_status;
     const job = state.jobs.get(data.job_uuid);
     if (job) {
       job.job_status = data.job_status;
       if (!jobShown(job)) state.jobs.delete(job.job_uuid);
-      renderJobs();
+      redraw("jobs", renderJobs);
     } else if (known.run === sel.run && sel.status === data.job_status) {
       reload();
     }
@@ -239,23 +255,23 @@ function apply({ type, data }) {
     const job = state.jobs.get(data.job_uuid);
     if (job) {
       job.last = later(job.last, data.event_datetime);
-      renderJobs();
+      redraw("jobs", renderJobs);
     }
     if (data.job_uuid === sel.job && !state.events.some((e) => e.event_uuid === data.event_uuid)) {
       state.events = [data, ...state.events]
         .sort((a, b) => Date.parse(b.event_datetime) - Date.parse(a.event_datetime));
-      renderEvents();
+      redraw("events", renderEvents);
     }
   } else if (type === "update_event_status") {
     const event = state.events.find((e) => e.event_uuid === data.event_uuid);
     if (event) {
       event.event_status = data.event_status;
-      renderEvents();
+      redraw("events", renderEvents);
     }
   } else if (type === "delete_run") {
     if (state.runs.delete(data.run_uuid)) state.total = Math.max(0, state.total - 1);
     if (sel.run === data.run_uuid) location.hash = hashFor({ run: "", job: "" });
-    renderRuns();
+    redraw("runs", renderRuns);
   }
 }
 
