@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -337,17 +338,21 @@ def test_the_page_html_js_and_css_weigh_under_60_kb():
 
 
 def test_the_readme_screenshot_is_a_real_one(browser, service, tmp_path):
-    post_run(service.url, "2f1c9a6e-launch", "2026-02-24T10:00:00.000")
-    post_run(service.url, "8d03b7c4-nightly", "2026-02-24T09:00:00.000")
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=12)
+
+    def at(minutes: float) -> str:
+        return (start + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000")
+
+    post_run(service.url, "2f1c9a6e-launch", at(0))
+    post_run(service.url, "8d03b7c4-nightly", at(-600))
     statuses = ["Success", "Success", "Failed", "Running", "Running", "Pending"]
     for n, status in enumerate(statuses):
         post_job(service.url, f"job-{n}", "2f1c9a6e-launch", agent=f"agent-{n + 1}",
-                 status=status, when=f"2026-02-24T10:0{n}:00.000")
+                 status=status, when=at(n))
         for m in range(3):
             post_event(service.url, f"event-{n}-{m}", f"job-{n}", content=f"Step {m + 1} done",
-                       when=f"2026-02-24T10:0{n + m * 2}:30.000")
-    post_job(service.url, "job-night", "8d03b7c4-nightly", status="Success",
-             when="2026-02-24T09:01:00.000")
+                       when=at(n + m * 2 + 0.5))
+    post_job(service.url, "job-night", "8d03b7c4-nightly", status="Success", when=at(-599))
     open_page(browser, service.url + "/#run=2f1c9a6e-launch&job=job-2")
     wait_for(browser, "#event-list li", text="Step 3 done")
     shot = screenshot(browser, tmp_path, "readme")

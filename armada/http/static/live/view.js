@@ -65,7 +65,8 @@ export function runRow(run, selected, href, now) {
   const link = el("a", "id", run.run_uuid);
   link.href = href;
   if (selected) link.setAttribute("aria-current", "true");
-  const total = el("span", "count", `${run.jobs_total || 0} jobs`);
+  const jobs = run.jobs_total || 0;
+  const total = el("span", "count", `${jobs} job${jobs === 1 ? "" : "s"}`);
   const started = el("time", "muted", when(run.run_datetime));
   const duration = el("span", "duration", runDuration(run, now));
   li.append(link, stack(run), total, started, duration);
