@@ -1,8 +1,9 @@
 """The store alone, no HTTP: CPU per event write at several numbers of concurrent writers.
 
 Shows what group commit buys (a commit's fsync is shared by the batch) and what one write
-costs the process (event loop and writer thread together). Each figure is the median of
-`--reps` runs on a fresh SQLite file (WAL, synchronous=FULL, as the service runs it).
+costs the process (event loop and writer thread together), its changes handed to a sink
+that counts them. Each figure is the median of `--reps` runs on a fresh SQLite file (WAL,
+synchronous=FULL, as the service runs it).
 
     python bench/store.py                     # 1, 8, 32 and 128 writers, 3 repetitions
     python bench/store.py --writers 32 --writes 50000
@@ -15,6 +16,7 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,14 +26,27 @@ from common import Figures
 
 from armada.config import Config, SqliteSettings
 from armada.store import Store
+from armada.store.changes import Change
 
 START = datetime(2026, 1, 1)
+
+
+class CountingSink:
+    def __init__(self) -> None:
+        self.changes = 0
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        self.changes += len(changes)
+
+    def commit_unknown(self) -> None:
+        raise RuntimeError("a COMMIT broke during the benchmark")
 
 
 async def one_run(writers: int, writes: int) -> tuple[float, float]:
     """(CPU µs per write, writes per second) for `writes` events from `writers` at once."""
     with tempfile.TemporaryDirectory(prefix="armada-bench-") as folder:
-        store = Store(Config(database=SqliteSettings(path=Path(folder) / "armada.db")))
+        sink = CountingSink()
+        store = Store(Config(database=SqliteSettings(path=Path(folder) / "armada.db")), sink=sink)
         await store.open()
         await store.create_job({"job_uuid": "job-1", "run_uuid": "run-1", "job_datetime": START,
                                 "job_associated_agent": "agent-1", "job_status": "Running"})
@@ -48,6 +63,8 @@ async def one_run(writers: int, writes: int) -> tuple[float, float]:
         await asyncio.gather(*(writer() for _ in range(writers)))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         await store.close()
+        if sink.changes != writes + 2:  # the job's run and the job, then one per event
+            raise RuntimeError(f"{sink.changes} changes handed over for {writes} writes")
     return cpu / writes * 1e6, writes / wall
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,12 @@ from helpers import RUN, event_body, job_body, next_message, no_message
 
 from armada import const
 from armada.config import Config, SqliteSettings
+from armada.errors import NotFound, StoreUnavailable
 from armada.keys import store_key
 from armada.store import Store
+from armada.store.changes import Change
+from armada.store.dialects import SqliteDialect
+from armada.store.queries import COMMENT
 
 HOLD_TIMEOUT = 5.0
 POLL_SECONDS = 0.01
@@ -232,6 +236,86 @@ async def test_then_runs_in_commit_order_even_for_callers_that_gave_up(sqlite_pa
     await store.close()
 
 
+class OrderSink:
+    """Notes, in order, each committed write's runs and each COMMIT of unknown outcome;
+    raises, once noted, for `failing_run`."""
+
+    def __init__(self, failing_run: str | None = None) -> None:
+        self.seen: list[str] = []
+        self.failing_run = failing_run
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        self.seen.extend(f"{change.type} {change.run_uuid}" for change in changes)
+        if any(change.run_uuid == self.failing_run for change in changes):
+            raise RuntimeError("a failing sink call stops no other")
+
+    def commit_unknown(self) -> None:
+        self.seen.append("commit_unknown")
+
+
+async def test_the_sink_gets_changes_in_commit_order_even_for_callers_that_gave_up(
+        sqlite_path: Path):
+    sink = OrderSink(failing_run="run-3")
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)), sink=sink)
+    await store.open()
+    recorder = BatchRecorder(store)
+    runs = [run_record(n) for n in range(8)]
+    writes = [asyncio.ensure_future(store.create_run(run)) for run in runs]
+    refused = asyncio.ensure_future(store.update_job_status("no-such-job", "Failed"))
+    for _ in range(int(HOLD_TIMEOUT / POLL_SECONDS)):
+        if recorder.sizes:  # the writer holds the batch
+            break
+        await asyncio.sleep(POLL_SECONDS)
+    for write in writes[2:6]:
+        write.cancel()  # as the request timeout cancels its handler
+    await asyncio.sleep(0)
+    recorder.release.set()
+    await store.flush()
+
+    assert sink.seen == [f"new_run {run['run_uuid']}" for run in runs]
+    assert [f"new_run {uuid}" for (uuid,) in rows(sqlite_path, "SELECT run_uuid FROM "
+                                                  "armada_runs ORDER BY rowid")] == sink.seen
+    assert all(write.cancelled() for write in writes[2:6])
+    assert [write.result()[1] for write in writes[:2] + writes[6:]] == [True] * 4
+    with pytest.raises(NotFound):
+        await refused
+    await store.close()
+
+
+class CommitThenCut(SqliteDialect):
+    """SQLite whose next write COMMIT, once armed, commits and then fails as a connection
+    that broke before the answer came back."""
+
+    def __init__(self, settings: SqliteSettings, timeout: float) -> None:
+        super().__init__(settings, timeout)
+        self.armed = False
+
+    def commit(self, connection: sqlite3.Connection) -> None:
+        super().commit(connection)
+        if self.armed and threading.current_thread().name == "armada-db-writer":
+            self.armed = False
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+
+async def test_a_commit_of_unknown_outcome_tells_the_sink_and_hands_over_none_of_its_changes(
+        sqlite_path: Path):
+    sink = OrderSink()
+    settings = SqliteSettings(path=sqlite_path)
+    dialect = CommitThenCut(settings, timeout=2.0)
+    store = Store(Config(database=settings), dialect, sink=sink)
+    await store.open()
+    await store.create_run(run_record(0))
+    dialect.armed = True
+
+    with pytest.raises(StoreUnavailable):
+        await store.create_run(run_record(1))  # committed, but nobody can know
+    await store.create_run(run_record(2))
+
+    assert sink.seen == ["new_run run-0", "commit_unknown", "new_run run-2"]
+    assert rows(sqlite_path, "SELECT COUNT(*) FROM armada_runs") == [(3,)]
+    await store.close()
+
+
 def traced_statements(connection: sqlite3.Connection, run: Callable[[], Any]) -> list[str]:
     statements: list[str] = []
     connection.set_trace_callback(statements.append)
@@ -244,12 +328,12 @@ def traced_statements(connection: sqlite3.Connection, run: Callable[[], Any]) ->
 
 def changing(statements: list[str]) -> set[str]:
     """The statements that change data (SQLite reports a statement again for each step of
-    a trigger it fires: those repeats are one statement)."""
-    return {s for s in statements if s.lstrip().split()[0].upper() in
+    a trigger it fires: those repeats are one statement), their SQL files' comments aside."""
+    return {s for s in statements if COMMENT.sub("", s).split()[0].upper() in
             {"INSERT", "UPDATE", "DELETE", "REPLACE"}}
 
 
-async def test_writes_run_without_a_savepoint_change_the_database_in_one_statement(
+async def test_writes_run_without_a_savepoint_change_the_database_in_their_last_statement_only(
         sqlite_path: Path):
     from armada.errors import ApiError
     from armada.store import operations
@@ -289,6 +373,8 @@ async def test_writes_run_without_a_savepoint_change_the_database_in_one_stateme
 
             statements = traced_statements(connection, run)
             assert len(changing(statements)) <= 1, (operation.__name__, statements)
+            if connection.total_changes != changes_before:  # nothing can fail after it
+                assert changing([statements[-1]]), (operation.__name__, statements)
             if failed:  # an ApiError only when the one statement changed nothing
                 assert connection.total_changes == changes_before, operation.__name__
             outcomes.append((operation.__name__, bool(failed)))

@@ -9,6 +9,7 @@ import asyncio
 import shutil
 import sqlite3
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from helpers import RUN, event_body, job_body, job_counts, next_message, no_mess
 from armada import const
 from armada.app import init_app
 from armada.config import Config, SqliteSettings
+from armada.errors import Conflict, NotFound
 from armada.keys import store_key
 from armada.store import Store
+from armada.store.changes import Change
 
 SIMULTANEOUS_POSTS = 20
 BUSY_TIMEOUT = 0.3
@@ -50,6 +53,24 @@ async def assert_unavailable(response: Any) -> None:
     body = await response.json()
     assert body["error"] == "database_unavailable"
     assert body["detail"]
+
+
+class RecordingSink:
+    """Keeps what the store hands over, one list of changes per committed write."""
+
+    def __init__(self) -> None:
+        self.handed: list[list[Change]] = []
+        self.commits_unknown = 0
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        self.handed.append(list(changes))
+
+    def commit_unknown(self) -> None:
+        self.commits_unknown += 1
+
+    def take(self) -> list[list[Change]]:
+        handed, self.handed = self.handed, []
+        return handed
 
 
 async def post_run_with_jobs_and_events(client: TestClient, run_uuid: str, jobs: int = 2,
@@ -226,3 +247,122 @@ async def test_a_database_whose_folder_vanished_answers_503_until_it_is_back(
     folder.mkdir()
     assert (await client.post("/api/runs/", json=RUN)).status == 201
     assert (await (await client.get("/api/runs/")).json())["total"] == 1
+
+
+# What each write changed, handed to the store's sink
+
+
+WHEN = datetime(2026, 2, 24, 10, 30)
+
+
+def job_record(job_uuid: str, run_uuid: str) -> dict[str, Any]:
+    return {"job_uuid": job_uuid, "run_uuid": run_uuid, "job_datetime": WHEN,
+            "job_associated_agent": "agent-1", "job_status": "Running"}
+
+
+def event_record(event_uuid: str, job_uuid: str, content: str = "Page loaded"
+                 ) -> dict[str, Any]:
+    return {"event_uuid": event_uuid, "event_content": content, "job_uuid": job_uuid,
+            "event_datetime": WHEN, "event_status": "Running"}
+
+
+async def test_each_write_hands_the_sink_what_it_changed_with_its_run_and_job(
+        sqlite_path: Path):
+    sink = RecordingSink()
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)), sink=sink)
+    await store.open()
+    try:
+        job = job_record("job-1", "run-1")
+        await store.create_job(job)
+        # Handed over before the caller resumes: the stream is told before the answer.
+        assert sink.take() == [[
+            Change("new_run", {"run_uuid": "run-1", "run_datetime": WHEN}, "run-1"),
+            Change("new_job", job, "run-1", "job-1"),
+        ]]
+        await store.create_job(job)
+        await store.create_run({"run_uuid": "run-1", "run_datetime": WHEN})
+        assert sink.take() == []  # repeats change nothing
+
+        event = event_record("event-1", "job-1")
+        await store.create_event(event)
+        await store.create_event(event)
+        assert sink.take() == [[Change("new_event", event, "run-1", "job-1")]]
+
+        await store.update_job_status("job-1", "Failed")
+        await store.update_event_status("event-1", "Success")
+        assert sink.take() == [
+            [Change("update_job_status", {"job_uuid": "job-1", "job_status": "Failed"},
+                    "run-1", "job-1")],
+            [Change("update_event_status", {"event_uuid": "event-1", "event_status": "Success"},
+                    "run-1", "job-1")],
+        ]
+
+        repeat = {**event, "event_status": "Success"}
+        batch = [event_record("event-2", "job-1"), repeat, event_record("event-3", "job-1")]
+        await store.create_events(batch)
+        assert sink.take() == [[Change("new_event", batch[0], "run-1", "job-1"),
+                                Change("new_event", batch[2], "run-1", "job-1")]]
+
+        await store.delete_run("run-1")
+        assert sink.take() == [[Change("delete_run", {"run_uuid": "run-1"}, "run-1")]]
+        await store.create_job(job_record("job-2", "run-2"))
+        sink.take()
+        assert await store.purge_run("run-2") == (1, 0)
+        assert sink.take() == [[Change("delete_run", {"run_uuid": "run-2"}, "run-2")]]
+    finally:
+        await store.close()
+
+
+async def test_the_run_of_a_change_is_read_from_the_database_in_the_writes_transaction(
+        sqlite_path: Path):
+    sink = RecordingSink()
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)), sink=sink)
+    await store.open()
+    try:
+        # A job this store never saw: written by another replica or another Armada service.
+        with sqlite3.connect(sqlite_path) as db:
+            db.execute("INSERT INTO armada_jobs VALUES ('job-x', 'run-x', "
+                       "'2026-02-24 10:30:00.000', 'agent-1', 'Running')")
+        event = event_record("event-1", "job-x")
+
+        await store.create_event(event)
+        await store.update_job_status("job-x", "Success")
+        await store.update_event_status("event-1", "Failed")
+
+        assert [(change.type, change.run_uuid, change.job_uuid)
+                for handed in sink.take() for change in handed] == [
+            ("new_event", "run-x", "job-x"),
+            ("update_job_status", "run-x", "job-x"),
+            ("update_event_status", "run-x", "job-x"),
+        ]
+    finally:
+        await store.close()
+
+
+async def test_refused_writes_hand_the_sink_nothing(sqlite_path: Path):
+    sink = RecordingSink()
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)), sink=sink)
+    await store.open()
+    try:
+        await store.create_job(job_record("job-1", "run-1"))
+        await store.create_event(event_record("event-1", "job-1"))
+        sink.take()
+        refusals = [
+            (store.create_event(event_record("event-2", "no-such-job")), NotFound),
+            (store.create_event(event_record("event-1", "job-1", "other")), Conflict),
+            (store.create_events([event_record("event-3", "job-1"),
+                                  event_record("event-4", "no-such-job")]), NotFound),
+            (store.update_job_status("no-such-job", "Failed"), NotFound),
+            (store.update_event_status("no-such-event", "Failed"), NotFound),
+            (store.delete_run("no-such-run"), NotFound),
+            (store.create_job({**job_record("job-1", "run-1"), "job_status": "Failed"}),
+             Conflict),
+        ]
+        for write, refused in refusals:
+            with pytest.raises(refused):
+                await write
+
+        assert sink.take() == []
+        assert rows(sqlite_path, "SELECT event_uuid FROM armada_events") == [("event-1",)]
+    finally:
+        await store.close()

@@ -1,6 +1,8 @@
 """What each API operation does inside its one transaction, in named queries.
 
-Shared by both dialects: every function takes a Transaction and plain values.
+Shared by both dialects: every function takes a Transaction and plain values. A write
+answers what it changed (armada/store/changes.py), with the run and job each change
+belongs to, read in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 from armada import const
 from armada.errors import ApiError, Conflict, NotFound
+from armada.store.changes import Change, Purged, Written
 from armada.store.transaction import Record, Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
@@ -44,15 +47,15 @@ def prepare_schema(tx: Transaction) -> dict[str, dict[str, int]]:
     return limits
 
 
-def create_run(tx: Transaction, run: Record) -> tuple[Record, bool]:
-    """Insert the run unless its uuid exists; answer the stored run and whether it is new."""
+def create_run(tx: Transaction, run: Record) -> Written:
+    """Insert the run unless its uuid exists; a repeat answers the stored run, unchanged."""
     tx.check_lengths("armada_runs", run)
     if tx.execute("insert_run_if_absent", **run):
-        return run, True
+        return Written(run, True, (Change("new_run", run, run["run_uuid"]),))
     stored = tx.one("get_run", run_uuid=run["run_uuid"])
     if stored is None:
         raise RuntimeError("run neither inserted nor found")
-    return stored, False
+    return Written(stored, False, ())
 
 
 def get_run(tx: Transaction, run_uuid: str) -> Record:
@@ -74,25 +77,29 @@ def list_runs(tx: Transaction, page: int, page_size: int, since: datetime | None
             tx.scalar("count_runs_between", **between))
 
 
-def delete_run(tx: Transaction, run_uuid: str) -> None:
+def delete_run(tx: Transaction, run_uuid: str) -> Purged:
     """Events, then jobs, then the run; an unknown run rolls everything back."""
-    if purge_run(tx, run_uuid) is None:
+    purged = purge_run(tx, run_uuid)
+    if purged is None:
         raise NotFound(f"run {run_uuid} not found")
+    return purged
 
 
-def create_job(tx: Transaction, job: Record) -> tuple[Record, bool, Record | None]:
-    """Insert the job, and its run first when that is not registered yet.
-
-    Answers the stored job, whether it is new, and the run when this created it.
-    """
+def create_job(tx: Transaction, job: Record) -> Written:
+    """Insert the job, and its run first when that is not registered yet (the run's
+    change comes first: the job's refers to it)."""
     tx.check_lengths("armada_jobs", job)
-    run = {"run_uuid": job["run_uuid"], "run_datetime": job["job_datetime"]}
-    new_run = run if tx.execute("insert_run_if_absent", **run) else None
+    run_uuid = job["run_uuid"]
+    run = {"run_uuid": run_uuid, "run_datetime": job["job_datetime"]}
+    new_run: tuple[Change, ...] = ()
+    if tx.execute("insert_run_if_absent", **run):
+        new_run = (Change("new_run", run, run_uuid),)
     if tx.execute("insert_job_if_absent", **job):
-        return job, True, new_run
+        return Written(job, True, (*new_run, Change("new_job", job, run_uuid, job["job_uuid"])))
     stored = tx.one("get_job", job_uuid=job["job_uuid"])
     _same_or_conflict("job", job, stored)
-    return stored, False, new_run
+    assert stored is not None  # _same_or_conflict raised otherwise
+    return Written(stored, False, new_run)
 
 
 def get_job(tx: Transaction, job_uuid: str) -> Record:
@@ -123,25 +130,34 @@ def list_jobs(tx: Transaction, run_uuid: str | None, page: int, page_size: int,
     )
 
 
-def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> None:
+def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> Written:
     tx.check_lengths("armada_jobs", {"job_status": job_status})
-    if not tx.execute("update_job_status", job_uuid=job_uuid, job_status=job_status):
+    # Read before the update: nothing may fail after the one statement that changes.
+    owner = tx.first("run_of_job", job_uuid=job_uuid)
+    if owner is None or not tx.execute("update_job_status", job_uuid=job_uuid,
+                                       job_status=job_status):
         raise NotFound(f"job {job_uuid} not found")
+    change = {"job_uuid": job_uuid, "job_status": job_status}
+    return Written(change, False, (Change("update_job_status", change, owner[0], job_uuid),))
 
 
-def create_event(tx: Transaction, event: Record) -> tuple[Record, bool]:
-    """Insert the event of an existing job; answer the stored event and whether it is new."""
+def create_event(tx: Transaction, event: Record) -> Written:
+    """Insert the event of an existing job; a repeat answers the stored event, unchanged."""
     tx.check_lengths("armada_events", event)
-    if tx.execute("insert_event_if_absent", **event):
-        return event, True
+    job_uuid = event["job_uuid"]
+    # Read before the insert: nothing may fail after the one statement that changes. The
+    # insert checks the job again: on SQL Server it may have gone since, under its lock.
+    owner = tx.first("run_of_job", job_uuid=job_uuid)
+    if owner is not None and tx.execute("insert_event_if_absent", **event):
+        return Written(event, True, (Change("new_event", event, owner[0], job_uuid),))
     stored = tx.one("get_event", event_uuid=event["event_uuid"])
     if stored is None:
-        raise NotFound(f"job {event['job_uuid']} not found")
+        raise NotFound(f"job {job_uuid} not found")
     _same_or_conflict("event", event, stored)
-    return stored, False
+    return Written(stored, False, ())
 
 
-def create_events(tx: Transaction, events: list[Record]) -> list[tuple[Record, bool]]:
+def create_events(tx: Transaction, events: list[Record]) -> list[Written]:
     """Create a batch of events, each with the single-event rules; one failure fails all."""
     results = []
     for index, event in enumerate(events):
@@ -188,10 +204,16 @@ def list_events_page(tx: Transaction, job_uuid: str | None, limit: int,
     return rows[:limit], (last["event_datetime"], last["event_uuid"])
 
 
-def update_event_status(tx: Transaction, event_uuid: str, event_status: str) -> None:
+def update_event_status(tx: Transaction, event_uuid: str, event_status: str) -> Written:
     tx.check_lengths("armada_events", {"event_status": event_status})
-    if not tx.execute("update_event_status", event_uuid=event_uuid, event_status=event_status):
+    # Read before the update: nothing may fail after the one statement that changes.
+    owners = tx.one("job_and_run_of_event", event_uuid=event_uuid)
+    if owners is None or not tx.execute("update_event_status", event_uuid=event_uuid,
+                                        event_status=event_status):
         raise NotFound(f"event {event_uuid} not found")
+    change = {"event_uuid": event_uuid, "event_status": event_status}
+    return Written(change, False, (Change("update_event_status", change, owners["run_uuid"],
+                                          owners["job_uuid"]),))
 
 
 def _between(since: datetime | None, until: datetime | None) -> dict[str, datetime]:
@@ -219,8 +241,8 @@ def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
         )
 
 
-# Writes that change the database in one statement at most, and raise an ApiError only when
-# it changed nothing: where a failed statement undoes itself, they need no savepoint
+# Writes that change the database in one statement at most, their last, and raise an ApiError
+# only when it changed nothing: where a failed statement undoes itself, they need no savepoint
 # (tests/test_group_commit.py checks each against a statement trace).
 ONE_STATEMENT_WRITES = frozenset({create_run, create_event, update_job_status,
                                   update_event_status})
@@ -231,13 +253,14 @@ def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: 
     return tx.all("list_runs_older_than", cutoff=cutoff, limit=limit, offset=offset)
 
 
-def purge_run(tx: Transaction, run_uuid: str) -> tuple[int, int] | None:
-    """Events, then jobs, then the run: the counts of (jobs, events) removed; None when gone."""
+def purge_run(tx: Transaction, run_uuid: str) -> Purged | None:
+    """Events, then jobs, then the run, and how many of each went; None when it is gone."""
     events = tx.execute("delete_run_events", run_uuid=run_uuid)
     jobs = tx.execute("delete_run_jobs", run_uuid=run_uuid)
     if not tx.execute("delete_run", run_uuid=run_uuid):
         return None
-    return jobs, events
+    change = Change("delete_run", {"run_uuid": run_uuid}, run_uuid)
+    return Purged(run_uuid, jobs, events, (change,))
 
 
 def count_run_contents(tx: Transaction, run_uuid: str) -> tuple[int, int]:

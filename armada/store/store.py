@@ -7,9 +7,12 @@ keeps arriving for up to 2 ms), runs each inside its own savepoint of one shared
 commits once, and only then answers them all, in order. So each request still gets its
 answer only after its own write is on disk, and one fsync serves a whole burst.
 
-A write may carry `then`, called on the event loop with its result right after the commit,
-in commit order, before its caller resumes, and even when the caller has gone (a request
-cut by its timeout): handlers broadcast from it, so broadcast order is commit order.
+Each write answers what it changed (armada/store/changes.py). The store hands the changes
+of each committed write to its one `sink`, on the event loop, in commit order, before the
+write's caller resumes, and even when the caller has gone (a request cut by its timeout):
+so the order of the stream is the order of the commits. A write may also carry `then`,
+called the same way with the write's answer (the handlers broadcast from it until they
+use the sink).
 
 Every thread owns one connection; a connection that failed is closed and replaced on
 that thread's next operation, never reused.
@@ -19,8 +22,9 @@ carrying the dialect's reason ("connection refused", "login failed", "database i
 locked"), and the log says so once per change (Availability), not once per failure.
 
 A COMMIT that fails because the connection broke leaves its outcome unknown: its writes
-are answered 503 (a retry finds what was stored) and `on_commit_unknown` runs on the
-event loop, in commit order, so that subscribers learn they may have missed changes.
+are answered 503 (a retry finds what was stored) and the sink's `commit_unknown` (and
+`on_commit_unknown`) runs on the event loop, in commit order, so that subscribers learn
+they may have missed changes.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from armada import const
 from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import operations
+from armada.store.changes import Change, Purged, Sink, WriteResult, Written, changes_of
 from armada.store.dialects import Dialect, make_dialect
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
@@ -139,7 +144,8 @@ class Availability:
 
 
 class Store:
-    def __init__(self, config: Config, dialect: Dialect | None = None) -> None:
+    def __init__(self, config: Config, dialect: Dialect | None = None,
+                 sink: Sink | None = None) -> None:
         self.dialect: Dialect = dialect or make_dialect(config.database, config.db_timeout)
         self.description = config.database.describe()
         self.availability = Availability(self.description, const.DB_DOWN_REMINDER_SECONDS)
@@ -157,6 +163,8 @@ class Store:
         self._closed = False
         # Called on the event loop after each operation: (name, seconds, error or None).
         self.observe: Callable[[str, float, BaseException | None], None] | None = None
+        # Where committed changes go; set before the first write.
+        self.sink = sink
         # Called on the event loop, in commit order, after a COMMIT whose outcome is unknown.
         self.on_commit_unknown: Callable[[], None] | None = None
         self._unsettled = 0  # writes handed to the store and not answered yet (event loop)
@@ -196,7 +204,9 @@ class Store:
 
     async def create_run(self, run: Record, then: AfterCommit | None = None
                          ) -> tuple[Record, bool]:
-        return await self._call(operations.create_run, run, write=True, then=then)
+        written = await self._call(operations.create_run, run, write=True,
+                                   then=_shaped(then, _record_and_created))
+        return _record_and_created(written)
 
     async def get_run(self, run_uuid: str) -> Record:
         return await self._call(operations.get_run, run_uuid, write=False)
@@ -207,11 +217,14 @@ class Store:
                                 write=False)
 
     async def delete_run(self, run_uuid: str, then: AfterCommit | None = None) -> None:
-        await self._call(operations.delete_run, run_uuid, write=True, then=then)
+        await self._call(operations.delete_run, run_uuid, write=True,
+                         then=_shaped(then, _nothing))
 
     async def create_job(self, job: Record, then: AfterCommit | None = None
                          ) -> tuple[Record, bool, Record | None]:
-        return await self._call(operations.create_job, job, write=True, then=then)
+        written = await self._call(operations.create_job, job, write=True,
+                                   then=_shaped(then, _job_and_new_run))
+        return _job_and_new_run(written)
 
     async def get_job(self, job_uuid: str) -> Record:
         return await self._call(operations.get_job, job_uuid, write=False)
@@ -226,15 +239,19 @@ class Store:
     async def update_job_status(self, job_uuid: str, job_status: str,
                                 then: AfterCommit | None = None) -> None:
         await self._call(operations.update_job_status, job_uuid, job_status, write=True,
-                         then=then)
+                         then=_shaped(then, _nothing))
 
     async def create_event(self, event: Record, then: AfterCommit | None = None
                            ) -> tuple[Record, bool]:
-        return await self._call(operations.create_event, event, write=True, then=then)
+        written = await self._call(operations.create_event, event, write=True,
+                                   then=_shaped(then, _record_and_created))
+        return _record_and_created(written)
 
     async def create_events(self, events: list[Record], then: AfterCommit | None = None
                             ) -> list[tuple[Record, bool]]:
-        return await self._call(operations.create_events, events, write=True, then=then)
+        written = await self._call(operations.create_events, events, write=True,
+                                   then=_shaped(then, _each_record_and_created))
+        return _each_record_and_created(written)
 
     async def get_event(self, event_uuid: str) -> Record:
         return await self._call(operations.get_event, event_uuid, write=False)
@@ -250,7 +267,7 @@ class Store:
     async def update_event_status(self, event_uuid: str, event_status: str,
                                   then: AfterCommit | None = None) -> None:
         await self._call(operations.update_event_status, event_uuid, event_status, write=True,
-                         then=then)
+                         then=_shaped(then, _nothing))
 
     async def ping(self) -> None:
         """One empty read transaction: raises StoreUnavailable when the database does not answer."""
@@ -258,8 +275,9 @@ class Store:
 
     async def flush(self) -> None:
         """Wait until every write handed to the store so far is answered: committed with its
-        `then` run, or failed (an empty write queued behind them: the writer keeps order).
-        Nothing to wait for when no write is pending, whether the database answers or not."""
+        changes handed over and its `then` run, or failed (an empty write queued behind them:
+        the writer keeps order). Nothing to wait for when no write is pending, whether the
+        database answers or not."""
         if self._unsettled == 0:
             return
         # Its own failure only says the database failed the writes before it too.
@@ -278,7 +296,9 @@ class Store:
 
     async def purge_run(self, run_uuid: str, then: AfterCommit | None = None
                         ) -> tuple[int, int] | None:
-        return await self._call(operations.purge_run, run_uuid, write=True, then=then)
+        purged = await self._call(operations.purge_run, run_uuid, write=True,
+                                  then=_shaped(then, _counts))
+        return _counts(purged)
 
     async def count_run_contents(self, run_uuid: str) -> tuple[int, int]:
         return await self._call(operations.count_run_contents, run_uuid, write=False)
@@ -369,16 +389,16 @@ class Store:
                 self.dialect.commit(connection)
             except ApiError as error:
                 self.availability.answered()
-                _settle(loop, [(future, None, error, None)])
+                _settle(loop, [(future, None, error, None, ())])
                 return
             except Exception as error:
                 self._discard_connection()
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     continue
-                _settle(loop, [(future, None, self._reported(error), None)])
+                _settle(loop, [(future, None, self._reported(error), None, ())])
                 return
             self.availability.answered()
-            _settle(loop, [(future, result, None, None)])
+            _settle(loop, [(future, result, None, None, ())])
             return
 
     def _hand_over(self) -> None:
@@ -542,15 +562,28 @@ class Store:
     def _answer(self, writes: list[PendingWrite], error: Exception | None = None,
                 commit_unknown: bool = False) -> None:
         """Answer the writes in order (with `error` for all when given), one wake-up per
-        loop; after a COMMIT of unknown outcome, `on_commit_unknown` runs first."""
+        loop, the changes of each committed one to the sink first; after a COMMIT of
+        unknown outcome, `_commit_unknown` runs before them all."""
+        sink = self.sink
         outcomes: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
         for write in writes:
-            outcome = (write.future, None, error, None) if error is not None else \
-                (write.future, write.result, write.error, write.then)
+            if error is not None:
+                outcome: Outcome = (write.future, None, error, None, ())
+            elif write.error is not None:
+                outcome = (write.future, None, write.error, None, ())
+            else:
+                changes = changes_of(write.result) if sink is not None else ()
+                outcome = (write.future, write.result, None, write.then, changes)
             outcomes.setdefault(write.loop, []).append(outcome)
-        notice = self.on_commit_unknown if commit_unknown else None
+        notice = self._commit_unknown if commit_unknown else None
         for loop, of_loop in outcomes.items():
-            _settle(loop, of_loop, notice, self._writes_answered)
+            _settle(loop, of_loop, notice, self._writes_answered, sink)
+
+    def _commit_unknown(self) -> None:
+        if self.sink is not None:
+            self.sink.commit_unknown()
+        if self.on_commit_unknown is not None:
+            self.on_commit_unknown()
 
     def _writes_answered(self, count: int) -> None:
         self._unsettled -= count
@@ -601,22 +634,29 @@ def _no_operation(tx: Transaction) -> None:
     return None
 
 
-Outcome = tuple[asyncio.Future[Any], Any, BaseException | None, AfterCommit | None]
+# A future, its result or error, and for a committed write its `then` and changes.
+Outcome = tuple[asyncio.Future[Any], Any, BaseException | None, AfterCommit | None,
+                tuple[Change, ...]]
 
 
 def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome],
             notice: Callable[[], None] | None = None,
-            answered: Callable[[int], None] | None = None) -> None:
-    """Run each committed write's `then`, and set each future's result or error on its loop,
-    in the order given (a cancelled future's write still gets its `then`); `notice` first,
-    and `answered` with their number last."""
+            answered: Callable[[int], None] | None = None, sink: Sink | None = None) -> None:
+    """Hand each committed write's changes to `sink`, run its `then`, and set each future's
+    result or error on its loop, in the order given (a cancelled future's write is still
+    handed over); `notice` first, and `answered` with their number last."""
     def settle() -> None:
         if notice is not None:
             try:
                 notice()
             except Exception:
                 log.exception("notice of %s failed", notice)
-        for future, result, error, then in outcomes:
+        for future, result, error, then, changes in outcomes:
+            if changes and sink is not None:
+                try:
+                    sink.committed(changes)
+                except Exception:
+                    log.exception("sink %r failed on %d changes", sink, len(changes))
             if error is None and then is not None:
                 try:
                     then(result)
@@ -635,6 +675,34 @@ def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome],
         loop.call_soon_threadsafe(settle)
     except RuntimeError:
         log.warning("event loop closed before a database result could be delivered")
+
+
+# What the callers of `then` and the write methods get until they take the typed answers.
+
+def _shaped(then: AfterCommit | None, shape: Callable[[Any], Any]) -> AfterCommit | None:
+    return None if then is None else lambda result: then(shape(result))
+
+
+def _record_and_created(written: Written) -> tuple[Record, bool]:
+    return written.record, written.created
+
+
+def _each_record_and_created(written: list[Written]) -> list[tuple[Record, bool]]:
+    return [(each.record, each.created) for each in written]
+
+
+def _job_and_new_run(written: Written) -> tuple[Record, bool, Record | None]:
+    new_run = next((change.record for change in written.changes if change.type == "new_run"),
+                   None)
+    return written.record, written.created, new_run
+
+
+def _counts(purged: Purged | None) -> tuple[int, int] | None:
+    return None if purged is None else (purged.jobs, purged.events)
+
+
+def _nothing(result: WriteResult) -> None:
+    return None
 
 
 def _close_quietly(connection: Any) -> None:

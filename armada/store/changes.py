@@ -1,0 +1,73 @@
+"""What a committed write changed, as typed values: what the write answers, and what the
+store hands to its sink, on the event loop, in commit order.
+
+A change carries the run (and job) it belongs to, read in the write's own transaction, so
+that whoever routes it (the stream's run and job filters) needs no lookup of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, NamedTuple, Protocol
+
+from armada.store.transaction import Record
+
+# The stream's message types, one per kind of change.
+ChangeType = Literal["new_run", "new_job", "new_event", "update_job_status",
+                     "update_event_status", "delete_run"]
+
+
+# Named tuples: immutable, and built at half the cost of a frozen dataclass, on every write.
+class Change(NamedTuple):
+    """One committed change: `record` is the stored run, job or event for new_*;
+    {"job_uuid", "job_status"}, {"event_uuid", "event_status"} or {"run_uuid"} otherwise."""
+
+    type: ChangeType
+    record: Record
+    run_uuid: str | None  # None only for a legacy job row without a run
+    job_uuid: str | None = None  # None for a change of a whole run
+
+
+class Written(NamedTuple):
+    """A create or a status update: the stored record, whether this write created it, and
+    what it changed (nothing for a repeated create; a job's new run comes before the job)."""
+
+    record: Record
+    created: bool
+    changes: tuple[Change, ...]
+
+
+class Purged(NamedTuple):
+    """A run deleted with its jobs and events: how many of each went, and the change."""
+
+    run_uuid: str
+    jobs: int
+    events: int
+    changes: tuple[Change, ...]
+
+
+# What a write operation answers: create_events answers one Written per event, in order;
+# purge_run None when the run was already gone.
+WriteResult = Written | Purged | list[Written] | None
+
+
+def changes_of(result: WriteResult) -> tuple[Change, ...]:
+    """The changes a write answered, in the order they were made."""
+    if result is None:
+        return ()
+    if isinstance(result, list):
+        return tuple(change for written in result for change in written.changes)
+    return result.changes
+
+
+class Sink(Protocol):
+    """Where the store hands committed changes, on the event loop, in commit order, before
+    each write's caller resumes, and even when that caller has gone (a request cut by its
+    timeout). What it raises is logged and stops nothing else."""
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        """The changes of one committed write (never empty)."""
+
+    def commit_unknown(self) -> None:
+        """A COMMIT broke with its connection: its writes (answered 503) may be stored,
+        and their changes will never be handed over."""
