@@ -275,6 +275,8 @@ def count_run_contents(tx: Transaction, run_uuid: str) -> tuple[int, int]:
 # The trigram index finds pieces of 3 characters or more; a shorter term is matched by LIKE.
 SEARCH_INDEXED_TERM = 3
 MAX_SEARCH_TERMS = const.MAX_SEARCH_TERMS  # the LIKE patterns :like1-4 of the search queries
+# How many of the newest events a search reads first, before it asks the index.
+SEARCH_SCAN_FIRST = 2000
 LIKE_SPECIAL = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
 
 
@@ -300,10 +302,18 @@ def search_events_page(tx: Transaction, terms: list[str], job_uuid: str | None, 
     indexed = [term for term in terms if len(term) >= SEARCH_INDEXED_TERM]
     state = tx.one("search_index_state")
     if indexed and state is not None and state["indexed"] and not state["pending_rows"]:
-        # Each term a quoted FTS5 string: its characters are text, never query syntax.
-        match = " AND ".join('"' + term.replace('"', '""') + '"' for term in indexed)
-        likes = _likes([term for term in terms if len(term) < SEARCH_INDEXED_TERM])
-        rows = tx.all("search_events_page", match=match, job_uuid=job_uuid, **keyset, **likes)
+        # A word in most events: the newest rows hold a page of it, sooner than the index.
+        recent = "search_events_recent_page" if job_uuid is None else \
+            "search_events_of_job_recent_page"
+        rows = tx.all(recent, job_uuid=job_uuid, scan_rows=SEARCH_SCAN_FIRST, **keyset,
+                      **_likes(terms))
+        if len(rows) <= limit:
+            # Each term a quoted FTS5 string: its characters are text, never query syntax.
+            # The index finds candidates (it folds the case of every letter); LIKE decides,
+            # so that a match is the same whichever way the page was found.
+            match = " AND ".join('"' + term.replace('"', '""') + '"' for term in indexed)
+            rows = tx.all("search_events_page", match=match, job_uuid=job_uuid, **keyset,
+                          **_likes(terms))
     elif job_uuid is None:
         rows = tx.all("search_events_like_page", **keyset, **_likes(terms))
     else:

@@ -1,8 +1,8 @@
 -- One page of the events whose content holds every term, newest first, strictly older than
--- the keyset position: the rows come from the trigram index (:match, the terms of 3
--- characters or more, each quoted), then the usual filters; :like1-4 are all the terms as
--- LIKE patterns, so that a shorter term still counts. The unary + keeps SQLite from
--- walking the datetime index over every event instead of asking the search index.
+-- the keyset position: candidates from the trigram index (:match, the terms of 3 characters
+-- or more, each quoted), then the usual filters and every term as a LIKE pattern (:like1-4),
+-- which decides: a match is the same as where there is no index. The unary + keeps SQLite
+-- from walking the datetime index over every event instead of asking the search index.
 SELECT event_uuid, event_content, job_uuid, event_datetime, event_status
 FROM armada_events
 WHERE rowid IN (
