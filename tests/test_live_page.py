@@ -289,6 +289,10 @@ def test_with_a_read_token_the_page_asks_for_it_then_works(browser, tmp_path):
         browser.get(service.url + "/")
         field = wait_for(browser, "#token input[name=token]")
         screenshot(browser, tmp_path, "token-asked")
+        field.send_keys("not-the-read-token-of-this-service")
+        field.submit()
+        wait_for(browser, "#token .hint", text="refused")
+        field = wait_for(browser, "#token input[name=token]")
         field.send_keys(READ_TOKEN)
         field.submit()
         wait_for(browser, "#run-list li", text="run-secret")
@@ -446,3 +450,17 @@ def test_the_time_range_keeps_runs_outside_it_away_live_too(browser, service):
     post_run(service.url, "run-inside-live", "2026-02-24T12:00:00.000")
     wait_for(browser, "#run-list li", LIVE_WITHIN, text="run-inside-live")
     assert "run-early" not in browser.find_element(By.ID, "run-list").text
+
+
+def test_a_status_change_of_a_job_the_page_never_loaded_moves_its_runs_counts(browser, service):
+    post_run(service.url, "run-1")
+    post_job(service.url, "job-1", "run-1", status="Running")
+    post_job(service.url, "job-2", "run-1", status="Running")
+    open_page(browser, service.url + "/")
+    wait_for(browser, '#run-list li[data-run="run-1"] .stack .s-running')
+    call(service.url, "PATCH", "/api/jobs/status", {"job_uuid": "job-1", "job_status": "Failed"})
+    # Read from that job and its run (one record each), not from the whole list again.
+    WebDriverWait(browser, LIVE_WITHIN, poll_frequency=0.02,
+                  ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, '#run-list li[data-run="run-1"] .stack')
+        .get_attribute("title") == "1 running, 1 failed")

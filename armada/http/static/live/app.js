@@ -287,6 +287,8 @@ function showState(name) {
 function askToken() {
   const form = $("token");
   if (!form.hidden) return;
+  form.querySelector(".hint").textContent = token.get()
+    ? "that token was refused: another one?" : "kept for this tab only";
   form.hidden = false;
   form.elements.token.focus();
 }
