@@ -17,7 +17,7 @@ const RELOADS = 3;
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  runs: new Map(), total: 0,
+  runs: new Map(), total: 0, runPages: 1,
   jobs: new Map(), // the selected run's jobs, as filtered
   known: new Map(), // job_uuid -> {run, status}: every job seen, to move its run's counts
   events: [], next: null,
@@ -64,6 +64,8 @@ function renderRuns() {
     runRow(run, run.run_uuid === state.sel.run, hashFor({ run: run.run_uuid, job: "" }), now));
   $("run-list").replaceChildren(...rows);
   $("runs-total").textContent = `${state.total}`;
+  $("older-runs").hidden = state.runs.size >= state.total;
+  void $("run-list").offsetHeight; // the layout counts too: measured, it is not deferred
   page.renderMs.push(performance.now() - started);
 }
 
@@ -96,6 +98,8 @@ function renderEvents() {
   $("more").hidden = !state.next;
 }
 
+page.renderRuns = renderRuns;
+
 function renderAll() {
   renderRuns();
   renderJobs();
@@ -104,12 +108,15 @@ function renderAll() {
 
 // ---- loading over REST
 
-async function loadRuns() {
-  const body = await get("api/runs/", { page: 1, page_size: RUNS_PAGE, since: iso(state.sel.since), until: iso(state.sel.until) });
-  const runs = new Map(body.runs.map((run) => [run.run_uuid, run]));
-  for (const [id, run] of runs) run.last = state.runs.get(id)?.last;
+// The pages of runs shown so far ("Older runs" adds one), newest first.
+async function loadRuns(first = 1) {
+  const runs = first === 1 ? new Map() : state.runs;
+  for (let p = first; p <= state.runPages; p++) {
+    const body = await get("api/runs/", { page: p, page_size: RUNS_PAGE, since: iso(state.sel.since), until: iso(state.sel.until) });
+    for (const run of body.runs) runs.set(run.run_uuid, { ...run, last: state.runs.get(run.run_uuid)?.last });
+    state.total = body.total;
+  }
   state.runs = runs;
-  state.total = body.total;
 }
 
 async function inParallel(items, work) {
@@ -212,7 +219,7 @@ function apply({ type, data }) {
     if (state.runs.has(data.run_uuid) || !runShown(data)) return;
     const run = { ...data, jobs_total: 0 };
     const runs = [...state.runs.values(), run]
-      .sort((a, b) => Date.parse(b.run_datetime) - Date.parse(a.run_datetime)).slice(0, RUNS_PAGE);
+      .sort((a, b) => Date.parse(b.run_datetime) - Date.parse(a.run_datetime));
     state.runs = new Map(runs.map((r) => [r.run_uuid, r]));
     state.total++;
     redraw("runs", renderRuns);
@@ -314,6 +321,16 @@ filters.addEventListener("change", () => {
 });
 filters.addEventListener("submit", (event) => event.preventDefault());
 filters.addEventListener("reset", () => setTimeout(() => filters.dispatchEvent(new Event("change"))));
+
+$("older-runs").addEventListener("click", async () => {
+  state.runPages++;
+  try {
+    await loadRuns(state.runPages);
+    renderRuns();
+  } catch (error) {
+    if (error instanceof Unauthorized) askToken();
+  }
+});
 
 $("more").addEventListener("click", async () => {
   try {
