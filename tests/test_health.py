@@ -1,13 +1,18 @@
-"""Probes: /healthz without I/O, /readyz that asks the database (503 with the reason);
-they and /metrics answer with and without a trailing slash, and stay open with tokens."""
+"""Probes: /healthz without I/O, /readyz that asks the database whether it reads and writes
+(503 with the reason); they and /metrics answer with and without a trailing slash, and stay
+open with tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import RUN
 
 from armada import const
 from armada.app import init_app
@@ -69,3 +74,66 @@ async def test_probes_and_metrics_answer_with_and_without_the_slash_and_need_no_
 
         assert response.status == 200, await response.text()
         assert response.content_type == content_type
+
+
+# Readiness follows writes: SQLite's write lock held by another process
+
+
+HOLD_THE_WRITE_LOCK = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+connection.execute("ROLLBACK")
+print("released", flush=True)
+sys.stdin.readline()
+"""
+
+
+async def readyz_within(client: Any, seconds: float) -> tuple[int, dict[str, Any], float]:
+    started = time.monotonic()
+    async with asyncio.timeout(seconds):
+        response = await client.get("/readyz")
+        body = await response.json()
+    return response.status, body, time.monotonic() - started
+
+
+async def test_readyz_is_503_while_another_process_holds_the_write_lock_and_200_once_released(
+        aiohttp_client: Any, sqlite_path: Path) -> None:
+    # ARMADA_DB_TIMEOUT as by default: writes wait 5 s for the lock before their 503.
+    client = await aiohttp_client(init_app(Config(database=SqliteSettings(path=sqlite_path))))
+    assert (await client.get("/readyz")).status == 200  # the schema exists
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLD_THE_WRITE_LOCK, str(sqlite_path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert await holder.stdout.readline() == b"locked\n"
+
+        asking = [asyncio.create_task(readyz_within(client, const.READY_TIMEOUT_SECONDS + 3))
+                  for _ in range(5)]
+        await asyncio.sleep(0.3)
+        probes_waiting = client.app[store_key].pending_writes  # one, however many ask
+        locked = [*await asyncio.gather(*asking),
+                  await readyz_within(client, const.READY_TIMEOUT_SECONDS + 3)]
+        reads = await client.get("/api/runs/")  # readers are not blocked (WAL)
+        write = await client.post("/api/runs/", json=RUN)
+
+        holder.stdin.write(b"\n")
+        assert await holder.stdout.readline() == b"released\n"
+        status, body, _ = await readyz_within(client, const.READY_TIMEOUT_SECONDS + 3)
+    finally:
+        holder.kill()
+        await holder.wait()
+
+    for status_locked, body_locked, seconds in locked:
+        assert status_locked == 503
+        assert body_locked["error"] == "not_ready"
+        assert "write" in body_locked["detail"]
+        assert seconds < const.READY_TIMEOUT_SECONDS + 1
+    assert probes_waiting == 1
+    assert reads.status == 200
+    assert write.status == 503 and "database is locked" in (await write.json())["detail"]
+    assert (status, body) == (200, {"status": "ready"})
+    assert (await client.post("/api/runs/", json=RUN)).status == 201

@@ -273,6 +273,21 @@ class Store:
         """One empty read transaction: raises StoreUnavailable when the database does not answer."""
         await self._call(_no_operation, write=False)
 
+    # The empty write of ping_writes while it is in the writer's hands: one at a time.
+    _write_ping: asyncio.Task[None] | None = None
+
+    async def ping_writes(self) -> None:
+        """One empty write transaction through the writer, with the writes waiting beside it
+        (on SQLite, BEGIN IMMEDIATE takes the write lock): raises StoreUnavailable when writes
+        fail; waits as long as a write would when another connection holds the lock. Callers
+        meanwhile wait for the same one, so probes never pile up behind a held lock."""
+        if self._write_ping is None or self._write_ping.done():
+            self._write_ping = asyncio.create_task(self._call(_no_operation, write=True))
+            # Its outcome is read here even when every caller has stopped waiting.
+            self._write_ping.add_done_callback(
+                lambda done: done.cancelled() or done.exception())
+        await asyncio.shield(self._write_ping)
+
     async def flush(self) -> None:
         """Wait until every write handed to the store so far is answered: committed with its
         changes handed over and its `then` run, or failed (an empty write queued behind them:
