@@ -474,3 +474,24 @@ def test_a_status_change_of_a_job_the_page_never_loaded_moves_its_runs_counts(br
                   ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: d.find_element(By.CSS_SELECTOR, '#run-list li[data-run="run-1"] .stack')
         .get_attribute("title") == "1 running, 1 failed")
+
+
+def test_after_a_resync_a_job_status_change_counts_from_the_status_stored_now(browser, service):
+    post_run(service.url, "run-1")
+    post_job(service.url, "job-1", "run-1", status="Running")
+    open_page(browser, service.url + "/#run=run-1")
+    wait_for(browser, "#job-list tr", text="Running")
+    browser.get(service.url + "/#")  # back to the list: job-1 stays known, with its status
+    post_run(service.url, "run-2", "2026-02-24T11:00:00.000")  # a message: the page's cursor
+    wait_for(browser, "#run-list li", LIVE_WITHIN, text="run-2")
+    service.stop()
+    service.start()
+    # Changed while the page was away: it learns it from the resync's reload, not a message.
+    call(service.url, "PATCH", "/api/jobs/status", {"job_uuid": "job-1", "job_status": "Failed"})
+    wait_live(browser)
+    stack = '#run-list li[data-run="run-1"] .stack'
+    wait_for(browser, stack + " .s-failed")
+    call(service.url, "PATCH", "/api/jobs/status", {"job_uuid": "job-1", "job_status": "Success"})
+    WebDriverWait(browser, LIVE_WITHIN, poll_frequency=0.02,
+                  ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, stack).get_attribute("title") == "1 success")

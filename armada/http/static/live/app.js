@@ -163,6 +163,8 @@ async function reload() {
     for (let round = 0; round < RELOADS; round++) {
       state.again = false;
       state.queue = [];
+      // Statuses known from before may be stale now: a job not reloaded is read when it changes.
+      state.known = new Map();
       await loadRuns();
       await loadJobs();
       await loadEvents();
