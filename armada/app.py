@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from functools import partial
 
 from aiohttp import web
 
@@ -19,13 +18,13 @@ from armada.http.docs import setup_docs
 from armada.http.middlewares import error_middleware
 from armada.http.request_log import add_request_id, request_log_middleware
 from armada.http.routes import setup_routes
+from armada.http.schemas import event_out, job_out, run_out
 from armada.http.security import add_security_headers
 from armada.keys import config_key, metrics_key, store_key, stream_key, subscribers_key
 from armada.metrics import Metrics, metrics_handler
 from armada.retention import retention_task
 from armada.search_index import search_index_task
 from armada.store import Store
-from armada.stream.messages import COMMIT_UNKNOWN
 from armada.stream.numbering import LocalNumbering, Numbering
 from armada.stream.sink import StreamSink
 from armada.ws.subscribers import Subscribers
@@ -48,7 +47,9 @@ def init_app(config: Config) -> web.Application:
     app[metrics_key] = metrics
     subscribers = Subscribers(config.ws_queue, config.ws_queue_bytes)
     app[subscribers_key] = subscribers
-    app[stream_key] = StreamSink(_numbering(config, subscribers))
+    # What a committed change looks like in a message: the record as the API shows it.
+    shapes = {"new_run": run_out.one, "new_job": job_out.one, "new_event": event_out.one}
+    app[stream_key] = StreamSink(_numbering(config, subscribers), shapes)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_numbering_running)
     app.cleanup_ctx.append(retention_task)
@@ -84,8 +85,8 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[store_key] = store
     metrics = app[metrics_key]
     store.observe = metrics.observe_operation
-    # Writes answered 503 may be stored all the same: subscribers must not miss them.
-    store.on_commit_unknown = partial(app[stream_key].resync_through_stream, COMMIT_UNKNOWN)
+    # Every committed change, and every COMMIT of unknown outcome, goes to the stream.
+    store.sink = app[stream_key]
     metrics.read_from(app[subscribers_key], app[stream_key].numbering, store)
     await store.open()
     yield

@@ -16,7 +16,6 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aiohttp import web
 
@@ -24,7 +23,7 @@ from armada import const
 from armada.config import Config
 from armada.datetimes import format_datetime
 from armada.errors import StoreUnavailable
-from armada.keys import config_key, store_key, stream_key
+from armada.keys import config_key, store_key
 from armada.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,15 +54,14 @@ async def purge(store: Store, cutoff: datetime, *,
         if not runs:
             return purged
         for run in runs:
-            def done(counts: tuple[int, int] | None, run: dict[str, Any] = run) -> None:
-                # Right after the commit (the store's `then`): broadcasts keep commit order.
-                if counts is not None:  # None: deleted meanwhile through the API
-                    record = Purged(run["run_uuid"], run["run_datetime"], *counts)
-                    purged.append(record)
-                    if on_purged is not None:
-                        on_purged(record)
-
-            await store.purge_run(run["run_uuid"], then=done)
+            # The store hands each deletion to the stream (delete_run) after its commit.
+            deleted = await store.purge_run(run["run_uuid"])
+            if deleted is not None:  # None: deleted meanwhile through the API
+                record = Purged(run["run_uuid"], run["run_datetime"], deleted.jobs,
+                                deleted.events)
+                purged.append(record)
+                if on_purged is not None:
+                    on_purged(record)
 
 
 async def older_than(store: Store, cutoff: datetime) -> list[dict[str, object]]:
@@ -96,14 +94,9 @@ async def retention_task(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _keep_purging(app: web.Application, age: timedelta, interval: float) -> None:
-    stream = app[stream_key]
-
-    def announce(record: Purged) -> None:
-        stream.broadcast("delete_run", {"run_uuid": record.run_uuid})
-
     while True:
         try:
-            purged = await purge(app[store_key], cutoff_before(age), on_purged=announce)
+            purged = await purge(app[store_key], cutoff_before(age))
             if purged:
                 log.info("retention: deleted %d runs older than %s", len(purged), age)
         except StoreUnavailable as error:

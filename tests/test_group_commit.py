@@ -197,43 +197,8 @@ async def test_close_commits_and_answers_every_queued_write(sqlite_path: Path):
     await store.close()
     await store.close()
 
-    assert [write.result() for write in writes] == [(run, True) for run in runs]
+    assert [write.result()[:2] for write in writes] == [(run, True) for run in runs]
     assert rows(sqlite_path, "SELECT COUNT(*) FROM armada_runs") == [(50,)]
-
-
-async def test_then_runs_in_commit_order_even_for_callers_that_gave_up(sqlite_path: Path):
-    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
-    await store.open()
-    recorder = BatchRecorder(store)
-    committed: list[str] = []
-
-    def then_of(run_uuid: str) -> Callable[[Any], None]:
-        def then(outcome: Any) -> None:
-            committed.append(run_uuid)
-            if run_uuid == "run-3":
-                raise RuntimeError("a failing after-commit step stops no other")
-        return then
-
-    runs = [{"run_uuid": f"run-{n}", "run_datetime": datetime(2026, 2, 24, 10, n)}
-            for n in range(8)]
-    writes = [asyncio.ensure_future(store.create_run(run, then=then_of(run["run_uuid"])))
-              for run in runs]
-    for _ in range(int(HOLD_TIMEOUT / POLL_SECONDS)):
-        if recorder.sizes:  # the writer holds the batch
-            break
-        await asyncio.sleep(POLL_SECONDS)
-    for write in writes[2:6]:
-        write.cancel()  # as the request timeout cancels its handler
-    await asyncio.sleep(0)
-    recorder.release.set()
-    await store.flush()
-
-    assert committed == [run["run_uuid"] for run in runs]
-    assert [uuid for (uuid,) in rows(sqlite_path, "SELECT run_uuid FROM armada_runs "
-                                                  "ORDER BY rowid")] == committed
-    assert all(write.cancelled() for write in writes[2:6])
-    assert [write.result()[1] for write in writes[:2] + writes[6:]] == [True] * 4
-    await store.close()
 
 
 class OrderSink:
@@ -318,7 +283,13 @@ async def test_a_commit_of_unknown_outcome_tells_the_sink_and_hands_over_none_of
 
 def traced_statements(connection: sqlite3.Connection, run: Callable[[], Any]) -> list[str]:
     statements: list[str] = []
-    connection.set_trace_callback(statements.append)
+    def note(statement: str) -> None:
+        # SQLite reports each statement a trigger runs as one line "-- <sql>": part of the
+        # statement that fired it (the search index's triggers write its shadow tables).
+        if not (statement.startswith("-- ") and "\n" not in statement):
+            statements.append(statement)
+
+    connection.set_trace_callback(note)
     try:
         run()
     finally:
@@ -329,7 +300,7 @@ def traced_statements(connection: sqlite3.Connection, run: Callable[[], Any]) ->
 def changing(statements: list[str]) -> set[str]:
     """The statements that change data (SQLite reports a statement again for each step of
     a trigger it fires: those repeats are one statement), their SQL files' comments aside."""
-    return {s for s in statements if COMMENT.sub("", s).split()[0].upper() in
+    return {s for s in statements if (COMMENT.sub("", s).split() or [""])[0].upper() in
             {"INSERT", "UPDATE", "DELETE", "REPLACE"}}
 
 
@@ -438,5 +409,5 @@ async def test_a_lone_write_does_not_wait_for_company(sqlite_path: Path,
     await store.open()
     async with asyncio.timeout(10):
         for n in range(3):  # one after another: each commits alone, at once
-            assert await store.create_run(run_record(n)) == (run_record(n), True)
+            assert (await store.create_run(run_record(n)))[:2] == (run_record(n), True)
     await store.close()

@@ -133,13 +133,6 @@ def schema_and_rows(path: Path) -> tuple[set[tuple[str, str]], dict[str, list[tu
 
 
 ARMADA_TABLES = {("table", "armada_runs"), ("table", "armada_jobs"), ("table", "armada_events")}
-# The search index of event_content (issue 15): an FTS5 table, its shadow tables, its build
-# progress and the triggers that keep it in step.
-ARMADA_TABLES |= {("table", f"armada_events_search{part}")
-                  for part in ("", "_config", "_data", "_docsize", "_idx")}
-ARMADA_TABLES |= {("table", "armada_search_progress")}
-ARMADA_TABLES |= {("trigger", f"armada_events_search_{change}")
-                  for change in ("insert", "delete", "update")}
 
 
 async def test_a_fresh_database_has_the_armada_tables_and_nothing_else(sqlite_client,

@@ -206,7 +206,8 @@ async def test_connections_closed_behind_the_stores_back_are_replaced(sqlite_pat
             connection.close()
 
         run = {"run_uuid": "run-1", "run_datetime": datetime(2026, 2, 24, 10, 30)}
-        assert await store.create_run(run) == (run, True)
+        written = await store.create_run(run)
+        assert (written.record, written.created) == (run, True)
         results = await asyncio.gather(*(store.list_runs(1, 10) for _ in range(4)))
         assert results == [([{**run, **job_counts()}], 1)] * 4
     finally:
@@ -307,7 +308,8 @@ async def test_each_write_hands_the_sink_what_it_changed_with_its_run_and_job(
         assert sink.take() == [[Change("delete_run", {"run_uuid": "run-1"}, "run-1")]]
         await store.create_job(job_record("job-2", "run-2"))
         sink.take()
-        assert await store.purge_run("run-2") == (1, 0)
+        purged = await store.purge_run("run-2")
+        assert purged is not None and (purged.jobs, purged.events) == (1, 0)
         assert sink.take() == [[Change("delete_run", {"run_uuid": "run-2"}, "run-2")]]
     finally:
         await store.close()

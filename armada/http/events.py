@@ -1,6 +1,6 @@
 """Events: the list of one job or of every job (whole and streamed, or a page), read one,
-create (its job must exist), set status. Writes broadcast from the store's `then` (see
-runs.py)."""
+create (its job must exist), set status. What a write changed reaches the stream from the
+store (see runs.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from armada import const
-from armada.http.created import Created
 from armada.http import search
 from armada.http.parsing import (
+    created_response,
     json_list_response,
     json_response,
     load_body,
@@ -28,7 +28,7 @@ from armada.http.schemas import (
     event_status_schema,
     events_query,
 )
-from armada.keys import store_key, stream_key
+from armada.keys import store_key
 from armada.store import Store
 
 
@@ -69,49 +69,28 @@ async def get_event(request: web.Request) -> web.Response:
 
 async def create_event(request: web.Request) -> web.Response:
     event = await load_body(request, event_schema)
-    store, stream = request.app[store_key], request.app[stream_key]
-    # The run, for the stream's run filters (a job never changes run).
-    run_uuid = await stream.owners.of_job(store, event["job_uuid"])
-    created = Created(event_out, lambda data: stream.broadcast("new_event", data,
-                                                                    run_uuid=run_uuid))
-    return created.response(await store.create_event(event, then=created))
+    written = await request.app[store_key].create_event(event)
+    return created_response(event_out, written.record, written.created)
 
 
 async def update_event_status(request: web.Request) -> web.Response:
     change = await load_body(request, event_status_schema)
-    store, stream = request.app[store_key], request.app[stream_key]
-    job_uuid, run_uuid = await stream.owners.of_event(store, change["event_uuid"])
-    await store.update_event_status(
-        change["event_uuid"], change["event_status"],
-        then=lambda _: stream.broadcast("update_event_status", change, run_uuid=run_uuid,
-                                             job_uuid=job_uuid))
+    await request.app[store_key].update_event_status(change["event_uuid"],
+                                                     change["event_status"])
     return json_response({"ok": True})
 
 
 async def create_events(request: web.Request) -> web.Response:
     """Up to MAX_BATCH_EVENTS events in one transaction: all are stored, or none."""
     batch = await load_body(request, event_batch_schema)
-    store, stream = request.app[store_key], request.app[stream_key]
-    # Runs looked up before the write, as in create_event (for the stream's run filters).
-    run_of_job = {job_uuid: await stream.owners.of_job(store, job_uuid)
-                  for job_uuid in {event["job_uuid"] for event in batch["events"]}}
-    records: list[dict[str, Any]] = []
-
-    def announce(outcomes: list[tuple[dict[str, Any], bool]]) -> None:
-        for stored, created in outcomes:
-            record = event_out.one(stored)
-            records.append(record)
-            if created:
-                stream.broadcast("new_event", record,
-                                      run_uuid=run_of_job.get(record["job_uuid"]))
-
-    results = await store.create_events(batch["events"], then=announce)
-    created_uuids = [stored["event_uuid"] for stored, created in results if created]
+    results = await request.app[store_key].create_events(batch["events"])
+    created = [written.record["event_uuid"] for written in results if written.created]
     return json_response(
         {
-            "created": created_uuids,
-            "existing": [stored["event_uuid"] for stored, created in results if not created],
-            "events": records,
+            "created": created,
+            "existing": [written.record["event_uuid"] for written in results
+                         if not written.created],
+            "events": event_out.many([written.record for written in results]),
         },
-        status=201 if created_uuids else 200,
+        status=201 if created else 200,
     )

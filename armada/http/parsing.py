@@ -15,6 +15,7 @@ from marshmallow import Schema
 from armada.errors import InvalidJson, UnsupportedMediaType, ValidationFailed
 from armada.http.deadlines import answer_started
 from armada.http.request_log import request_id_of
+from armada.http.schemas import RecordDumper
 from armada.jsonutil import encode
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,12 @@ def load_query(request: web.Request, schema: Schema) -> dict[str, Any]:
 def load_match(request: web.Request, schema: Schema) -> dict[str, Any]:
     """Path parameters validated by `schema`."""
     return schema.load(dict(request.match_info))
+
+
+def created_response(out: RecordDumper, record: dict[str, Any], created: bool
+                     ) -> web.Response:
+    """A create's answer: the stored record, 201 when this request created it, else 200."""
+    return json_response(out.one(record), status=201 if created else 200)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -1,17 +1,23 @@
 """Runs: list and read one (with the counts of their jobs), register (idempotent), delete.
 
-Writes broadcast from the store's `then`: right after their commit, in commit order.
+Handlers parse, call the store and answer; what a write changed reaches the stream from
+the store, after its commit (armada/store/changes.py).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from armada.http.created import Created
 from armada.http import search
-from armada.http.parsing import json_response, load_body, load_match, load_query
+from armada.http.parsing import (
+    created_response,
+    json_response,
+    load_body,
+    load_match,
+    load_query,
+)
 from armada.http.schemas import run_out, run_path, run_schema, run_summary_out, runs_query
-from armada.keys import store_key, stream_key
+from armada.keys import store_key
 
 
 async def list_runs(request: web.Request) -> web.Response:
@@ -36,14 +42,11 @@ async def get_run(request: web.Request) -> web.Response:
 
 async def create_run(request: web.Request) -> web.Response:
     run = await load_body(request, run_schema)
-    stream = request.app[stream_key]
-    created = Created(run_out, lambda data: stream.broadcast("new_run", data))
-    return created.response(await request.app[store_key].create_run(run, then=created))
+    written = await request.app[store_key].create_run(run)
+    return created_response(run_out, written.record, written.created)
 
 
 async def delete_run(request: web.Request) -> web.Response:
     run_uuid = load_match(request, run_path)["run_uuid"]
-    stream = request.app[stream_key]
-    await request.app[store_key].delete_run(
-        run_uuid, then=lambda _: stream.broadcast("delete_run", {"run_uuid": run_uuid}))
+    await request.app[store_key].delete_run(run_uuid)
     return json_response({"ok": True})

@@ -10,9 +10,8 @@ answer only after its own write is on disk, and one fsync serves a whole burst.
 Each write answers what it changed (armada/store/changes.py). The store hands the changes
 of each committed write to its one `sink`, on the event loop, in commit order, before the
 write's caller resumes, and even when the caller has gone (a request cut by its timeout):
-so the order of the stream is the order of the commits. A write may also carry `then`,
-called the same way with the write's answer (the handlers broadcast from it until they
-use the sink).
+so the order of the stream is the order of the commits. Callers get the typed answer and
+build no callbacks.
 
 Every thread owns one connection; a connection that failed is closed and replaced on
 that thread's next operation, never reused.
@@ -22,9 +21,8 @@ carrying the dialect's reason ("connection refused", "login failed", "database i
 locked"), and the log says so once per change (Availability), not once per failure.
 
 A COMMIT that fails because the connection broke leaves its outcome unknown: its writes
-are answered 503 (a retry finds what was stored) and the sink's `commit_unknown` (and
-`on_commit_unknown`) runs on the event loop, in commit order, so that subscribers learn
-they may have missed changes.
+are answered 503 (a retry finds what was stored) and the sink's `commit_unknown` runs on
+the event loop, in commit order, so that subscribers learn they may have missed changes.
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ from armada import const
 from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import operations
-from armada.store.changes import Change, Purged, Sink, WriteResult, Written, changes_of
+from armada.store.changes import Change, Purged, Sink, Written, changes_of
 from armada.store.dialects import Dialect, make_dialect
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
@@ -53,8 +51,6 @@ from armada.store.transaction import Limits, Record, Transaction
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# Called on the event loop with a write's result once it is committed.
-AfterCommit = Callable[[Any], None]
 MAX_ATTEMPTS = 3
 # Writes committed together (about, at most): bounds how long the first of a burst waits.
 MAX_WRITES_PER_COMMIT = 256
@@ -68,7 +64,6 @@ class PendingWrite:
     future: asyncio.Future[Any]
     operation: Callable[..., Any]
     args: tuple[Any, ...]
-    then: AfterCommit | None = None
     result: Any = None
     error: BaseException | None = None
 
@@ -165,8 +160,6 @@ class Store:
         self.observe: Callable[[str, float, BaseException | None], None] | None = None
         # Where committed changes go; set before the first write.
         self.sink = sink
-        # Called on the event loop, in commit order, after a COMMIT whose outcome is unknown.
-        self.on_commit_unknown: Callable[[], None] | None = None
         self._unsettled = 0  # writes handed to the store and not answered yet (event loop)
         self._in_flight = {False: 0, True: 0}
         # Writes of one event loop iteration, handed to the writer together (one wake-up).
@@ -202,11 +195,8 @@ class Store:
 
     # Operations: each is one transaction
 
-    async def create_run(self, run: Record, then: AfterCommit | None = None
-                         ) -> tuple[Record, bool]:
-        written = await self._call(operations.create_run, run, write=True,
-                                   then=_shaped(then, _record_and_created))
-        return _record_and_created(written)
+    async def create_run(self, run: Record) -> Written:
+        return await self._call(operations.create_run, run, write=True)
 
     async def get_run(self, run_uuid: str) -> Record:
         return await self._call(operations.get_run, run_uuid, write=False)
@@ -216,15 +206,12 @@ class Store:
         return await self._call(operations.list_runs, page, page_size, since, until,
                                 write=False)
 
-    async def delete_run(self, run_uuid: str, then: AfterCommit | None = None) -> None:
-        await self._call(operations.delete_run, run_uuid, write=True,
-                         then=_shaped(then, _nothing))
+    async def delete_run(self, run_uuid: str) -> Purged:
+        return await self._call(operations.delete_run, run_uuid, write=True)
 
-    async def create_job(self, job: Record, then: AfterCommit | None = None
-                         ) -> tuple[Record, bool, Record | None]:
-        written = await self._call(operations.create_job, job, write=True,
-                                   then=_shaped(then, _job_and_new_run))
-        return _job_and_new_run(written)
+    async def create_job(self, job: Record) -> Written:
+        """The job, created with its run when that is not registered yet."""
+        return await self._call(operations.create_job, job, write=True)
 
     async def get_job(self, job_uuid: str) -> Record:
         return await self._call(operations.get_job, job_uuid, write=False)
@@ -236,22 +223,15 @@ class Store:
         return await self._call(operations.list_jobs, run_uuid, page, page_size, status, agent,
                                 since, until, write=False)
 
-    async def update_job_status(self, job_uuid: str, job_status: str,
-                                then: AfterCommit | None = None) -> None:
-        await self._call(operations.update_job_status, job_uuid, job_status, write=True,
-                         then=_shaped(then, _nothing))
+    async def update_job_status(self, job_uuid: str, job_status: str) -> Written:
+        return await self._call(operations.update_job_status, job_uuid, job_status,
+                                write=True)
 
-    async def create_event(self, event: Record, then: AfterCommit | None = None
-                           ) -> tuple[Record, bool]:
-        written = await self._call(operations.create_event, event, write=True,
-                                   then=_shaped(then, _record_and_created))
-        return _record_and_created(written)
+    async def create_event(self, event: Record) -> Written:
+        return await self._call(operations.create_event, event, write=True)
 
-    async def create_events(self, events: list[Record], then: AfterCommit | None = None
-                            ) -> list[tuple[Record, bool]]:
-        written = await self._call(operations.create_events, events, write=True,
-                                   then=_shaped(then, _each_record_and_created))
-        return _each_record_and_created(written)
+    async def create_events(self, events: list[Record]) -> list[Written]:
+        return await self._call(operations.create_events, events, write=True)
 
     async def get_event(self, event_uuid: str) -> Record:
         return await self._call(operations.get_event, event_uuid, write=False)
@@ -264,10 +244,9 @@ class Store:
         return await self._call(operations.list_events_page, job_uuid, limit, before, status,
                                 since, until, write=False)
 
-    async def update_event_status(self, event_uuid: str, event_status: str,
-                                  then: AfterCommit | None = None) -> None:
-        await self._call(operations.update_event_status, event_uuid, event_status, write=True,
-                         then=_shaped(then, _nothing))
+    async def update_event_status(self, event_uuid: str, event_status: str) -> Written:
+        return await self._call(operations.update_event_status, event_uuid, event_status,
+                                write=True)
 
     async def ping(self) -> None:
         """One empty read transaction: raises StoreUnavailable when the database does not answer."""
@@ -290,7 +269,7 @@ class Store:
 
     async def flush(self) -> None:
         """Wait until every write handed to the store so far is answered: committed with its
-        changes handed over and its `then` run, or failed (an empty write queued behind them:
+        changes handed over, or failed (an empty write queued behind them:
         the writer keeps order). Nothing to wait for when no write is pending, whether the
         database answers or not."""
         if self._unsettled == 0:
@@ -309,11 +288,9 @@ class Store:
         return await self._call(operations.list_runs_older_than, cutoff, limit, offset,
                                 write=False)
 
-    async def purge_run(self, run_uuid: str, then: AfterCommit | None = None
-                        ) -> tuple[int, int] | None:
-        purged = await self._call(operations.purge_run, run_uuid, write=True,
-                                  then=_shaped(then, _counts))
-        return _counts(purged)
+    async def purge_run(self, run_uuid: str) -> Purged | None:
+        """The run deleted with its jobs and events; None when it was already gone."""
+        return await self._call(operations.purge_run, run_uuid, write=True)
 
     async def count_run_contents(self, run_uuid: str) -> tuple[int, int]:
         return await self._call(operations.count_run_contents, run_uuid, write=False)
@@ -359,15 +336,14 @@ class Store:
 
     # Threading
 
-    async def _call(self, operation: Callable[..., T], *args: Any, write: bool,
-                    then: AfterCommit | None = None) -> T:
+    async def _call(self, operation: Callable[..., T], *args: Any, write: bool) -> T:
         if self._closed:
             raise StoreUnavailable("the service is shutting down")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if write:
             self._unsettled += 1
-            self._gathered.append(PendingWrite(loop, future, operation, args, then))
+            self._gathered.append(PendingWrite(loop, future, operation, args))
             if len(self._gathered) == 1:
                 loop.call_soon(self._hand_over)
         else:
@@ -404,16 +380,16 @@ class Store:
                 self.dialect.commit(connection)
             except ApiError as error:
                 self.availability.answered()
-                _settle(loop, [(future, None, error, None, ())])
+                _settle(loop, [(future, None, error, ())])
                 return
             except Exception as error:
                 self._discard_connection()
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     continue
-                _settle(loop, [(future, None, self._reported(error), None, ())])
+                _settle(loop, [(future, None, self._reported(error), ())])
                 return
             self.availability.answered()
-            _settle(loop, [(future, result, None, None, ())])
+            _settle(loop, [(future, result, None, ())])
             return
 
     def _hand_over(self) -> None:
@@ -583,12 +559,12 @@ class Store:
         outcomes: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
         for write in writes:
             if error is not None:
-                outcome: Outcome = (write.future, None, error, None, ())
+                outcome: Outcome = (write.future, None, error, ())
             elif write.error is not None:
-                outcome = (write.future, None, write.error, None, ())
+                outcome = (write.future, None, write.error, ())
             else:
                 changes = changes_of(write.result) if sink is not None else ()
-                outcome = (write.future, write.result, None, write.then, changes)
+                outcome = (write.future, write.result, None, changes)
             outcomes.setdefault(write.loop, []).append(outcome)
         notice = self._commit_unknown if commit_unknown else None
         for loop, of_loop in outcomes.items():
@@ -597,8 +573,6 @@ class Store:
     def _commit_unknown(self) -> None:
         if self.sink is not None:
             self.sink.commit_unknown()
-        if self.on_commit_unknown is not None:
-            self.on_commit_unknown()
 
     def _writes_answered(self, count: int) -> None:
         self._unsettled -= count
@@ -649,15 +623,14 @@ def _no_operation(tx: Transaction) -> None:
     return None
 
 
-# A future, its result or error, and for a committed write its `then` and changes.
-Outcome = tuple[asyncio.Future[Any], Any, BaseException | None, AfterCommit | None,
-                tuple[Change, ...]]
+# A future, its result or error, and for a committed write its changes.
+Outcome = tuple[asyncio.Future[Any], Any, BaseException | None, tuple[Change, ...]]
 
 
 def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome],
             notice: Callable[[], None] | None = None,
             answered: Callable[[int], None] | None = None, sink: Sink | None = None) -> None:
-    """Hand each committed write's changes to `sink`, run its `then`, and set each future's
+    """Hand each committed write's changes to `sink`, and set each future's
     result or error on its loop, in the order given (a cancelled future's write is still
     handed over); `notice` first, and `answered` with their number last."""
     def settle() -> None:
@@ -666,17 +639,12 @@ def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome],
                 notice()
             except Exception:
                 log.exception("notice of %s failed", notice)
-        for future, result, error, then, changes in outcomes:
+        for future, result, error, changes in outcomes:
             if changes and sink is not None:
                 try:
                     sink.committed(changes)
                 except Exception:
                     log.exception("sink %r failed on %d changes", sink, len(changes))
-            if error is None and then is not None:
-                try:
-                    then(result)
-                except Exception:
-                    log.exception("after-commit step of %s failed", then)
             if future.done():
                 continue
             if error is not None:
@@ -690,34 +658,6 @@ def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome],
         loop.call_soon_threadsafe(settle)
     except RuntimeError:
         log.warning("event loop closed before a database result could be delivered")
-
-
-# What the callers of `then` and the write methods get until they take the typed answers.
-
-def _shaped(then: AfterCommit | None, shape: Callable[[Any], Any]) -> AfterCommit | None:
-    return None if then is None else lambda result: then(shape(result))
-
-
-def _record_and_created(written: Written) -> tuple[Record, bool]:
-    return written.record, written.created
-
-
-def _each_record_and_created(written: list[Written]) -> list[tuple[Record, bool]]:
-    return [(each.record, each.created) for each in written]
-
-
-def _job_and_new_run(written: Written) -> tuple[Record, bool, Record | None]:
-    new_run = next((change.record for change in written.changes if change.type == "new_run"),
-                   None)
-    return written.record, written.created, new_run
-
-
-def _counts(purged: Purged | None) -> tuple[int, int] | None:
-    return None if purged is None else (purged.jobs, purged.events)
-
-
-def _nothing(result: WriteResult) -> None:
-    return None
 
 
 def _close_quietly(connection: Any) -> None:

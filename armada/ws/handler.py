@@ -33,7 +33,7 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
         stream_filter = await _with_run_of_job(request, stream_filter)
     # aiohttp pings every `heartbeat` seconds and closes a peer that does not answer.
     # No per-message compression: every subscriber is then sent the same prebuilt frame
-    # (armada.ws.frames) instead of a zlib pass per message per subscriber.
+    # (armada.ws.aiohttp_frames) instead of a zlib pass per message per subscriber.
     ws = web.WebSocketResponse(heartbeat=config.ws_heartbeat, compress=False,
                                max_msg_size=const.WS_MAX_INCOMING_MESSAGE_BYTES)
     await ws.prepare(request)
@@ -59,10 +59,9 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
 
 async def _with_run_of_job(request: web.Request, stream_filter: StreamFilter) -> StreamFilter:
     """A job filter also takes the delete_run of the job's run (every delete_run when the
-    run cannot be found out now)."""
-    owners = request.app[stream_key].owners
+    run cannot be found out now): the one lookup a filter needs, once per connection."""
     try:
-        run_uuid = await owners.of_job(request.app[store_key], stream_filter.job_uuid or "")
+        job = await request.app[store_key].get_job(stream_filter.job_uuid or "")
     except ApiError:
         return stream_filter
-    return dataclasses.replace(stream_filter, job_run_uuid=run_uuid)
+    return dataclasses.replace(stream_filter, job_run_uuid=job["run_uuid"])
