@@ -55,4 +55,10 @@ async def build_search_index(store: Store, chunk_rows: int = const.SEARCH_INDEX_
                         const.SEARCH_INDEX_RETRY_SECONDS, error.detail)
             await asyncio.sleep(const.SEARCH_INDEX_RETRY_SECONDS)
             continue
+        except Exception:
+            # Searches go on with LIKE meanwhile; the build must not end unseen.
+            log.exception("search index: a chunk failed, next try in %gs",
+                          const.SEARCH_INDEX_RETRY_SECONDS)
+            await asyncio.sleep(const.SEARCH_INDEX_RETRY_SECONDS)
+            continue
         await asyncio.sleep(pause)
