@@ -74,6 +74,8 @@ class Config:
     request_timeout: float = const.REQUEST_TIMEOUT_SECONDS
     retention_days: int | None = None
     retention_interval: float = const.RETENTION_INTERVAL_SECONDS
+    # Seconds without a report after which a Running or Pending job is Lost; None: never.
+    job_stale_after: float | None = const.JOB_STALE_AFTER_SECONDS
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -106,6 +108,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
         request_timeout=_float(env, "ARMADA_REQUEST_TIMEOUT", const.REQUEST_TIMEOUT_SECONDS,
                                0.1, 3600),
         retention_days=_int(env, "ARMADA_RETENTION_DAYS", 0, 0, 36500) or None,
+        job_stale_after=_duration(env, "ARMADA_JOB_STALE_AFTER",
+                                  const.JOB_STALE_AFTER_SECONDS) or None,
     )
 
 
@@ -209,6 +213,24 @@ def _float(env: Mapping[str, str], variable: str, default: float, low: float, hi
         raise ConfigError(variable, f"{raw!r} is not a number") from None
     if not low <= value <= high:
         raise ConfigError(variable, f"{value} is outside {low}..{high}")
+    return value
+
+
+DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def _duration(env: Mapping[str, str], variable: str, default: float) -> float:
+    """Seconds, written `90`, `1.5`, `90s`, `15m` or `2h`; 0 stays 0 (off)."""
+    raw = env.get(variable)
+    if not raw:
+        return default
+    number, unit = raw.rstrip("smh"), raw[len(raw.rstrip("smh")):]
+    try:
+        value = float(number) * DURATION_UNITS[unit]
+    except (ValueError, KeyError):
+        raise ConfigError(variable, f"{raw!r} is not a duration such as 90, 15m or 2h") from None
+    if not 0 <= value <= 366 * 86400:
+        raise ConfigError(variable, f"{raw!r} is outside 0..366 days")
     return value
 
 

@@ -28,7 +28,9 @@ EVENTS_LIST_CHUNK = 250
 MAX_CURSOR_LENGTH = 1024
 
 # The status vocabulary of jobs and events, in the canonical case they are stored in.
-STATUSES = ("Running", "Success", "Failed", "Pending", "Cancelled")
+STATUSES = ("Running", "Success", "Failed", "Pending", "Cancelled", "Lost")
+# What a run's status can be, derived from its jobs' (README "Run state").
+RUN_STATUSES = ("Pending", "Running", "Success", "Failed", "Cancelled")
 
 # Paths outside the REST routes of routes.py, named once for the modules that treat them apart.
 HEALTH_PATH = "/healthz"
@@ -70,6 +72,11 @@ MAX_REQUEST_ID_LENGTH = 128
 
 RETENTION_INTERVAL_SECONDS = 3600.0
 RETENTION_BATCH_RUNS = 100
+# Lost jobs (armada/lost_jobs.py): a Running or Pending job silent this long is Lost (by
+# default), looked for every min(ARMADA_JOB_STALE_AFTER / 2, this) seconds, so many at a time.
+JOB_STALE_AFTER_SECONDS = 1800.0
+LOST_JOBS_SWEEP_MAX_SECONDS = 60.0
+LOST_JOBS_BATCH = 100
 
 WS_HEARTBEAT_SECONDS = 20.0
 WS_MAX_PENDING_MESSAGES = 1000

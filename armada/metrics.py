@@ -40,6 +40,10 @@ class Metrics:
             "Time from asking the store to its answer (queueing included), by operation",
             ("operation",), buckets=LATENCY_BUCKETS, registry=self.registry,
         )
+        self.jobs_lost = Counter(
+            "armada_jobs_lost", "Jobs this replica marked Lost (no report for "
+            "ARMADA_JOB_STALE_AFTER)", registry=self.registry,
+        )
         self._sources: dict[str, Callable[[], float | None]] = {}
         self.registry.register(_Readings(self._sources))
         # The labelled children, looked up once: `.labels()` costs more than the update.

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import aiohttp
 import pytest
@@ -48,13 +49,27 @@ async def no_message(ws: aiohttp.ClientWebSocketResponse, within: float = 0.3) -
 
 
 RUN = {"run_uuid": "run-1", "run_datetime": "2026-02-24T10:30:00.000"}
-SUMMARY_COUNTS = ("total", "running", "success", "failed", "pending", "cancelled")
+SUMMARY_COUNTS = ("total", "running", "success", "failed", "pending", "cancelled", "lost")
 
 
-def job_counts(**counts: int) -> dict[str, int]:
-    """The job counts a run carries when read: `job_counts(total=2, running=1, failed=1)`."""
+def job_counts(**counts: int) -> dict[str, Any]:
+    """The job counts a run carries when read: `job_counts(total=2, running=1, failed=1)`,
+    with the run_status they give; its report times are any (tests/test_run_status.py)."""
     assert set(counts) <= set(SUMMARY_COUNTS), counts
-    return {f"jobs_{name}": counts.get(name, 0) for name in SUMMARY_COUNTS}
+    summary: dict[str, Any] = {f"jobs_{name}": counts.get(name, 0) for name in SUMMARY_COUNTS}
+    return {**summary, "run_status": run_status_of(summary),
+            "first_report_datetime": ANY, "last_report_datetime": ANY}
+
+
+def run_status_of(counts: dict[str, int]) -> str:
+    """The README's rule (Run state)."""
+    if counts["jobs_running"] or counts["jobs_pending"]:
+        return "Running"
+    if counts["jobs_failed"] or counts["jobs_lost"]:
+        return "Failed"
+    if counts["jobs_cancelled"]:
+        return "Cancelled"
+    return "Success" if counts["jobs_total"] else "Pending"
 
 
 def job_body(job_uuid: str = "job-1", run_uuid: str = "run-1", **extra: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ PARAMETERS = {
     "limit": 10, "offset": 0, "run_uuid": "run-1", "job_uuid": "job-1", "event_uuid": "event-1",
     "since": "2026-01-01 00:00:00.000000", "until": "2026-02-01 00:00:00.000000",
     "job_status": "Failed", "job_associated_agent": "agent-1", "event_status": "Failed",
+    "run_status": "Failed",
     "before_datetime": "2026-01-15 00:00:00.000000", "before_uuid": "event-9",
 }
 # Sorting what is left is fine when it is one page of runs (at most 100 rows).
@@ -78,10 +79,17 @@ def test_filtered_reads_seek_the_datetime_range(connection, name, index, constra
 COUNT_OF_RUN = "SEARCH job USING COVERING INDEX ix_armada_jobs_run_status (run_uuid=?)"
 COUNT_OF_STATUS = ("SEARCH job USING COVERING INDEX ix_armada_jobs_run_status "
                    "(run_uuid=? AND job_status=?)")
+NEWEST_JOB = "SEARCH job USING COVERING INDEX ix_armada_jobs_run (run_uuid=?)"
+NEWEST_EVENT = "SEARCH event USING COVERING INDEX ix_armada_events_job (job_uuid=?)"
 
 
-@pytest.mark.parametrize("name", ["list_runs", "list_runs_between", "get_run_with_summary"])
+@pytest.mark.parametrize("name", ["list_runs", "list_runs_between", "get_run_with_summary",
+                                  "list_runs_of_status", "count_runs_of_status"])
 def test_run_summaries_count_each_runs_jobs_from_the_status_index_alone(connection, name):
     steps = plan(connection, name)
     reads_of_jobs = [step for step in steps if " job " in f"{step} " or "armada_jobs" in step]
-    assert reads_of_jobs == [COUNT_OF_RUN] + [COUNT_OF_STATUS] * 5, steps
+    # Six statuses (Lost too), then the newest job and each job's newest event (report times).
+    assert reads_of_jobs == [COUNT_OF_RUN] + [COUNT_OF_STATUS] * 6 + [NEWEST_JOB] * 2, steps
+    assert NEWEST_EVENT in steps, steps
+    # Once per run: the counts are read once, not again for run_status.
+    assert steps[0] == "MATERIALIZE counted", steps

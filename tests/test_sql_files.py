@@ -268,7 +268,8 @@ def test_run_summaries_count_the_jobs_the_same_way_in_both_dialects(name: str) -
     assert [column.sql() for column in mssql] == [column.sql() for column in sqlite]
     assert [column.alias_or_name for column in sqlite] == [
         "run_uuid", "run_datetime", "jobs_total", "jobs_running", "jobs_success", "jobs_failed",
-        "jobs_pending", "jobs_cancelled"]
+        "jobs_pending", "jobs_cancelled", "jobs_lost", "run_status", "first_report_datetime",
+        "last_report_datetime"]
 
 
 def test_mssql_table_columns_answers_the_columns_the_sqlite_one_does() -> None:

@@ -1,7 +1,8 @@
-"""Specification of the status vocabulary: five statuses, any letter case in, canonical case out.
+"""Specification of the status vocabulary: six statuses, any letter case in, canonical case out.
 
 Every place that accepts a status (job and event creates, both PATCHes, the status filters)
-takes `Running`, `Success`, `Failed`, `Pending` or `Cancelled` in any letter case, stores
+takes `Running`, `Success`, `Failed`, `Pending`, `Cancelled` or `Lost` (the service marks a
+silent job so: tests/test_lost_jobs.py) in any letter case, stores
 and broadcasts it in that canonical case, and refuses anything else with a 422 that lists
 the allowed values.
 """
@@ -11,9 +12,9 @@ from helpers import assert_validation_error, event_body, job_body, next_message
 
 from armada import const
 
-ALLOWED = ["Running", "Success", "Failed", "Pending", "Cancelled"]
+ALLOWED = ["Running", "Success", "Failed", "Pending", "Cancelled", "Lost"]
 SPELLINGS = [("running", "Running"), ("SUCCESS", "Success"), ("fAiLeD", "Failed"),
-             ("Pending", "Pending"), ("cancelled", "Cancelled")]
+             ("Pending", "Pending"), ("cancelled", "Cancelled"), ("LOST", "Lost")]
 # Look-alikes too: a fullwidth R, a long s (which str.casefold() would turn into "s").
 UNKNOWN = ["Done", "Canceled", "Succeeded", "Running ", " running", "\uff32unning", "\u017fuccess",
            "Fail", "None", "\ud800"]

@@ -25,7 +25,8 @@ async def list_runs(request: web.Request) -> web.Response:
     if "q" in query:
         return await search.search_runs(request, query)
     runs, total = await request.app[store_key].list_runs(
-        query["page"], query["page_size"], query.get("since"), query.get("until")
+        query["page"], query["page_size"], query.get("since"), query.get("until"),
+        query.get("run_status"),
     )
     return json_response({
         "runs": run_summary_out.many(runs),

@@ -236,9 +236,35 @@ class Between(StrictSchema):
     until = QueryDateTime()
 
 
+class RunStatus(Text):
+    """One of const.RUN_STATUSES in any letter case, loaded in its canonical case."""
+
+    default_error_messages = {
+        "unknown_status": f"Must be one of {', '.join(const.RUN_STATUSES)} (in any letter "
+                          "case).",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        canonical = CANONICAL_RUN_STATUS.get(text.lower()) if text.isascii() else None
+        if canonical is None:
+            raise self.make_error("unknown_status")
+        return canonical
+
+
+CANONICAL_RUN_STATUS = {status.lower(): status for status in const.RUN_STATUSES}
+
+
 class RunsQuery(PageQuery, Between):
     # A piece of the run's uuid (LIKE).
     q = Text(min_length=1, max_length=const.MAX_ID_LENGTH)
+    # The run's status, derived from its jobs' (README "Run state").
+    run_status = RunStatus()
+
+    @validates_schema
+    def run_status_without_q(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "q" in data and "run_status" in data:
+            raise ValidationError("Not together with q.", "run_status")
 
 
 class JobsQuery(PageQuery, Between):
@@ -290,6 +316,10 @@ class RunSummarySchema(RunSchema):
     jobs_failed = fields.Integer()
     jobs_pending = fields.Integer()
     jobs_cancelled = fields.Integer()
+    jobs_lost = fields.Integer()
+    run_status = fields.String()
+    first_report_datetime = UtcDateTime()
+    last_report_datetime = UtcDateTime()
 
 
 class EventsPageSchema(Schema):

@@ -35,6 +35,7 @@ def prepare_schema(tx: Transaction) -> dict[str, dict[str, int]]:
     tx.execute("create_tables")
     tx.execute("create_indexes")
     tx.execute("create_search_index")
+    tx.execute("create_job_activity")
     limits: dict[str, dict[str, int]] = {}
     for table in TABLES:
         columns = tx.all("table_columns", table_name=table)
@@ -67,9 +68,14 @@ def get_run(tx: Transaction, run_uuid: str) -> Record:
 
 
 def list_runs(tx: Transaction, page: int, page_size: int, since: datetime | None = None,
-              until: datetime | None = None) -> tuple[list[Record], int]:
+              until: datetime | None = None, run_status: str | None = None
+              ) -> tuple[list[Record], int]:
     """A page of runs, each with the counts of its jobs, and how many runs there are."""
     paging = {"limit": page_size, "offset": (page - 1) * page_size}
+    if run_status is not None:
+        of_status = {"run_status": run_status, **_between(since, until)}
+        return (tx.all("list_runs_of_status", **of_status, **paging),
+                tx.scalar("count_runs_of_status", **of_status))
     if since is None and until is None:
         return tx.all("list_runs", **paging), tx.scalar("count_runs")
     between = _between(since, until)
@@ -149,7 +155,13 @@ def create_event(tx: Transaction, event: Record) -> Written:
     # insert checks the job again: on SQL Server it may have gone since, under its lock.
     owner = tx.first("run_of_job", job_uuid=job_uuid)
     if owner is not None and tx.execute("insert_event_if_absent", **event):
-        return Written(event, True, (Change("new_event", event, owner[0], job_uuid),))
+        new_event = Change("new_event", event, owner[0], job_uuid)
+        if owner[1] != LOST:
+            return Written(event, True, (new_event,))
+        # The insert's trigger made the job Running again: its agent was only slow.
+        revived = {"job_uuid": job_uuid, "job_status": "Running"}
+        return Written(event, True, (new_event, Change("update_job_status", revived, owner[0],
+                                                       job_uuid)))
     stored = tx.one("get_event", event_uuid=event["event_uuid"])
     if stored is None:
         raise NotFound(f"job {job_uuid} not found")
@@ -363,3 +375,49 @@ def search_jobs(tx: Transaction, text: str, run_uuid: str | None, page: int, pag
     return (tx.all("list_jobs_matching", **filters, limit=page_size,
                    offset=(page - 1) * page_size),
             tx.scalar("count_jobs_matching", **filters))
+
+
+# Lost jobs (armada/lost_jobs.py): the sweep and its lease
+
+LOST = "Lost"
+
+
+def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> Written:
+    """`created`: whether `holder` holds the lease `name` for the next `seconds` (taken or
+    kept). A write like the others, that changes nothing the stream shows."""
+    held = bool(tx.execute("take_lease", lease=name, holder=holder, seconds=seconds))
+    return Written({"lease": name, "holder": holder}, held, ())
+
+
+def stale_jobs(tx: Transaction, stale_seconds: float, limit: int) -> list[str]:
+    """Up to `limit` Running or Pending jobs silent for `stale_seconds`, longest silent first."""
+    return [row["job_uuid"] for row in tx.all("stale_jobs", stale_seconds=stale_seconds,
+                                              limit=limit)]
+
+
+def mark_job_lost(tx: Transaction, job_uuid: str, stale_seconds: float, event: Record
+                  ) -> Written | None:
+    """Mark the job Lost, with `event` (its content completed with how long the job was
+    silent), when it is still silent: None when it reported meanwhile, ended, or another
+    replica marked it first. The event goes in while the job is live: an event of a Lost job
+    would bring it back."""
+    job = tx.one("stale_job", job_uuid=job_uuid, stale_seconds=stale_seconds)
+    if job is None:
+        return None
+    event = {**event, "job_uuid": job_uuid,
+             "event_content": f"{event['event_content']} {_silence(job['silent_seconds'])}"}
+    tx.check_lengths("armada_events", event)
+    tx.execute("insert_event_if_absent", **event)
+    tx.execute("update_job_status", job_uuid=job_uuid, job_status=LOST)
+    lost = {"job_uuid": job_uuid, "job_status": LOST}
+    return Written(lost, False, (Change("update_job_status", lost, job["run_uuid"], job_uuid),
+                                 Change("new_event", event, job["run_uuid"], job_uuid)))
+
+
+def _silence(seconds: float) -> str:
+    whole = int(seconds)
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

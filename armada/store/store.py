@@ -202,9 +202,10 @@ class Store:
         return await self._call(operations.get_run, run_uuid, write=False)
 
     async def list_runs(self, page: int, page_size: int, since: datetime | None = None,
-                        until: datetime | None = None) -> tuple[list[Record], int]:
+                        until: datetime | None = None, run_status: str | None = None
+                        ) -> tuple[list[Record], int]:
         return await self._call(operations.list_runs, page, page_size, since, until,
-                                write=False)
+                                run_status, write=False)
 
     async def delete_run(self, run_uuid: str) -> Purged:
         return await self._call(operations.delete_run, run_uuid, write=True)
@@ -282,6 +283,21 @@ class Store:
     def pending_writes(self) -> int:
         """Writes handed to the store and not answered yet (their caller may have gone)."""
         return self._unsettled
+
+    # Lost jobs (armada/lost_jobs.py)
+
+    async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        lease = await self._call(operations.take_lease, name, holder, seconds, write=True)
+        return lease.created
+
+    async def stale_jobs(self, stale_seconds: float, limit: int) -> list[str]:
+        return await self._call(operations.stale_jobs, stale_seconds, limit, write=False)
+
+    async def mark_job_lost(self, job_uuid: str, stale_seconds: float, event: Record
+                            ) -> Written | None:
+        """One transaction; its changes (the status, the event) go to the sink."""
+        return await self._call(operations.mark_job_lost, job_uuid, stale_seconds, event,
+                                write=True)
 
     async def list_runs_older_than(self, cutoff: datetime, limit: int, offset: int = 0
                                    ) -> list[Record]:

@@ -1,12 +1,15 @@
 -- A page of runs, then the counts of only those runs' jobs, by status: each count is one
 -- range of ix_armada_jobs_run_status, read from the index alone.
+-- With the jobs lost (lost jobs) and run_status, derived from the counts as the README says;
+-- first report: the run's datetime; last report: the newest of it, its jobs' and their events'.
 WITH run_page AS (
     SELECT run_uuid, run_datetime
     FROM armada_runs
     ORDER BY run_datetime DESC, run_uuid DESC
     OFFSET :offset ROWS FETCH NEXT :limit ROWS ONLY
-)
-SELECT run_page.run_uuid, run_page.run_datetime,
+),
+counted AS (
+    SELECT run_page.run_uuid, run_page.run_datetime,
     (SELECT COUNT(*) FROM armada_jobs AS job
      WHERE job.run_uuid = run_page.run_uuid) AS jobs_total,
     (SELECT COUNT(*) FROM armada_jobs AS job
@@ -18,6 +21,28 @@ SELECT run_page.run_uuid, run_page.run_datetime,
     (SELECT COUNT(*) FROM armada_jobs AS job
      WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Pending') AS jobs_pending,
     (SELECT COUNT(*) FROM armada_jobs AS job
-     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Cancelled') AS jobs_cancelled
-FROM run_page
-ORDER BY run_page.run_datetime DESC, run_page.run_uuid DESC;
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Cancelled') AS jobs_cancelled,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid AND job.job_status = 'Lost') AS jobs_lost,
+    (SELECT MAX(job.job_datetime) FROM armada_jobs AS job
+     WHERE job.run_uuid = run_page.run_uuid) AS last_job_datetime,
+    (SELECT MAX(newest.event_datetime) FROM armada_jobs AS job
+     CROSS APPLY (SELECT MAX(event.event_datetime) AS event_datetime FROM armada_events AS event
+                  WHERE event.job_uuid = job.job_uuid) AS newest
+     WHERE job.run_uuid = run_page.run_uuid) AS last_event_datetime
+    FROM run_page
+)
+SELECT run_uuid, run_datetime, jobs_total, jobs_running, jobs_success, jobs_failed,
+    jobs_pending, jobs_cancelled, jobs_lost,
+    CASE WHEN jobs_running + jobs_pending > 0 THEN 'Running'
+         WHEN jobs_failed + jobs_lost > 0 THEN 'Failed'
+         WHEN jobs_cancelled > 0 THEN 'Cancelled'
+         WHEN jobs_total > 0 THEN 'Success'
+         ELSE 'Pending' END AS run_status,
+    run_datetime AS first_report_datetime,
+    CASE WHEN last_event_datetime > COALESCE(last_job_datetime, run_datetime)
+              AND last_event_datetime > run_datetime THEN last_event_datetime
+         WHEN last_job_datetime > run_datetime THEN last_job_datetime
+         ELSE run_datetime END AS last_report_datetime
+FROM counted
+ORDER BY run_datetime DESC, run_uuid DESC;

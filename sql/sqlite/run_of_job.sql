@@ -1,5 +1,6 @@
--- The run of a job, read in the transaction that writes under the job.
-SELECT run_uuid
+-- The run of a job, read in the transaction that writes under the job, and its status (an
+-- event of a Lost job brings it back: armada_job_activity_event in create_job_activity.sql).
+SELECT run_uuid, job_status
 FROM armada_jobs
 WHERE job_uuid = :job_uuid
 LIMIT 1;

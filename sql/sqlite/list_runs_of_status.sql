@@ -1,0 +1,53 @@
+-- list_runs_between of the runs whose run_status is :run_status. The status is derived from
+-- the counts, so every run within [since, until) is counted (index reads only) before the
+-- page is cut: a narrow since/until keeps it cheap.
+WITH in_range AS (
+    SELECT run_uuid, run_datetime
+    FROM armada_runs
+    WHERE run_datetime >= :since AND run_datetime < :until
+),
+counted AS MATERIALIZED (
+    SELECT in_range.run_uuid, in_range.run_datetime,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = in_range.run_uuid) AS jobs_total,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = in_range.run_uuid AND job.job_status = 'Running') AS jobs_running,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = in_range.run_uuid AND job.job_status = 'Success') AS jobs_success,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = in_range.run_uuid AND job.job_status = 'Failed') AS jobs_failed,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = in_range.run_uuid AND job.job_status = 'Pending') AS jobs_pending,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = in_range.run_uuid AND job.job_status = 'Cancelled') AS jobs_cancelled,
+    (SELECT COUNT(*) FROM armada_jobs AS job
+     WHERE job.run_uuid = in_range.run_uuid AND job.job_status = 'Lost') AS jobs_lost,
+    (SELECT MAX(job.job_datetime) FROM armada_jobs AS job
+     WHERE job.run_uuid = in_range.run_uuid) AS last_job_datetime,
+    (SELECT MAX((SELECT MAX(event.event_datetime) FROM armada_events AS event
+                 WHERE event.job_uuid = job.job_uuid))
+     FROM armada_jobs AS job WHERE job.run_uuid = in_range.run_uuid) AS last_event_datetime
+    FROM in_range
+),
+summary AS (
+SELECT run_uuid, run_datetime, jobs_total, jobs_running, jobs_success, jobs_failed,
+    jobs_pending, jobs_cancelled, jobs_lost,
+    CASE WHEN jobs_running + jobs_pending > 0 THEN 'Running'
+         WHEN jobs_failed + jobs_lost > 0 THEN 'Failed'
+         WHEN jobs_cancelled > 0 THEN 'Cancelled'
+         WHEN jobs_total > 0 THEN 'Success'
+         ELSE 'Pending' END AS run_status,
+    run_datetime AS first_report_datetime,
+    CASE WHEN last_event_datetime > COALESCE(last_job_datetime, run_datetime)
+              AND last_event_datetime > run_datetime THEN last_event_datetime
+         WHEN last_job_datetime > run_datetime THEN last_job_datetime
+         ELSE run_datetime END AS last_report_datetime
+FROM counted
+)
+SELECT run_uuid, run_datetime, jobs_total, jobs_running, jobs_success, jobs_failed,
+    jobs_pending, jobs_cancelled, jobs_lost, run_status, first_report_datetime,
+    last_report_datetime
+FROM summary
+WHERE run_status = :run_status
+ORDER BY run_datetime DESC, run_uuid DESC
+LIMIT :limit OFFSET :offset;

@@ -1,0 +1,199 @@
+"""Specification of lost jobs (README "Lost jobs"): a Running or Pending job with no report for
+ARMADA_JOB_STALE_AFTER (here 1 s, swept every 0.5 s) becomes Lost, with a Failed event saying
+for how long it was silent, both broadcast and counted; a later report brings it back; with
+two replicas on one database it is marked once; the agents' client still works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from helpers import event_body, job_body, next_message, no_message
+from server_process import ServiceProcess
+
+from armada.app import init_app
+from armada.client import MonitoringClient
+from armada.config import SqliteSettings, load_config
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> SqliteSettings:
+    """SQLite only: lost jobs are looked for there (README); run_status reads alike."""
+    return SqliteSettings(path=tmp_path / "armada.db")
+
+STALE = 1.0
+# Silent for STALE, then found by a sweep (every STALE / 2), with room for a loaded machine.
+MARKED_WITHIN = STALE * 4
+
+
+async def lost_messages(ws) -> list[dict]:
+    """The two messages that say a job was found Lost, in either order."""
+    messages = [await next_message(ws, MARKED_WITHIN) for _ in range(2)]
+    return sorted(messages, key=lambda message: message["type"])
+
+
+async def metric(client, name: str) -> float:
+    text = await (await client.get("/metrics")).text()
+    values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")]
+    return sum(values)
+
+
+async def test_a_silent_job_is_marked_lost_announced_and_counted(make_client):
+    client = await make_client(job_stale_after=STALE)
+    ws = await client.ws_connect("/ws/events/")
+    assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
+    assert (await next_message(ws))["type"] == "new_run"
+    assert (await next_message(ws))["type"] == "new_job"
+    started = time.monotonic()
+
+    new_event, status = await lost_messages(ws)
+    assert time.monotonic() - started >= STALE * 0.9
+    assert status == {"type": "update_job_status",
+                      "data": {"job_uuid": "job-1", "job_status": "Lost"}}
+    assert new_event["type"] == "new_event"
+    event = new_event["data"]
+    assert (event["job_uuid"], event["event_status"]) == ("job-1", "Failed")
+    assert event["event_content"].startswith("Lost: no report from the job for 1 s")
+
+    job = await (await client.get("/api/jobs/job-1")).json()
+    assert job["job_status"] == "Lost"
+    events = await (await client.get("/api/events/", params={"job_uuid": "job-1"})).json()
+    assert events == [event]
+    run = await (await client.get("/api/runs/run-1")).json()
+    assert (run["run_status"], run["jobs_lost"], run["jobs_running"]) == ("Failed", 1, 0)
+    assert await metric(client, "armada_jobs_lost_total") == 1
+    # Marked once: a Lost job is no longer looked for.
+    await no_message(ws, STALE * 2)
+    await ws.close()
+
+
+async def test_a_job_that_keeps_reporting_is_never_lost(make_client):
+    client = await make_client(job_stale_after=STALE)
+    await client.post("/api/jobs/", json=job_body("job-1", job_status="Pending"))
+    for number in range(8):  # 2.4 s of events, each well within the threshold
+        await asyncio.sleep(STALE * 0.3)
+        assert (await client.post("/api/events/", json=event_body(f"e-{number}"))).status == 201
+    await client.patch("/api/jobs/status", json={"job_uuid": "job-1", "job_status": "Running"})
+    await asyncio.sleep(STALE * 0.6)
+    job = await (await client.get("/api/jobs/job-1")).json()
+    assert job["job_status"] == "Running"
+    assert await metric(client, "armada_jobs_lost_total") == 0
+
+
+async def test_an_event_of_a_lost_job_brings_it_back_running(make_client):
+    client = await make_client(job_stale_after=STALE)
+    ws = await client.ws_connect("/ws/events/")
+    await client.post("/api/jobs/", json=job_body("job-1"))
+    await next_message(ws), await next_message(ws)
+    await lost_messages(ws)
+
+    late = event_body("late", "job-1", event_status="Success")
+    assert (await client.post("/api/events/", json=late)).status == 201
+    assert await next_message(ws) == {"type": "new_event", "data": {
+        **late, "event_datetime": "2026-02-24T10:32:00.000Z"}}
+    assert await next_message(ws) == {"type": "update_job_status",
+                                      "data": {"job_uuid": "job-1", "job_status": "Running"}}
+    assert (await (await client.get("/api/jobs/job-1")).json())["job_status"] == "Running"
+    run = await (await client.get("/api/runs/run-1")).json()
+    assert (run["run_status"], run["jobs_lost"]) == ("Running", 0)
+    # Silent again: Lost again, its own messages again.
+    status = (await lost_messages(ws))[1]
+    assert status["data"]["job_status"] == "Lost"
+    assert await metric(client, "armada_jobs_lost_total") == 2
+    await ws.close()
+
+
+async def test_a_status_of_a_lost_job_brings_it_back_with_that_status(make_client):
+    client = await make_client(job_stale_after=STALE)
+    ws = await client.ws_connect("/ws/events/")
+    await client.post("/api/jobs/", json=job_body("job-1"))
+    await next_message(ws), await next_message(ws)
+    await lost_messages(ws)
+    await client.patch("/api/jobs/status", json={"job_uuid": "job-1", "job_status": "success"})
+    assert await next_message(ws) == {"type": "update_job_status",
+                                      "data": {"job_uuid": "job-1", "job_status": "Success"}}
+    run = await (await client.get("/api/runs/run-1")).json()
+    assert (run["run_status"], run["jobs_lost"], run["jobs_success"]) == ("Success", 0, 1)
+    await no_message(ws, STALE * 2)  # a finished job is never Lost
+    await ws.close()
+
+
+async def test_with_stale_after_zero_nothing_is_ever_lost(make_client):
+    client = await make_client(job_stale_after=None)
+    await client.post("/api/jobs/", json=job_body("job-1"))
+    await asyncio.sleep(STALE * 2)
+    assert (await (await client.get("/api/jobs/job-1")).json())["job_status"] == "Running"
+
+
+async def test_two_replicas_on_one_database_mark_each_job_once(aiohttp_client, config):
+    replicas = [await aiohttp_client(init_app(replace(config, job_stale_after=STALE)))
+                for _ in range(2)]
+    sockets = [await replica.ws_connect("/ws/events/") for replica in replicas]
+    jobs = [f"job-{number}" for number in range(6)]
+    for number, job_uuid in enumerate(jobs):
+        response = await replicas[number % 2].post("/api/jobs/", json=job_body(job_uuid))
+        assert response.status == 201
+    await asyncio.sleep(MARKED_WITHIN)
+
+    lost: list[str] = []
+    for ws in sockets:
+        while True:
+            try:
+                message = await next_message(ws, 0.2)
+            except TimeoutError:
+                break
+            if message == {"type": "update_job_status",
+                           "data": {"job_uuid": message["data"].get("job_uuid"),
+                                    "job_status": "Lost"}}:
+                lost.append(message["data"]["job_uuid"])
+    assert sorted(lost) == jobs
+    assert sum([await metric(replica, "armada_jobs_lost_total") for replica in replicas]) == 6
+    with sqlite3.connect(config.database.path) as db:
+        marks = db.execute("SELECT job_uuid, COUNT(*) FROM armada_events "
+                           "WHERE event_content LIKE 'Lost:%' GROUP BY job_uuid").fetchall()
+        statuses = set(db.execute("SELECT job_status FROM armada_jobs").fetchall())
+    assert sorted(marks) == [(job_uuid, 1) for job_uuid in jobs]
+    assert statuses == {("Lost",)}
+    for ws in sockets:
+        await ws.close()
+
+
+def test_the_agents_client_reports_through_a_lost_job(tmp_path):
+    service = ServiceProcess(tmp_path / "armada.db", cwd=tmp_path, ARMADA_JOB_STALE_AFTER="1")
+    service.start()
+    try:
+        agent = MonitoringClient("run-1", 3, base_url=service.url, base_delay=0.02)
+        agent.create_job()
+
+        def job_status() -> str:
+            with urllib.request.urlopen(f"{service.url}/api/jobs/{agent.job_uuid}") as answer:
+                return json.load(answer)["job_status"]
+
+        deadline = time.monotonic() + MARKED_WITHIN
+        while job_status() != "Lost":
+            assert time.monotonic() < deadline, "never marked Lost"
+            time.sleep(0.1)
+        agent.record_success_event("Page loaded, late")
+        assert job_status() == "Running"
+        agent.record_finalsuccess_event("Done")
+        assert job_status() == "Success"
+        with urllib.request.urlopen(f"{service.url}/api/runs/run-1") as answer:
+            run = json.load(answer)
+        assert (run["run_status"], run["jobs_lost"]) == ("Success", 0)
+    finally:
+        service.stop()
+
+
+def test_stale_after_is_read_in_seconds_minutes_or_hours():
+    assert load_config({}).job_stale_after == 1800
+    assert load_config({"ARMADA_JOB_STALE_AFTER": "0"}).job_stale_after is None
+    assert load_config({"ARMADA_JOB_STALE_AFTER": "15m"}).job_stale_after == 900
+    assert load_config({"ARMADA_JOB_STALE_AFTER": "2h"}).job_stale_after == 7200
+    assert load_config({"ARMADA_JOB_STALE_AFTER": "1.5"}).job_stale_after == 1.5
