@@ -4,6 +4,8 @@
 -- Armada's tables keep it in step, so every writer, this service or another, counts; a job
 -- that ends leaves it, so the sweep's range of ix_armada_job_activity_last_report holds live
 -- jobs only. A job found Lost that reports an event is Running again (the same trigger).
+-- An event moves its job's last_report (and so the index) once per 0.1 s at most: a burst
+-- of events pays for one (a job may so be found Lost up to 0.1 s early).
 CREATE TABLE IF NOT EXISTS armada_job_activity (
     job_uuid TEXT NOT NULL PRIMARY KEY,
     last_report DATETIME NOT NULL
@@ -26,7 +28,7 @@ BEGIN DELETE FROM armada_job_activity WHERE job_uuid = OLD.job_uuid AND NEW.job_
 CREATE TRIGGER IF NOT EXISTS armada_job_activity_job_delete AFTER DELETE ON armada_jobs
 BEGIN DELETE FROM armada_job_activity WHERE job_uuid = OLD.job_uuid; END;
 CREATE TRIGGER IF NOT EXISTS armada_job_activity_event AFTER INSERT ON armada_events
-BEGIN UPDATE armada_job_activity SET last_report = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE job_uuid = NEW.job_uuid; UPDATE armada_jobs SET job_status = 'Running' WHERE job_uuid = NEW.job_uuid AND job_status = 'Lost'; END;
+BEGIN UPDATE armada_job_activity SET last_report = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE job_uuid = NEW.job_uuid AND last_report < strftime('%Y-%m-%d %H:%M:%f', 'now', '-0.1 seconds'); UPDATE armada_jobs SET job_status = 'Running' WHERE job_uuid = NEW.job_uuid AND job_status = 'Lost'; END;
 -- Live jobs from before this table (or written while it was missing) start their wait now.
 INSERT OR IGNORE INTO armada_job_activity (job_uuid, last_report)
 SELECT job_uuid, strftime('%Y-%m-%d %H:%M:%f', 'now')
