@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from armada.errors import ValidationFailed
 from armada.http import search
 from armada.http.parsing import (
     created_response,
@@ -23,6 +24,9 @@ from armada.keys import store_key
 async def list_runs(request: web.Request) -> web.Response:
     query = load_query(request, runs_query)
     if "q" in query:
+        if "run_status" in query:
+            raise ValidationFailed("run_status is not searched", {"run_status": [
+                "Not together with q."]})
         return await search.search_runs(request, query)
     runs, total = await request.app[store_key].list_runs(
         query["page"], query["page_size"], query.get("since"), query.get("until"),

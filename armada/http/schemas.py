@@ -258,13 +258,8 @@ CANONICAL_RUN_STATUS = {status.lower(): status for status in const.RUN_STATUSES}
 class RunsQuery(PageQuery, Between):
     # A piece of the run's uuid (LIKE).
     q = Text(min_length=1, max_length=const.MAX_ID_LENGTH)
-    # The run's status, derived from its jobs' (README "Run state").
+    # The run's status, derived from its jobs' (README "Run state"); not with q (runs.py).
     run_status = RunStatus()
-
-    @validates_schema
-    def run_status_without_q(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if "q" in data and "run_status" in data:
-            raise ValidationError("Not together with q.", "run_status")
 
 
 class JobsQuery(PageQuery, Between):
