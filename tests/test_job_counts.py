@@ -99,7 +99,8 @@ async def test_counts_follow_jobs_written_by_another_process(sqlite_client, sqli
     served = await served_counts(sqlite_client)
     assert served == recount(sqlite_path)
     assert served["run-a"] == {"jobs_total": 3, "jobs_running": 0, "jobs_success": 1,
-                               "jobs_failed": 0, "jobs_pending": 1, "jobs_cancelled": 0}
+                               "jobs_failed": 0, "jobs_pending": 1, "jobs_cancelled": 0,
+                               "jobs_lost": 0}
     assert served["run-b"]["jobs_total"] == 1 and served["run-b"]["jobs_running"] == 1
 
 
@@ -133,6 +134,17 @@ def schema_and_rows(path: Path) -> tuple[set[tuple[str, str]], dict[str, list[tu
 
 
 ARMADA_TABLES = {("table", "armada_runs"), ("table", "armada_jobs"), ("table", "armada_events")}
+# The search index of event_content (issue 15): an FTS5 table, its shadow tables, its build
+# progress and the triggers that keep it in step.
+ARMADA_TABLES |= {("table", f"armada_events_search{part}")
+                  for part in ("", "_config", "_data", "_docsize", "_idx")}
+ARMADA_TABLES |= {("table", "armada_search_progress")}
+ARMADA_TABLES |= {("trigger", f"armada_events_search_{change}")
+                  for change in ("insert", "delete", "update")}
+# Lost jobs (issue 14): the live jobs' last reports, kept by triggers, and the sweep's lease.
+ARMADA_TABLES |= {("table", "armada_job_activity"), ("table", "armada_leases")}
+ARMADA_TABLES |= {("trigger", f"armada_job_activity_{change}")
+                  for change in ("job_insert", "job_status", "job_delete", "event")}
 
 
 async def test_a_fresh_database_has_the_armada_tables_and_nothing_else(sqlite_client,
