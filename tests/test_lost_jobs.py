@@ -197,3 +197,27 @@ def test_stale_after_is_read_in_seconds_minutes_or_hours():
     assert load_config({"ARMADA_JOB_STALE_AFTER": "15m"}).job_stale_after == 900
     assert load_config({"ARMADA_JOB_STALE_AFTER": "2h"}).job_stale_after == 7200
     assert load_config({"ARMADA_JOB_STALE_AFTER": "1.5"}).job_stale_after == 1.5
+
+
+async def test_when_the_sweeping_replica_stops_another_takes_its_lease_and_sweeps(
+        aiohttp_client, config):
+    first = await aiohttp_client(init_app(replace(config, job_stale_after=STALE)))
+    await asyncio.sleep(STALE)  # its first sweep (after STALE / 2) took the lease
+
+    def lease() -> tuple[str, str]:
+        with sqlite3.connect(config.database.path) as db:
+            return db.execute("SELECT holder, expires FROM armada_leases "
+                              "WHERE name = 'lost_jobs'").fetchone()
+
+    holder, _ = lease()
+    assert holder
+    await first.close()
+    second = await aiohttp_client(init_app(replace(config, job_stale_after=STALE)))
+    await second.post("/api/jobs/", json=job_body("job-1"))
+    # The lease outlives three sweep intervals (1.5 s here), then the second replica sweeps.
+    deadline = time.monotonic() + MARKED_WITHIN + STALE * 1.5
+    while (await (await second.get("/api/jobs/job-1")).json())["job_status"] != "Lost":
+        assert time.monotonic() < deadline, "never marked Lost"
+        await asyncio.sleep(0.1)
+    assert lease()[0] not in ("", holder)
+    assert await metric(second, "armada_jobs_lost_total") == 1
