@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from helpers import event_body, job_body, job_counts
 
+from armada import const
 from armada.app import init_app
 from armada.config import Config, SqliteSettings
 
@@ -74,6 +75,26 @@ async def test_legacy_rows_are_listed_with_their_datetimes(legacy_client: TestCl
         ("old-event-2", "2026-02-24T10:33:00.250Z"),
         ("old-event-1", "2026-02-24T10:32:00.000Z"),
     ]
+
+
+async def test_legacy_events_without_a_datetime_end_the_whole_lists(
+        legacy_db: Path, aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(const, "EVENTS_LIST_CHUNK", 2)  # the undated tail over several reads
+    with sqlite3.connect(legacy_db) as db:
+        for n in range(5):
+            db.execute("INSERT INTO armada_events VALUES (?, 'no date', 'old-job', NULL, "
+                       "'Success')", (f"undated-{n}",))
+    client = await aiohttp_client(init_app(Config(database=SqliteSettings(path=legacy_db))))
+    undated = [f"undated-{n}" for n in range(5)]
+
+    for query in ("?job_uuid=old-job", ""):
+        events = await (await client.get(f"/api/events/{query}")).json()
+        assert [e["event_uuid"] for e in events] == ["old-event-2", "old-event-1", *undated]
+        assert all(e["event_datetime"] is None for e in events[2:])
+    failed = await (await client.get("/api/events/?status=Failed")).json()
+    assert [e["event_uuid"] for e in failed] == ["old-event-2"]
+    ranged = await (await client.get("/api/events/?since=2026-01-01T00:00:00")).json()
+    assert [e["event_uuid"] for e in ranged] == ["old-event-2", "old-event-1"]
 
 
 async def test_new_writes_sort_among_legacy_rows(legacy_client: TestClient):

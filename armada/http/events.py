@@ -52,14 +52,23 @@ async def _whole_list(store: Store, job_uuid: str | None, filters: dict[str, Any
                       ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """The list as pages of EVENTS_LIST_CHUNK events, each read in its own short transaction.
     Each page starts strictly after the last event of the one before: an event present
-    throughout comes exactly once, in order, whatever is written meanwhile."""
+    throughout comes exactly once, in order, whatever is written meanwhile. Legacy events
+    without a datetime come last, as they always did, unless a time range leaves them out."""
     position = None
     while True:
         events, position = await store.list_events_page(
             job_uuid, const.EVENTS_LIST_CHUNK, position, **filters)
         yield event_out.many(events)
         if position is None:
-            return
+            break
+    if filters["since"] is not None or filters["until"] is not None:
+        return
+    after: str | None = ""
+    while after is not None:
+        events, after = await store.list_undated_events_page(
+            job_uuid, const.EVENTS_LIST_CHUNK, after, status=filters["status"])
+        if events:
+            yield event_out.many(events)
 
 
 async def get_event(request: web.Request) -> web.Response:

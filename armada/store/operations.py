@@ -216,6 +216,18 @@ def list_events_page(tx: Transaction, job_uuid: str | None, limit: int,
     return rows[:limit], (last["event_datetime"], last["event_uuid"])
 
 
+def list_undated_events_page(tx: Transaction, job_uuid: str | None, limit: int,
+                             after_uuid: str = "", status: str | None = None
+                             ) -> tuple[list[Record], str | None]:
+    """Up to `limit` events without a datetime (legacy rows) after `after_uuid`, in uuid
+    order, and the uuid the next page starts after (None after the last)."""
+    rows = tx.all("list_undated_events_page", job_uuid=job_uuid, after_uuid=after_uuid,
+                  event_status=status, limit=limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], rows[limit - 1]["event_uuid"]
+
+
 def update_event_status(tx: Transaction, event_uuid: str, event_status: str) -> Written:
     tx.check_lengths("armada_events", {"event_status": event_status})
     # Read before the update: nothing may fail after the one statement that changes.

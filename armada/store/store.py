@@ -245,6 +245,12 @@ class Store:
         return await self._call(operations.list_events_page, job_uuid, limit, before, status,
                                 since, until, write=False)
 
+    async def list_undated_events_page(self, job_uuid: str | None, limit: int,
+                                       after_uuid: str = "", *, status: str | None = None
+                                       ) -> tuple[list[Record], str | None]:
+        return await self._call(operations.list_undated_events_page, job_uuid, limit,
+                                after_uuid, status, write=False)
+
     async def update_event_status(self, event_uuid: str, event_status: str) -> Written:
         return await self._call(operations.update_event_status, event_uuid, event_status,
                                 write=True)
