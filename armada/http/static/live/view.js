@@ -1,6 +1,6 @@
 // Pure DOM building: each function returns or fills elements from records, text only
 // (never HTML from data). Sizes go through element.style, which the page's CSP allows.
-export const STATUSES = ["Running", "Success", "Failed", "Pending", "Cancelled"];
+export const STATUSES = ["Running", "Success", "Failed", "Lost", "Pending", "Cancelled"];
 
 export function el(tag, className, text) {
   const node = document.createElement(tag);
