@@ -119,8 +119,11 @@ async def test_failing_writes_in_a_batch_fail_alone_and_successes_broadcast_in_c
     responses, sizes = await gather_held(client, [request for request, _ in expected])
 
     assert [response.status for response in responses] == [status for _, status in expected]
-    # Two transactions for 54 writes: failures shared a transaction with successes.
-    assert len(sizes) == 2, sizes
+    # At most two transactions for 54 writes (the writer may take the first few before the
+    # rest queue): one of at least 44 writes, of which 21 fail and 33 succeed, so failures
+    # shared a transaction with successes.
+    assert len(sizes) <= 2 and max(sizes) >= len(expected) - 10, sizes
+    assert sum(status >= 400 for _, status in expected) == 21
     for response in responses:
         if response.status >= 400:
             assert (await response.json())["error"]
