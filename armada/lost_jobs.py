@@ -59,8 +59,8 @@ async def lost_jobs_task(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: sweep every interval while the service runs (SQLite, stale time set)."""
     config = app[config_key]
     stale_after = config.job_stale_after
-    if stale_after is None or app[store_key].dialect.name != "sqlite":
-        if stale_after is not None:
+    if not stale_after or app[store_key].dialect.name != "sqlite":  # None or 0: off
+        if stale_after:
             log.info("lost jobs: not looked for on %s (SQLite only)", app[store_key].dialect.name)
         yield
         return

@@ -236,7 +236,7 @@ async def test_a_database_whose_folder_vanished_answers_503_until_it_is_back(
     # No lost-jobs sweep: its reads would use the connections closed below from this thread.
     client = await aiohttp_client(init_app(Config(
         database=SqliteSettings(path=folder / "armada.db"), db_timeout=BUSY_TIMEOUT,
-        job_stale_after=0)))
+        job_stale_after=None)))
     assert (await client.post("/api/runs/", json=RUN)).status == 201
 
     shutil.rmtree(folder)
