@@ -15,6 +15,7 @@ from armada.http.parsing import (
     created_response,
     json_list_response,
     json_response,
+    keyset_pages,
     load_body,
     load_match,
     load_query,
@@ -54,13 +55,9 @@ async def _whole_list(store: Store, job_uuid: str | None, filters: dict[str, Any
     Each page starts strictly after the last event of the one before: an event present
     throughout comes exactly once, in order, whatever is written meanwhile. Legacy events
     without a datetime come last, as they always did, unless a time range leaves them out."""
-    position = None
-    while True:
-        events, position = await store.list_events_page(
-            job_uuid, const.EVENTS_LIST_CHUNK, position, **filters)
+    async for events in keyset_pages(lambda position: store.list_events_page(
+            job_uuid, const.EVENTS_LIST_CHUNK, position, **filters)):
         yield event_out.many(events)
-        if position is None:
-            break
     if filters["since"] is not None or filters["until"] is not None:
         return
     after: str | None = ""

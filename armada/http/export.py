@@ -23,7 +23,7 @@ from aiohttp import web
 
 from armada import const
 from armada.http.deadlines import answer_started
-from armada.http.parsing import load_match, load_query
+from armada.http.parsing import keyset_pages, load_match, load_query
 from armada.http.request_log import request_id_of
 from armada.http.schemas import event_out, export_query, job_out, run_out, run_path
 from armada.jsonutil import encode
@@ -95,13 +95,10 @@ async def run_contents(store: Store, run_uuid: str) -> AsyncGenerator[list[Item]
         jobs, _ = await store.list_jobs(run_uuid, page, EXPORT_JOBS_CHUNK)
         for job in jobs:
             yield [("job", job_out.one(job))]
-            position = None
-            while True:
-                events, position = await store.list_events_page(
-                    job["job_uuid"], const.EVENTS_LIST_CHUNK, position)
+            async for events in keyset_pages(
+                    lambda position, job_uuid=job["job_uuid"]: store.list_events_page(
+                        job_uuid, const.EVENTS_LIST_CHUNK, position)):
                 yield [("event", event) for event in event_out.many(events)]
-                if position is None:
-                    break
         if len(jobs) < EXPORT_JOBS_CHUNK:
             return
         page += 1

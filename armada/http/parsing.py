@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -75,6 +75,18 @@ def load_query(request: web.Request, schema: Schema) -> dict[str, Any]:
 def load_match(request: web.Request, schema: Schema) -> dict[str, Any]:
     """Path parameters validated by `schema`."""
     return schema.load(dict(request.match_info))
+
+
+async def keyset_pages(read: Callable[[Any], Awaitable[tuple[list[Any], Any]]]
+                       ) -> AsyncGenerator[list[Any], None]:
+    """Every page `read(position)` answers, from position None until the next one is None:
+    the chunks of a streamed list, each read in its own short transaction."""
+    position = None
+    while True:
+        rows, position = await read(position)
+        yield rows
+        if position is None:
+            return
 
 
 def created_response(out: RecordDumper, record: dict[str, Any], created: bool

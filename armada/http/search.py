@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from armada import const
-from armada.http.parsing import json_list_response, json_response
+from armada.http.parsing import json_list_response, json_response, keyset_pages
 from armada.http.schemas import encode_cursor, event_out, job_out, run_summary_out
 from armada.keys import store_key
 from armada.store import Store
@@ -32,13 +32,9 @@ async def search_events(request: web.Request, query: dict[str, Any]) -> web.Stre
 
 async def _whole_search(store: Store, terms: list[str], job_uuid: str | None,
                         filters: dict[str, Any]) -> AsyncGenerator[list[dict[str, Any]], None]:
-    position = None
-    while True:
-        events, position = await store.search_events_page(
-            terms, job_uuid, const.EVENTS_LIST_CHUNK, position, **filters)
+    async for events in keyset_pages(lambda position: store.search_events_page(
+            terms, job_uuid, const.EVENTS_LIST_CHUNK, position, **filters)):
         yield event_out.many(events)
-        if position is None:
-            return
 
 
 async def search_runs(request: web.Request, query: dict[str, Any]) -> web.Response:
