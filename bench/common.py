@@ -36,6 +36,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Connections the client keeps open: one per lane is enough, lanes never overlap.
 CONNECTION_LIMIT = 128
 REQUEST_TIMEOUT = 30.0
+# Every server measured runs on this loop (ARMADA_EVENT_LOOP: auto is uvloop where it is
+# installed), the service, the bare app and the seed design alike, so ratios compare like
+# with like.
+EVENT_LOOP = os.environ.get("ARMADA_EVENT_LOOP", "auto").lower()
 
 # What one lane sends next: (method, path, json body or None, params or None), or None: done.
 Request = tuple[str, str, Any, Any]
@@ -149,7 +153,7 @@ def start_service(db_path: Path, profile: Path | None = None,
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("ARMADA_", "SQL_SERVER_"))}
     env.update(ARMADA_DB_PATH=str(db_path), ARMADA_PORT=str(port), ARMADA_HOST="127.0.0.1",
-               ARMADA_LOG_LEVEL="WARNING",
+               ARMADA_LOG_LEVEL="WARNING", ARMADA_EVENT_LOOP=EVENT_LOOP,
                PYTHONPATH=os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")])))
     argv = [sys.executable, "-m", "armada", "serve"]
     if profile is not None:
@@ -159,6 +163,13 @@ def start_service(db_path: Path, profile: Path | None = None,
     # `python -m` looks in the working directory first: the checkout's package, not ours.
     return Server(argv, env, port, ready_path="/api/runs/", wrapped=profile is not None,
                   cwd=checkout)
+
+
+def start_seed(db_path: Path) -> Server:
+    """The seed design (bench/seed_app.py: FastAPI, a connection per call, serial broadcast)."""
+    port = free_port()
+    return Server([sys.executable, str(BENCH_DIR / "seed_app.py"), str(db_path), str(port)],
+                  dict(os.environ), port, ready_path="/api/runs/")
 
 
 def start_bare() -> Server:

@@ -23,6 +23,7 @@ from common import (
     Figures,
     LoadResult,
     Request,
+    Server,
     Subscribers,
     bare_load,
     measure,
@@ -104,10 +105,15 @@ def broadcast_keys(request: Request) -> list[str]:
 
 
 async def ingest(rate: float | None, subscribers: int, duration: float,
-                 profile: Path | None = None) -> tuple[LoadResult, float]:
-    """One repetition of one scenario on a fresh database; answers it and the peak RSS."""
+                 profile: Path | None = None,
+                 start: Callable[[Path], Server] | None = None) -> tuple[LoadResult, float]:
+    """One repetition of one scenario on a fresh database; answers it and the peak RSS.
+
+    The server is this service (under py-spy with `profile`), or what `start` starts.
+    """
     with tempfile.TemporaryDirectory(prefix="armada-bench-") as folder:
-        with start_service(Path(folder) / "armada.db", profile) as server:
+        db_path = Path(folder) / "armada.db"
+        with start(db_path) if start else start_service(db_path, profile) as server:
             workload = AgentWorkload()
             watchers = Subscribers(server.url, subscribers) if subscribers else None
             try:
