@@ -9,7 +9,7 @@ import sys
 
 from armada.config import Config, ConfigError, environment_with_dotenv, load_config
 from armada.logging_setup import configure_logging
-from armada.serving import serve
+from armada.serving import run
 
 USAGE = ("usage: armada [serve | purge --older-than 30d [--dry-run]"
          " | tail [--run RUN] [--url URL]"
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if config is None:
         return 2
     configure_logging(config.log_level, config.log_format)
-    return asyncio.run(serve(config))
+    return run(config)
 
 
 def purge(argv: list[str]) -> int:

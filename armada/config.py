@@ -69,6 +69,8 @@ class Config:
     redis_url: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     log_format: str = "text"
+    # "auto": uvloop where it is installed, else asyncio's own loop; or either by name.
+    event_loop: str = "auto"
     write_tokens: tuple[str, ...] = field(default=(), repr=False)
     read_tokens: tuple[str, ...] = field(default=(), repr=False)
     request_timeout: float = const.REQUEST_TIMEOUT_SECONDS
@@ -103,6 +105,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
         redis_url=_redis_url(env),
         log_level=_choice(env, "ARMADA_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         log_format=_choice(env, "ARMADA_LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
+        event_loop=_choice(env, "ARMADA_EVENT_LOOP", "AUTO",
+                           ("AUTO", "UVLOOP", "ASYNCIO")).lower(),
         write_tokens=_tokens(env, "ARMADA_WRITE_TOKENS"),
         read_tokens=_tokens(env, "ARMADA_READ_TOKENS"),
         request_timeout=_float(env, "ARMADA_REQUEST_TIMEOUT", const.REQUEST_TIMEOUT_SECONDS,

@@ -1,11 +1,13 @@
 """The yardstick: a bare aiohttp app that reads any request and answers a small JSON body.
 
 `python bench/bare_app.py PORT` serves on 127.0.0.1:PORT, access log off (as the service
-runs with ARMADA_LOG_LEVEL=WARNING).
+runs with ARMADA_LOG_LEVEL=WARNING), on the event loop the service would choose
+(ARMADA_EVENT_LOOP).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from aiohttp import web
@@ -21,7 +23,15 @@ async def answer(request: web.Request) -> web.Response:
 def main(port: int) -> None:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", answer)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    loop = None
+    if os.environ.get("ARMADA_EVENT_LOOP", "auto").lower() != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            loop = uvloop.new_event_loop()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=loop)
 
 
 if __name__ == "__main__":

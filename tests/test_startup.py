@@ -118,3 +118,55 @@ def line_containing(process: subprocess.Popen[bytes], text: str) -> str:
         if found := [line for line in complete if text in line]:
             return found[0]
     raise AssertionError(f"no line with {text!r} within {START_TIMEOUT}s: {received}")
+
+
+@pytest.mark.parametrize(("choice", "expected"), [("", "uvloop"), ("asyncio", "asyncio"),
+                                                  ("uvloop", "uvloop")])
+def test_the_service_serves_on_uvloop_unless_asyncio_is_asked_for(tmp_path: Path, choice: str,
+                                                                  expected: str):
+    port = free_port()
+    env = service_environment(ARMADA_HOST="127.0.0.1", ARMADA_PORT=str(port),
+                              ARMADA_DB_PATH=str(tmp_path / "armada.db"), ARMADA_LOG_LEVEL="INFO",
+                              ARMADA_EVENT_LOOP=choice)
+    process = subprocess.Popen([sys.executable, "-m", "armada", "serve"], cwd=tmp_path, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        line = line_containing(process, "serving on")
+        # A write and its broadcast go through the chosen loop's sockets and threads.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            body = b'{"run_uuid": "loop-run", "run_datetime": "2026-02-24T10:30:00.000"}'
+            sock.sendall(b"POST /api/runs/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/json\r\nConnection: close\r\n"
+                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            answer = b"".join(iter(lambda: sock.recv(65536), b""))
+
+        assert line.endswith(f"event loop {expected}"), line
+        assert answer.startswith(b"HTTP/1.1 201 "), answer[:200]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=START_TIMEOUT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def test_uvloop_asked_for_where_it_does_not_import_exits_2_with_one_line(tmp_path: Path):
+    # A module named uvloop that fails to import stands for a host where it is not installed.
+    (tmp_path / "uvloop.py").write_text("raise ImportError('no uvloop on this host')\n")
+    env = service_environment(ARMADA_EVENT_LOOP="uvloop",
+                              ARMADA_DB_PATH=str(tmp_path / "armada.db"))
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, "-m", "armada", "serve"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=START_TIMEOUT)
+
+    assert one_line(result) == "armada: ARMADA_EVENT_LOOP=uvloop: no uvloop on this host"
+    assert not (tmp_path / "armada.db").exists()
+
+
+def test_armada_event_loop_refuses_other_names():
+    with pytest.raises(ConfigError) as caught:
+        load_config({"ARMADA_EVENT_LOOP": "tokio"})
+
+    assert caught.value.variable == "ARMADA_EVENT_LOOP"
