@@ -1,6 +1,7 @@
--- SQL Server has no search index (create_search_index): the operation searches with
--- search_events_like_page or search_events_of_job_like_page there and never runs this,
--- which is kept so that both dialects name the same queries: LIKE on every term, any job.
+-- SQL Server has no search index (create_search_index says why, and why not a full-text
+-- index): the operation searches with search_events_like_page or
+-- search_events_of_job_like_page there and never runs this, which is kept so that both
+-- dialects name the same queries: LIKE on every term, any job.
 SELECT TOP (:limit) event_uuid, event_content, job_uuid, event_datetime, event_status
 FROM armada_events
 WHERE :match IS NOT NULL

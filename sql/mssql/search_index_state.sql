@@ -1,2 +1,2 @@
--- SQL Server has no search index here (create_search_index): every search uses LIKE.
+-- SQL Server has no search index (create_search_index says why): every search uses LIKE.
 SELECT 0 AS indexed, 0 AS pending_rows;
