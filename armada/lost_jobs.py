@@ -5,7 +5,8 @@ armada_leases taken in a write transaction) reads the silent jobs from the index
 armada_job_activity and marks each in its own transaction (the Lost status and a Failed event
 naming how long it was silent); the store hands both changes to the stream. A replica that
 dies mid-sweep leaves every job marked or not, and the lease expires for another to go on.
-SQLite only: on SQL Server nothing keeps armada_job_activity in step yet (README).
+On both databases alike, triggers on Armada's tables keep armada_job_activity in step
+(sql/<dialect>/create_job_activity.sql).
 """
 
 from __future__ import annotations
@@ -56,12 +57,9 @@ def _lost_event() -> dict[str, object]:
 
 
 async def lost_jobs_task(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: sweep every interval while the service runs (SQLite, stale time set)."""
-    config = app[config_key]
-    stale_after = config.job_stale_after
-    if not stale_after or app[store_key].dialect.name != "sqlite":  # None or 0: off
-        if stale_after:
-            log.info("lost jobs: not looked for on %s (SQLite only)", app[store_key].dialect.name)
+    """cleanup_ctx: sweep every interval while the service runs (when a stale time is set)."""
+    stale_after = app[config_key].job_stale_after
+    if not stale_after:  # None or 0: off
         yield
         return
     task = asyncio.create_task(_keep_sweeping(app, stale_after), name="lost_jobs")

@@ -54,11 +54,13 @@ def create_mssql_database(settings: MssqlSettings) -> None:
 
 
 def reset_mssql(settings: MssqlSettings) -> None:
-    """Drop the service's tables in the (dedicated) test database so each test starts empty."""
+    """Drop the service's tables in the (dedicated) test database so each test starts empty
+    (with Armada's tables go their triggers; the lost jobs' tables hold a lease and rows)."""
     create_mssql_database(settings)
     with mssql_connect(settings, settings.database) as connection, \
             connection.cursor() as cursor:
-        for table in ("armada_events", "armada_jobs", "armada_runs"):
+        for table in ("armada_events", "armada_jobs", "armada_runs", "armada_job_activity",
+                      "armada_leases"):
             cursor.execute(f"IF OBJECT_ID(N'dbo.{table}', N'U') IS NOT NULL DROP TABLE dbo.{table}")
 
 

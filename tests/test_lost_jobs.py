@@ -1,36 +1,43 @@
 """Specification of lost jobs (README "Lost jobs"): a Running or Pending job with no report for
 ARMADA_JOB_STALE_AFTER (here 1 s, swept every 0.5 s) becomes Lost, with a Failed event saying
 for how long it was silent, both broadcast and counted; a later report brings it back; with
-two replicas on one database it is marked once; the agents' client still works.
+two replicas on one database it is marked once; the agents' client still works. On SQLite,
+and on SQL Server with ARMADA_TEST_MSSQL (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
 import urllib.request
 from dataclasses import replace
-from pathlib import Path
+from typing import Any
 
-import pytest
+from conftest import mssql_connect
 from helpers import event_body, job_body, next_message, no_message
 from server_process import ServiceProcess
 
 from armada.app import init_app
 from armada.client import MonitoringClient
-from armada.config import SqliteSettings, load_config
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> SqliteSettings:
-    """SQLite only: lost jobs are looked for there (README); run_status reads alike."""
-    return SqliteSettings(path=tmp_path / "armada.db")
+from armada.config import MssqlSettings, SqliteSettings, load_config
 
 STALE = 1.0
 # Silent for STALE, then found by a sweep (every STALE / 2), with room for a loaded machine.
 MARKED_WITHIN = STALE * 4
+
+
+def rows(database: SqliteSettings | MssqlSettings, sql: str) -> list[tuple[Any, ...]]:
+    """What `sql` answers, read straight from the test's database, beside the service."""
+    if isinstance(database, MssqlSettings):
+        with mssql_connect(database, database.database) as connection, \
+                connection.cursor() as cursor:
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+    with contextlib.closing(sqlite3.connect(database.path)) as db:
+        return db.execute(sql).fetchall()
 
 
 async def lost_messages(ws) -> list[dict]:
@@ -155,10 +162,9 @@ async def test_two_replicas_on_one_database_mark_each_job_once(aiohttp_client, c
                 lost.append(message["data"]["job_uuid"])
     assert sorted(lost) == jobs
     assert sum([await metric(replica, "armada_jobs_lost_total") for replica in replicas]) == 6
-    with sqlite3.connect(config.database.path) as db:
-        marks = db.execute("SELECT job_uuid, COUNT(*) FROM armada_events "
-                           "WHERE event_content LIKE 'Lost:%' GROUP BY job_uuid").fetchall()
-        statuses = set(db.execute("SELECT job_status FROM armada_jobs").fetchall())
+    marks = rows(config.database, "SELECT job_uuid, COUNT(*) FROM armada_events "
+                                  "WHERE event_content LIKE 'Lost:%' GROUP BY job_uuid")
+    statuses = set(rows(config.database, "SELECT job_status FROM armada_jobs"))
     assert sorted(marks) == [(job_uuid, 1) for job_uuid in jobs]
     assert statuses == {("Lost",)}
     for ws in sockets:
@@ -204,10 +210,10 @@ async def test_when_the_sweeping_replica_stops_another_takes_its_lease_and_sweep
     first = await aiohttp_client(init_app(replace(config, job_stale_after=STALE)))
     await asyncio.sleep(STALE)  # its first sweep (after STALE / 2) took the lease
 
-    def lease() -> tuple[str, str]:
-        with sqlite3.connect(config.database.path) as db:
-            return db.execute("SELECT holder, expires FROM armada_leases "
-                              "WHERE name = 'lost_jobs'").fetchone()
+    def lease() -> tuple[Any, ...]:
+        (row,) = rows(config.database, "SELECT holder, expires FROM armada_leases "
+                                       "WHERE name = 'lost_jobs'")
+        return row
 
     holder, _ = lease()
     assert holder

@@ -5,18 +5,7 @@ report times; the runs list filters on `run_status`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from helpers import RUN, assert_validation_error, event_body, job_body
-
-from armada.config import SqliteSettings
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> SqliteSettings:
-    """SQLite only: lost jobs are looked for there (README); run_status reads alike."""
-    return SqliteSettings(path=tmp_path / "armada.db")
 
 
 async def run_state(client, run_uuid: str = "run-1") -> tuple[str, int]:

@@ -201,6 +201,86 @@ def test_mssql_tables_and_indexes_are_created_only_when_missing() -> None:
     assert "DROP " not in text and "ALTER " not in text
 
 
+# The lost jobs' triggers on SQL Server (create_job_activity): each CREATE TRIGGER is the text
+# of an EXEC (N'...'), which sqlglot reads as an alias named EXEC and a string, so the check
+# above says nothing of it. Here the text is taken out of the string, its head matched, and
+# each statement of its body (one begins on a line indented by four spaces) parsed as T-SQL.
+TRIGGER_EXEC = re.compile(r"IF OBJECT_ID\(N'(dbo\.\w+)', N'TR'\) IS NULL\s+"
+                          r"EXEC \(N'((?:[^']|'')*)'\)\Z")
+TRIGGER = re.compile(r"CREATE TRIGGER (dbo\.\w+) ON (dbo\.\w+) AFTER ([A-Z, ]+) AS\n"
+                     r"(?:IF UPDATE\(job_status\)\n)?BEGIN\n(.*)\nEND", re.DOTALL)
+TRIGGER_STATEMENT_START = re.compile(r"\n(?=    (?:SET|DECLARE|DELETE|UPDATE|INSERT) )")
+
+
+def mssql_triggers() -> dict[str, tuple[str, str, str]]:
+    """Each trigger create_job_activity creates: name -> (table, events, body)."""
+    triggers = {}
+    for statement in MSSQL["create_job_activity"].statements:
+        created = TRIGGER_EXEC.search(statement)
+        if created is not None:
+            name, text = created.group(1), created.group(2).replace("''", "'")
+            header = TRIGGER.fullmatch(text)
+            assert header is not None, text
+            assert header.group(1) == name, "the trigger looked for is the one created"
+            triggers[name] = header.group(2, 3, 4)
+    return triggers
+
+
+def trigger_statements(body: str) -> list[exp.Expression]:
+    """The body's statements, each parsed as T-SQL: one tree each, nothing left opaque."""
+    trees = []
+    for statement in TRIGGER_STATEMENT_START.split(body):
+        (tree,) = parse(statement, "tsql")
+        assert fallback_commands(tree) == [], statement
+        trees.append(tree)
+    return trees
+
+
+def test_mssql_keeps_job_activity_by_triggers_each_created_only_when_missing() -> None:
+    triggers = mssql_triggers()
+    assert {name: (table, events) for name, (table, events, _) in triggers.items()} == {
+        "dbo.armada_job_activity_job_status": ("dbo.armada_jobs", "INSERT, UPDATE"),
+        "dbo.armada_job_activity_job_delete": ("dbo.armada_jobs", "DELETE"),
+        "dbo.armada_job_activity_event": ("dbo.armada_events", "INSERT"),
+    }
+    # Every EXEC of the file is one of them.
+    text = "\n".join(MSSQL["create_job_activity"].statements)
+    assert text.count("EXEC (") == len(triggers)
+
+
+def written_table(tree: exp.Expression) -> str:
+    """The table an INSERT, UPDATE or DELETE writes (`UPDATE alias ... FROM table AS alias`)."""
+    if isinstance(tree, exp.Insert):
+        return tree.this.find(exp.Table).name
+    return tree.args["from_"].this.name if tree.args.get("from_") else tree.this.name
+
+
+@pytest.mark.parametrize("name", sorted(mssql_triggers()))
+def test_mssql_trigger_body_parses_as_tsql_statement_by_statement(name: str) -> None:
+    _, _, body = mssql_triggers()[name]
+    trees = trigger_statements(body)
+    # First: the counts the service reads after its own INSERT or UPDATE stay that statement's.
+    assert trees[0].sql("tsql") == "SET NOCOUNT ON"
+    written = {written_table(tree) for tree in trees
+               if isinstance(tree, exp.Insert | exp.Update | exp.Delete)}
+    expected = {"armada_job_activity", "armada_jobs"} if name.endswith("_event") else {
+        "armada_job_activity"}
+    assert written == expected
+
+
+def test_mssql_event_trigger_moves_the_report_at_most_every_tenth_of_a_second() -> None:
+    _, _, body = mssql_triggers()["dbo.armada_job_activity_event"]
+    (move,) = [tree for tree in trigger_statements(body) if isinstance(tree, exp.Update)
+               and written_table(tree) == "armada_job_activity"]
+    assert "activity.last_report < DATEADD(MILLISECOND, -100, @now)" in move.sql("tsql")
+
+
+def test_a_trigger_body_that_does_not_parse_fails_the_check() -> None:
+    # Guards the checks above: a statement cut short, as a stray `;` line end would cut it.
+    with pytest.raises(sqlglot.ParseError):
+        trigger_statements("    SET NOCOUNT ON\n    UPDATE activity SET last_report =")
+
+
 ID_COLLATION = "Latin1_General_100_BIN2"
 ID_COLUMNS = {"armada_runs": {"run_uuid"}, "armada_jobs": {"job_uuid", "run_uuid"},
               "armada_events": {"event_uuid", "job_uuid"}}

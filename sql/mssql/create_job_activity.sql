@@ -1,15 +1,22 @@
--- Lost jobs (README "Lost jobs"): the service's own tables. On SQL Server nothing keeps
--- armada_job_activity in step yet (the SQLite triggers are not written in T-SQL), so the
--- service does not sweep there (armada/lost_jobs.py); the tables exist for the queries.
+-- Lost jobs (README "Lost jobs"): the service's own tables, beside Armada's, never theirs.
+-- armada_job_activity holds a row per job that is Running or Pending, with the time (the
+-- database's clock, SYSUTCDATETIME() as stale_jobs and stale_job read it) of its last report:
+-- its create, a status, an event. Triggers on Armada's tables keep it in step, as the SQLite
+-- ones do (sql/sqlite/create_job_activity.sql), so every writer counts; a job that ends leaves
+-- it. A job found Lost that reports an event is Running again (the event trigger). An event
+-- moves its job's last_report once per 0.1 s at most (a job may so be found Lost 0.1 s early).
+-- job_uuid is binary, as the ids of fresh tables are; the triggers name that collation on
+-- the side of inserted/deleted, so that a legacy table's own collation is no conflict.
 IF OBJECT_ID(N'dbo.armada_job_activity', N'U') IS NULL
     CREATE TABLE dbo.armada_job_activity (
-        job_uuid NVARCHAR(255) NOT NULL PRIMARY KEY,
+        job_uuid NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL PRIMARY KEY,
         last_report DATETIME2(3) NOT NULL
     );
 IF NOT EXISTS (SELECT 1 FROM sys.indexes
                WHERE name = N'ix_armada_job_activity_last_report'
                    AND object_id = OBJECT_ID(N'dbo.armada_job_activity'))
     CREATE INDEX ix_armada_job_activity_last_report ON dbo.armada_job_activity (last_report);
+-- One row per periodic task that only one replica may run at a time (the sweep).
 IF OBJECT_ID(N'dbo.armada_leases', N'U') IS NULL
     CREATE TABLE dbo.armada_leases (
         name NVARCHAR(255) NOT NULL PRIMARY KEY,
@@ -19,3 +26,82 @@ IF OBJECT_ID(N'dbo.armada_leases', N'U') IS NULL
 IF NOT EXISTS (SELECT 1 FROM dbo.armada_leases WHERE name = N'lost_jobs')
     INSERT INTO dbo.armada_leases (name, holder, expires)
     VALUES (N'lost_jobs', N'', '1970-01-01T00:00:00');
+-- The triggers. CREATE TRIGGER must be alone in its batch: EXEC runs it as one, only when the
+-- trigger is missing (one left by an earlier start is kept: Armada's tables are not changed at
+-- every start). Each is set-based: one statement may write many rows, and a keyless (legacy)
+-- table may hold a job_uuid twice. SET NOCOUNT ON: the row count the service reads after its
+-- INSERT or UPDATE is that statement's, not one of the trigger's. Inside a trigger no line
+-- ends with a semicolon: the store splits this file at those (armada/store/queries.py).
+--
+-- A job created, or given a status: Running or Pending, its row with now; anything else, no
+-- row. UPDATE(job_status) is true for every INSERT, and for an UPDATE that sets the status
+-- (to the same one too, as on SQLite): another column changed is no report.
+IF OBJECT_ID(N'dbo.armada_job_activity_job_status', N'TR') IS NULL
+    EXEC (N'CREATE TRIGGER dbo.armada_job_activity_job_status ON dbo.armada_jobs AFTER INSERT, UPDATE AS
+IF UPDATE(job_status)
+BEGIN
+    SET NOCOUNT ON
+    DECLARE @now DATETIME2(3) = SYSUTCDATETIME()
+    DELETE activity
+    FROM dbo.armada_job_activity AS activity
+    WHERE activity.job_uuid IN (SELECT old_job.job_uuid COLLATE Latin1_General_100_BIN2
+                                FROM deleted AS old_job)
+        AND activity.job_uuid NOT IN (SELECT new_job.job_uuid COLLATE Latin1_General_100_BIN2
+                                      FROM inserted AS new_job
+                                      WHERE new_job.job_status IN (''Running'', ''Pending'')
+                                          AND new_job.job_uuid IS NOT NULL)
+    UPDATE activity SET last_report = @now
+    FROM dbo.armada_job_activity AS activity
+    WHERE activity.job_uuid IN (SELECT new_job.job_uuid COLLATE Latin1_General_100_BIN2
+                                FROM inserted AS new_job
+                                WHERE new_job.job_status IN (''Running'', ''Pending''))
+    INSERT INTO dbo.armada_job_activity (job_uuid, last_report)
+    SELECT DISTINCT new_job.job_uuid COLLATE Latin1_General_100_BIN2, @now
+    FROM inserted AS new_job
+    WHERE new_job.job_status IN (''Running'', ''Pending'') AND new_job.job_uuid IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM dbo.armada_job_activity AS activity WITH (UPDLOCK, HOLDLOCK)
+                        WHERE activity.job_uuid = new_job.job_uuid COLLATE Latin1_General_100_BIN2)
+END');
+IF OBJECT_ID(N'dbo.armada_job_activity_job_delete', N'TR') IS NULL
+    EXEC (N'CREATE TRIGGER dbo.armada_job_activity_job_delete ON dbo.armada_jobs AFTER DELETE AS
+BEGIN
+    SET NOCOUNT ON
+    DELETE activity
+    FROM dbo.armada_job_activity AS activity
+    WHERE activity.job_uuid IN (SELECT old_job.job_uuid COLLATE Latin1_General_100_BIN2
+                                FROM deleted AS old_job)
+END');
+-- An event: its job reported now (at most one move per 0.1 s), and a Lost job is Running
+-- again. That UPDATE fires the job_status trigger above, which gives the job its row back,
+-- and this trigger gives it one too when none came: on a server whose `nested triggers`
+-- option is off the nested trigger does not run. The jobs' and events' job_uuid are compared in
+-- their own collation: the three Armada tables are all fresh or all legacy (README).
+IF OBJECT_ID(N'dbo.armada_job_activity_event', N'TR') IS NULL
+    EXEC (N'CREATE TRIGGER dbo.armada_job_activity_event ON dbo.armada_events AFTER INSERT AS
+BEGIN
+    SET NOCOUNT ON
+    DECLARE @now DATETIME2(3) = SYSUTCDATETIME()
+    DECLARE @revived TABLE (job_uuid NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL)
+    UPDATE activity SET last_report = @now
+    FROM dbo.armada_job_activity AS activity
+    WHERE activity.job_uuid IN (SELECT new_event.job_uuid COLLATE Latin1_General_100_BIN2
+                                FROM inserted AS new_event)
+        AND activity.last_report < DATEADD(millisecond, -100, @now)
+    UPDATE job SET job_status = ''Running''
+    OUTPUT inserted.job_uuid INTO @revived
+    FROM dbo.armada_jobs AS job
+    WHERE job.job_uuid IN (SELECT new_event.job_uuid FROM inserted AS new_event)
+        AND job.job_status = ''Lost''
+    INSERT INTO dbo.armada_job_activity (job_uuid, last_report)
+    SELECT DISTINCT revived.job_uuid, @now
+    FROM @revived AS revived
+    WHERE NOT EXISTS (SELECT 1 FROM dbo.armada_job_activity AS activity WITH (UPDLOCK, HOLDLOCK)
+                      WHERE activity.job_uuid = revived.job_uuid)
+END');
+-- Live jobs from before this table (or written while it was missing) start their wait now.
+INSERT INTO dbo.armada_job_activity (job_uuid, last_report)
+SELECT DISTINCT job.job_uuid COLLATE Latin1_General_100_BIN2, SYSUTCDATETIME()
+FROM dbo.armada_jobs AS job
+WHERE job.job_status IN ('Running', 'Pending') AND job.job_uuid IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM dbo.armada_job_activity AS activity WITH (UPDLOCK, HOLDLOCK)
+                    WHERE activity.job_uuid = job.job_uuid COLLATE Latin1_General_100_BIN2);

@@ -1,6 +1,7 @@
--- The run of a job, read in the transaction that writes under the job. No status: SQL Server
--- has no trigger that brings a Lost job back on an event (create_job_activity.sql), so an
--- event never tells that it did.
-SELECT TOP (1) run_uuid, CAST(NULL AS NVARCHAR(255)) AS job_status
-FROM armada_jobs
+-- The run of a job and its status, read in the transaction that writes under the job (an
+-- event of a Lost job brings it back: armada_job_activity_event in create_job_activity.sql).
+-- UPDLOCK, HOLDLOCK, as the write that follows takes them: the status read stays the job's
+-- until the commit (a sweep cannot mark it Lost in between, unannounced).
+SELECT TOP (1) run_uuid, job_status
+FROM armada_jobs WITH (UPDLOCK, HOLDLOCK)
 WHERE job_uuid = :job_uuid;
