@@ -20,6 +20,12 @@ MAX_SEARCH_LENGTH = 1000
 SEARCH_INDEX_CHUNK = 2000
 SEARCH_INDEX_PAUSE_SECONDS = 0.01
 SEARCH_INDEX_RETRY_SECONDS = 5.0
+# New events wait in a queue for the search index (searches see them meanwhile), indexed
+# every this many seconds, this many per write transaction: big enough that FTS5's cost per
+# row falls to a fraction of a row per commit's, small enough that the writes queued behind
+# one chunk wait a few milliseconds.
+SEARCH_QUEUE_SECONDS = 0.5
+SEARCH_QUEUE_CHUNK = 500
 # A whole event list is read and sent this many events at a time (one read transaction
 # each): memory and each turn of the event loop stay small whatever the list's length.
 # Larger chunks held the loop longer for a list little faster (bench/events_list.py: 1,000

@@ -1,10 +1,12 @@
-"""Building the search index of an existing database in the background (cleanup_ctx).
+"""Keeping the search index in the background (cleanup_ctx).
 
-A database that had events before the search index existed gets them indexed here, a chunk
-of SEARCH_INDEX_CHUNK rows per write transaction, with a pause between chunks, so requests
-go on meanwhile (each chunk waits its turn with the other writes). Until the index is
-complete, `q=` searches use LIKE (store.operations.search_events_page). New events are
-indexed by triggers from the start. On SQL Server there is no index: nothing to do.
+A database that had events before the search index existed gets them indexed here first, a
+chunk of SEARCH_INDEX_CHUNK rows per write transaction, with a pause between chunks, so
+requests go on meanwhile (each chunk waits its turn with the other writes). Until the index
+is complete, `q=` searches use LIKE (store.operations.search_events_page). New events are
+queued by a trigger from the start and indexed from the queue every SEARCH_QUEUE_SECONDS,
+SEARCH_QUEUE_CHUNK at a time; searches take queued events as candidates meanwhile. On SQL
+Server there is no index: nothing to do.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 async def search_index_task(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(build_search_index(app[store_key]), name="search-index")
+    task = asyncio.create_task(keep_search_index(app[store_key]), name="search-index")
     yield
     task.cancel()
     try:
@@ -34,9 +36,33 @@ async def search_index_task(app: web.Application) -> AsyncIterator[None]:
         pass
 
 
+async def keep_search_index(store: Store) -> None:
+    """Index the rows that predate the index, then the queue of new ones, as long as the
+    service runs (SQLite: on SQL Server there is no index)."""
+    if await build_search_index(store):
+        while True:
+            await asyncio.sleep(const.SEARCH_QUEUE_SECONDS)
+            await index_queue(store)
+
+
+async def index_queue(store: Store, chunk_rows: int = const.SEARCH_QUEUE_CHUNK) -> None:
+    """Index every queued event, a chunk per write transaction."""
+    try:
+        while (await store.search_index_state())["queued_rows"]:
+            await store.index_queued_events(chunk_rows)
+    except StoreUnavailable as error:
+        log.warning("search index: database unavailable, queued events wait: %s",
+                    error.detail)
+    except Exception:
+        # Searches find queued events all the same; the failure must not pass unseen.
+        log.exception("search index: indexing queued events failed, next try in %gs",
+                      const.SEARCH_QUEUE_SECONDS)
+
+
 async def build_search_index(store: Store, chunk_rows: int = const.SEARCH_INDEX_CHUNK,
-                             pause: float = const.SEARCH_INDEX_PAUSE_SECONDS) -> None:
-    """Index the rows that predate the index, until none is left."""
+                             pause: float = const.SEARCH_INDEX_PAUSE_SECONDS) -> bool:
+    """Index the rows that predate the index, until none is left; whether there is an
+    index."""
     started, announced = time.monotonic(), False
     while True:
         try:
@@ -44,7 +70,7 @@ async def build_search_index(store: Store, chunk_rows: int = const.SEARCH_INDEX_
             if not state["indexed"] or not state["pending_rows"]:
                 if announced:
                     log.info("search index complete in %.1f s", time.monotonic() - started)
-                return
+                return bool(state["indexed"])
             if not announced:
                 log.info("search index: indexing %d existing events in the background; "
                          "q= searches use LIKE until it is done", state["pending_rows"])

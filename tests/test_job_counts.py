@@ -135,11 +135,11 @@ def schema_and_rows(path: Path) -> tuple[set[tuple[str, str]], dict[str, list[tu
 
 ARMADA_TABLES = {("table", "armada_runs"), ("table", "armada_jobs"), ("table", "armada_events")}
 # The search index of event_content (issue 15): an FTS5 table, its shadow tables, its build
-# progress and the triggers that keep it in step.
+# progress, the queue of new events and the triggers that keep them in step.
 ARMADA_TABLES |= {("table", f"armada_events_search{part}")
                   for part in ("", "_config", "_data", "_docsize", "_idx")}
-ARMADA_TABLES |= {("table", "armada_search_progress")}
-ARMADA_TABLES |= {("trigger", f"armada_events_search_{change}")
+ARMADA_TABLES |= {("table", "armada_search_progress"), ("table", "armada_search_queue")}
+ARMADA_TABLES |= {("trigger", f"armada_search_queue_{change}")
                   for change in ("insert", "delete", "update")}
 # Lost jobs (issue 14): the live jobs' last reports, kept by triggers, and the sweep's lease.
 ARMADA_TABLES |= {("table", "armada_job_activity"), ("table", "armada_leases")}

@@ -161,6 +161,7 @@ async def test_legacy_tables_are_kept_and_the_needed_indexes_added(legacy_db: Pa
     # lost jobs (README, Run state and lost jobs).
     assert [(name, sql) for name, sql in tables_after
             if not name.startswith(("armada_events_search", "armada_search_progress",
+                                    "armada_search_queue",
                                     "armada_job_activity", "armada_leases"))
             ] == tables_before
     assert read(legacy_db, "SELECT COUNT(*) FROM armada_events") == [(2,)]

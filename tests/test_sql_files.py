@@ -147,14 +147,17 @@ def test_query_written_once_parses_as_tsql_and_as_sqlite(statement: str) -> None
         assert fallback_commands(trees[0]) == [], dialect
 
 
-def test_sqlite_drops_nothing_but_the_job_counts_it_once_kept() -> None:
-    # Never Armada data: only the service's own helper table and its triggers.
+def test_sqlite_drops_nothing_but_the_helpers_earlier_versions_kept() -> None:
+    # Never Armada data: only the service's own helper table and triggers of earlier versions
+    # (the job counts' table, and the search index's triggers that indexed row by row).
     drops = [tree for query in SQLITE.values() for statement in query.statements
              if not statement.startswith(SQLITE_BEYOND_SQLGLOT)
              for tree in parse(statement, "sqlite") if isinstance(tree, exp.Drop)]
     assert sorted((drop.kind, table.name) for drop in drops for table in drop.args["tables"]) == [
-        ("TABLE", "armada_job_counts"), ("TRIGGER", "armada_job_counts_delete"),
-        ("TRIGGER", "armada_job_counts_insert"), ("TRIGGER", "armada_job_counts_update")]
+        ("TABLE", "armada_job_counts"), ("TRIGGER", "armada_events_search_delete"),
+        ("TRIGGER", "armada_events_search_insert"), ("TRIGGER", "armada_events_search_update"),
+        ("TRIGGER", "armada_job_counts_delete"), ("TRIGGER", "armada_job_counts_insert"),
+        ("TRIGGER", "armada_job_counts_update")]
 
 
 def test_a_statement_sqlglot_does_not_understand_is_reported_as_a_fallback() -> None:

@@ -356,7 +356,8 @@ def _likes(terms: list[str]) -> dict[str, str | None]:
 
 
 def search_index_state(tx: Transaction) -> Record:
-    """`indexed` (the database has a search index) and `pending_rows` (rows it still lacks)."""
+    """`indexed` (the database has a search index), `pending_rows` (rows that predate it and
+    that it still lacks) and `queued_rows` (new rows waiting for index_queued_events)."""
     state = tx.one("search_index_state")
     assert state is not None  # an aggregate, or a SELECT without FROM: one row
     return state
@@ -365,6 +366,11 @@ def search_index_state(tx: Transaction) -> Record:
 def build_search_index_chunk(tx: Transaction, chunk_rows: int) -> None:
     """Index the next `chunk_rows` rows that existed before the search index did."""
     tx.execute("build_search_index_chunk", chunk_rows=chunk_rows)
+
+
+def index_queued_events(tx: Transaction, chunk_rows: int) -> None:
+    """Index the oldest `chunk_rows` new events waiting in the search index's queue."""
+    tx.execute("index_queued_events", chunk_rows=chunk_rows)
 
 
 def search_runs(tx: Transaction, text: str, page: int, page_size: int,

@@ -346,6 +346,9 @@ class Store:
     async def build_search_index_chunk(self, chunk_rows: int) -> None:
         await self._call(operations.build_search_index_chunk, chunk_rows, write=True)
 
+    async def index_queued_events(self, chunk_rows: int) -> None:
+        await self._call(operations.index_queued_events, chunk_rows, write=True)
+
     # Figures for /metrics
 
     @property

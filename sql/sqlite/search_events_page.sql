@@ -1,12 +1,14 @@
 -- One page of the events whose content holds every term, newest first, strictly older than
 -- the keyset position: candidates from the trigram index (:match, the terms of 3 characters
--- or more, each quoted), then the usual filters and every term as a LIKE pattern (:like1-4),
+-- or more, each quoted) and every event still queued for it, then the usual filters and every term as a LIKE pattern (:like1-4),
 -- which decides: a match is the same as where there is no index. The unary + keeps SQLite
 -- from walking the datetime index over every event instead of asking the search index.
 SELECT event_uuid, event_content, job_uuid, event_datetime, event_status
 FROM armada_events
 WHERE rowid IN (
         SELECT rowid FROM armada_events_search WHERE armada_events_search MATCH :match
+        UNION ALL
+        SELECT event_rowid FROM armada_search_queue
     )
     AND (:job_uuid IS NULL OR job_uuid = :job_uuid)
     AND +event_datetime >= :since
