@@ -88,6 +88,10 @@ WS_HEARTBEAT_SECONDS = 20.0
 WS_MAX_PENDING_MESSAGES = 1000
 WS_CLOSE_OVERFLOW = 4008
 WS_CLOSE_TIMEOUT_SECONDS = 1.0
+# Under load, each subscriber's frames leave in one write per window this long: a flush due
+# within it of the last one waits for the window's end, so kernel sends per subscriber fall
+# as the load rises; on an idle stream a message leaves at once (README "Performance").
+WS_FLUSH_WINDOW_SECONDS = 0.002
 WS_BUFFER_MESSAGES = 10_000
 # Bytes bound the memory whatever the messages' size: the ring (resume) and each
 # subscriber's queue. 64 MiB of ring fits a small host; a queue of 16 MiB is 16 of the

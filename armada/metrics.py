@@ -58,6 +58,7 @@ class Metrics:
         self._sources["subscribers"] = lambda: len(subscribers)
         self._sources["dropped"] = lambda: subscribers.dropped
         self._sources["sent"] = lambda: subscribers.sent
+        self._sources["writes"] = lambda: subscribers.writes.count
         self._sources["in_use"] = store.connections_in_use
         self._sources["pool"] = lambda: store.pool_size
         self._sources["redis"] = lambda: _redis_connected(numbering)
@@ -108,6 +109,8 @@ class _Readings(Collector):
              "WebSocket subscribers connected"),
             ("sent", CounterMetricFamily, "armada_ws_messages_sent",
              "Messages queued to WebSocket subscribers (one per subscriber per message it takes)"),
+            ("writes", CounterMetricFamily, "armada_ws_writes",
+             "Socket writes to WebSocket subscribers, each of one or more messages"),
             ("dropped", CounterMetricFamily, "armada_ws_subscribers_dropped",
              "WebSocket subscribers disconnected because their queue overflowed"),
             ("in_use", GaugeMetricFamily, "armada_db_connections_in_use",

@@ -457,3 +457,36 @@ async def test_a_subscriber_that_does_not_answer_pings_is_closed(make_client):
     assert pings >= 1
     subscribers = client.app[subscribers_key]
     await eventually(lambda: len(subscribers) == 0)
+
+
+async def ws_writes(client: TestClient) -> float:
+    text = await (await client.get("/metrics")).text()
+    return next(float(line.split()[-1]) for line in text.splitlines()
+                if line.startswith("armada_ws_writes_total "))
+
+
+async def test_under_load_messages_within_a_flush_window_leave_in_one_write_and_idle_ones_at_once(
+        client: TestClient, subscribe: Callable[..., Awaitable[Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A window long enough that a loaded host's slow requests still fall within it.
+    monkeypatch.setattr(const, "WS_FLUSH_WINDOW_SECONDS", 1.0)
+    ws = await subscribe()
+    loop = asyncio.get_running_loop()
+
+    started = loop.time()
+    assert (await client.post("/api/runs/", json=RUN)).status == 201
+    first = await next_message(ws)
+    idle_delivery = loop.time() - started
+    # Each its own request and commit, each right after the first flush: in its window.
+    for number in range(2, 5):
+        response = await client.post("/api/runs/", json={**RUN, "run_uuid": f"run-{number}"})
+        assert response.status == 201
+    window_started = loop.time()
+    rest = await drain(ws, 3)
+    waited = loop.time() - window_started
+
+    assert first["data"]["run_uuid"] == "run-1"
+    assert [message["data"]["run_uuid"] for message in rest] == ["run-2", "run-3", "run-4"]
+    assert idle_delivery < 0.5  # not held for a window: nothing was flushed before it
+    assert waited < 1.5
+    assert await ws_writes(client) == 2  # the idle message's write, then one for three

@@ -3,6 +3,8 @@ subscriber whose filter takes it.
 
 Fan-out never awaits a client: each subscriber has a queue bounded in messages and in
 bytes, drained by its own writer task, and one whose queue overflows is disconnected.
+Queued frames leave in one write per subscriber per flush, and under load flushes are
+coalesced to one per WS_FLUSH_WINDOW_SECONDS.
 Where messages are numbered is `armada.stream.numbering`'s; this module only delivers them.
 """
 
@@ -26,20 +28,29 @@ log = logging.getLogger(__name__)
 EVERYTHING = StreamFilter()
 
 
+class Writes:
+    """Socket writes to subscribers, each carrying one or more messages (for /metrics)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class Subscriber:
     """One connected WebSocket client.
 
-    Broadcasting queues messages; the broadcaster then calls `flush` once per loop
-    iteration. While the socket keeps up, `flush` itself writes everything queued in one
-    write of prebuilt frames, and the writer task sleeps; it wakes only to send the
-    backlog, to wait for a backed-up socket to drain, or when frames must go through
-    aiohttp (`FrameSink.of` answered None).
+    Broadcasting queues messages; the broadcaster then calls `flush` (see
+    `Subscribers._schedule_flush` for when). While the socket keeps up, `flush` itself
+    writes everything queued in one write of prebuilt frames, and the writer task sleeps;
+    it wakes only to send the backlog, to wait for a backed-up socket to drain, or when
+    frames must go through aiohttp (`FrameSink.of` answered None).
     """
 
     def __init__(self, ws: web.WebSocketResponse, name: str, max_pending: int,
                  abort: Callable[[], None], stream_filter: StreamFilter,
-                 max_pending_bytes: int = const.WS_MAX_PENDING_BYTES) -> None:
+                 max_pending_bytes: int = const.WS_MAX_PENDING_BYTES,
+                 writes: Writes | None = None) -> None:
         self.ws = ws
+        self._writes = writes or Writes()
         self.name = name
         self.filter = stream_filter
         self._everything = stream_filter == EVERYTHING
@@ -112,6 +123,7 @@ class Subscriber:
                     message = self._queue.popleft().message
                     self.pending_bytes -= message_size(message)
                     if self._fresh(message):
+                        self._writes.count += 1
                         await self.ws.send_str(message.text)
                     continue
                 self._wakeup = asyncio.get_running_loop().create_future()
@@ -126,6 +138,7 @@ class Subscriber:
         self._queue.clear()
         self.pending_bytes = 0
         if frames:
+            self._writes.count += 1
             self._sink.write(frames)
 
     def _fresh(self, message: Message) -> bool:
@@ -164,8 +177,10 @@ class Subscribers:
         self._subscribers: dict[Subscriber, None] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._flush_scheduled = False
+        self._flushed_at = float("-inf")  # loop time of the last flush
         self.dropped = 0
         self.sent = 0  # messages queued to subscribers, for /metrics
+        self.writes = Writes()
 
     def __len__(self) -> int:
         return len(self._subscribers)
@@ -175,7 +190,7 @@ class Subscribers:
         """Register a subscriber: every message delivered from now on is queued to it. Start
         it (`Subscriber.start`) with what it missed before; what both hold is sent once."""
         subscriber = Subscriber(ws, name, self.max_pending, abort, stream_filter,
-                                self.max_pending_bytes)
+                                self.max_pending_bytes, self.writes)
         self._subscribers[subscriber] = None
         return subscriber
 
@@ -199,12 +214,25 @@ class Subscribers:
                 self._drop(subscriber)
         self.sent += queued
         if queued and not self._flush_scheduled:
-            # One flush per loop iteration: messages broadcast together leave together.
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """One flush per loop iteration at most (messages broadcast together leave
+        together), and under load one per window: a message that comes within
+        WS_FLUSH_WINDOW_SECONDS of the last flush waits for the window's end with those that
+        follow it, so each subscriber gets one write for all of them. A message on an idle
+        stream leaves at once."""
+        self._flush_scheduled = True
+        loop = asyncio.get_running_loop()
+        due = self._flushed_at + const.WS_FLUSH_WINDOW_SECONDS
+        if loop.time() < due:
+            loop.call_at(due, self._flush)
+        else:
+            loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._flushed_at = asyncio.get_running_loop().time()
         for subscriber in self._subscribers:
             if subscriber.pending:
                 subscriber.flush()
