@@ -3,6 +3,7 @@ like a configuration error, and "serving on" is logged only once the port accept
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,13 +79,28 @@ def test_armada_host_refuses_what_is_neither_an_ip_address_nor_a_host_name(host:
     assert caught.value.variable == "ARMADA_HOST"
 
 
-def test_serving_on_is_logged_once_the_port_accepts_connections(tmp_path: Path):
-    port = free_port()
+@contextlib.contextmanager
+def serving(tmp_path: Path, port: int, **variables: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m armada serve` on 127.0.0.1:`port` (logging at INFO), its stderr a pipe;
+    killed at the end if it has not exited."""
     env = service_environment(ARMADA_HOST="127.0.0.1", ARMADA_PORT=str(port),
-                              ARMADA_DB_PATH=str(tmp_path / "armada.db"), ARMADA_LOG_LEVEL="INFO")
+                              ARMADA_DB_PATH=str(tmp_path / "armada.db"), ARMADA_LOG_LEVEL="INFO",
+                              **variables)
     process = subprocess.Popen([sys.executable, "-m", "armada", "serve"], cwd=tmp_path, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def test_serving_on_is_logged_once_the_port_accepts_connections(tmp_path: Path):
+    port = free_port()
+    with serving(tmp_path, port) as process:
         line = line_containing(process, "serving on")
         # Right away, no retry: the line promises that the socket is listening.
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -92,12 +109,6 @@ def test_serving_on_is_logged_once_the_port_accepts_connections(tmp_path: Path):
         assert f"serving on http://127.0.0.1:{port}" in line
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=START_TIMEOUT) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stderr is not None
-        process.stderr.close()
 
 
 def line_containing(process: subprocess.Popen[bytes], text: str) -> str:
@@ -125,12 +136,7 @@ def line_containing(process: subprocess.Popen[bytes], text: str) -> str:
 def test_the_service_serves_on_uvloop_unless_asyncio_is_asked_for(tmp_path: Path, choice: str,
                                                                   expected: str):
     port = free_port()
-    env = service_environment(ARMADA_HOST="127.0.0.1", ARMADA_PORT=str(port),
-                              ARMADA_DB_PATH=str(tmp_path / "armada.db"), ARMADA_LOG_LEVEL="INFO",
-                              ARMADA_EVENT_LOOP=choice)
-    process = subprocess.Popen([sys.executable, "-m", "armada", "serve"], cwd=tmp_path, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
+    with serving(tmp_path, port, ARMADA_EVENT_LOOP=choice) as process:
         line = line_containing(process, "serving on")
         # A write and its broadcast go through the chosen loop's sockets and threads.
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -144,12 +150,6 @@ def test_the_service_serves_on_uvloop_unless_asyncio_is_asked_for(tmp_path: Path
         assert answer.startswith(b"HTTP/1.1 201 "), answer[:200]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=START_TIMEOUT) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stderr is not None
-        process.stderr.close()
 
 
 def test_uvloop_asked_for_where_it_does_not_import_exits_2_with_one_line(tmp_path: Path):
