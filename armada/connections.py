@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -121,8 +121,8 @@ class _Gate(asyncio.Protocol):
         if self._handler is not None:
             self._handler.connection_made(transport)
             return
-        assert isinstance(transport, asyncio.Transport)
-        self._linger = self._limit.refuse(transport)
+        # A stream transport, though uvloop's is not a subclass of asyncio.Transport.
+        self._linger = self._limit.refuse(cast(asyncio.Transport, transport))
 
     def data_received(self, data: bytes) -> None:
         if self._handler is not None:
