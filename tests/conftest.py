@@ -6,6 +6,7 @@ is set (with SQL_SERVER_NAME, SQL_SERVER_USER, SQL_SERVER_PASSWORD, SQL_SERVER_D
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,8 +20,20 @@ from aiohttp.test_utils import TestClient
 
 from armada.app import init_app
 from armada.config import Config, MssqlSettings, SqliteSettings, load_config
+from armada.serving import event_loop_factory
 
 MSSQL_ENABLED = bool(os.environ.get("ARMADA_TEST_MSSQL"))
+# The tests' event loop: the one the service serves on (armada.serving.event_loop_factory:
+# uvloop where installed), or another by name, as ARMADA_EVENT_LOOP chooses the service's.
+TEST_EVENT_LOOP = os.environ.get("ARMADA_TEST_EVENT_LOOP", "auto")
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
+                                  ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    factory = event_loop_factory(TEST_EVENT_LOOP)
+    if factory is None:
+        return {"asyncio": asyncio.new_event_loop}
+    return {"uvloop": factory}
 
 
 def mssql_settings() -> MssqlSettings:
