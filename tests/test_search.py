@@ -370,3 +370,46 @@ async def test_a_database_of_the_row_by_row_index_moves_to_the_queue_each_row_in
     # Indexed twice (old trigger and queue) or left in the index, this check fails.
     await asyncio.to_thread(integrity_check, path)
     assert await asyncio.to_thread(index_matches, path, '"timeout"') == 0
+
+
+async def test_events_queued_for_the_index_when_the_service_is_killed_are_found_and_indexed_after(
+        tmp_path: Path):
+    path = tmp_path / "armada.db"
+    service = ServiceProcess(path, tmp_path)
+    expected: list[str] = []
+    try:
+        # The kill must come before the background indexing's next turn (every 0.5 s):
+        # tried again, with new events, in the rare case it did not.
+        for attempt in range(5):
+            await asyncio.to_thread(service.start)
+            async with aiohttp.ClientSession() as session:
+                if attempt == 0:
+                    async with session.post(f"{service.url}/api/jobs/",
+                                            json=job_body("job-1", "run-1")) as response:
+                        assert response.status == 201
+                events = [event_body(f"e{attempt}-{n:03d}", "job-1",
+                                     event_content=f"killed-{n:03d} timeout") for n in range(200)]
+                async with session.post(f"{service.url}/api/events/batch",
+                                        json={"events": events}) as response:
+                    assert response.status == 201
+            await asyncio.to_thread(service.kill)
+            expected += [f"e{attempt}-{n:03d}" for n in range(100, 200)]
+            if await asyncio.to_thread(queued_rows, path):
+                break
+        else:
+            raise AssertionError("the events were indexed before every kill")
+
+        await asyncio.to_thread(service.start)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{service.url}/api/events/?q=killed-1&limit=1000") as response:
+                found = uuids((await response.json())["events"])
+            await indexed(path)
+            async with session.get(f"{service.url}/api/events/?q=killed-1&limit=1000") as response:
+                found_indexed = uuids((await response.json())["events"])
+    finally:
+        await asyncio.to_thread(service.stop)
+
+    # One instant for all: newest first is then the greatest uuid first.
+    assert found == sorted(expected, reverse=True)
+    assert found_indexed == found
+    await asyncio.to_thread(integrity_check, path)
