@@ -23,8 +23,7 @@ from aiohttp import web
 
 from armada import const
 from armada.http.deadlines import answer_started
-from armada.http.parsing import keyset_pages, load_match, load_query
-from armada.http.request_log import request_id_of
+from armada.http.parsing import keyset_pages, load_match, load_query, write_chunks
 from armada.http.schemas import event_out, export_query, job_out, run_out, run_path
 from armada.jsonutil import encode
 from armada.keys import store_key
@@ -59,28 +58,10 @@ async def export_run(request: web.Request) -> web.StreamResponse:
         await response.write(encoder([("header", {})]))
     await response.write(encoder([("run", run)]))
     items = run_contents(store, run_uuid)
-    sent = 1
     try:
-        while True:
-            try:
-                chunk = await anext(items, None)
-            except Exception as error:
-                log.error("%s %s: export cut after %d records, the rest could not be read: %s "
-                          "id=%s", request.method, request.path, sent, error,
-                          request_id_of(request))
-                if request.transport is not None:
-                    request.transport.abort()
-                return response
-            if chunk is None:
-                break
-            try:
-                await response.write(encoder(chunk))
-            except ConnectionError:
-                log.debug("%s %s: the client left after %d records", request.method,
-                          request.path, sent)
-                return response
-            sent += len(chunk)
-        await response.write_eof()
+        if await write_chunks(request, response, items, encoder, sent=1, what="export",
+                              unit="records"):
+            await response.write_eof()
     except ConnectionError:
         log.debug("%s %s: the client left before the end", request.method, request.path)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -131,31 +131,58 @@ async def _stream_list(request: web.Request, response: web.StreamResponse,
                        read: list[list[Any] | None], chunks: AsyncGenerator[list[Any], None]
                        ) -> None:
     """Write `read`, then the rest of `chunks`, as one JSON list into a begun answer."""
-    sent, opening = 0, b"["
+    opened = False
+
+    def items(chunk: list[Any]) -> bytes:
+        # A list's JSON without its brackets: its items, comma-separated.
+        nonlocal opened
+        body = encode(chunk)[1:-1]
+        if not body:
+            return b""
+        separator, opened = (b"," if opened else b"["), True
+        return separator + body
+
+    if not await write_chunks(request, response, _after(read, chunks), items):
+        return
+    try:
+        await response.write_eof(b"]" if opened else b"[]")
+    except ConnectionError:
+        log.debug("%s %s: the client left before the end", request.method, request.path)
+
+
+async def _after(read: list[list[Any] | None], chunks: AsyncGenerator[list[Any], None]
+                 ) -> AsyncGenerator[list[Any], None]:
+    for chunk in read:
+        if chunk is not None:
+            yield chunk
+    async for chunk in chunks:
+        yield chunk
+
+
+async def write_chunks(request: web.Request, response: web.StreamResponse,
+                       chunks: AsyncIterator[list[Any]], encode_chunk: Callable[[list[Any]], bytes],
+                       sent: int = 0, what: str = "answer", unit: str = "items") -> bool:
+    """Write each chunk of `chunks` as `encode_chunk` makes it into a begun answer; True when
+    every one was written. One that cannot be read (or encoded) cuts the connection, logged,
+    so that the client sees an incomplete answer; a client that left ends it quietly."""
     while True:
         try:
-            chunk = read.pop(0) if read else await anext(chunks, None)
+            chunk = await anext(chunks, None)
             if chunk is None:
-                break
-            # A list's JSON without its brackets: its items, comma-separated.
-            items = encode(chunk)[1:-1]
+                return True
+            data = encode_chunk(chunk)
         except Exception as error:
-            log.error("%s %s: answer cut after %d items, the rest could not be read: %s "
-                      "id=%s", request.method, request.path, sent, error,
+            log.error("%s %s: %s cut after %d %s, the rest could not be read: %s id=%s",
+                      request.method, request.path, what, sent, unit, error,
                       request_id_of(request))
             if request.transport is not None:
                 request.transport.abort()
-            return
+            return False
         try:
-            if items:
-                await response.write(opening + items)
-                opening = b","
+            if data:
+                await response.write(data)
         except ConnectionError:
-            log.debug("%s %s: the client left after %d items", request.method, request.path,
-                      sent)
-            return
+            log.debug("%s %s: the client left after %d %s", request.method, request.path,
+                      sent, unit)
+            return False
         sent += len(chunk)
-    try:
-        await response.write_eof(b"]" if opening == b"," else b"[]")
-    except ConnectionError:
-        log.debug("%s %s: the client left before the end", request.method, request.path)
