@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from armada import const
+from armada.background import running
 from armada.errors import StoreUnavailable
 from armada.keys import config_key, metrics_key, store_key
 from armada.store import Store
@@ -62,13 +63,8 @@ async def lost_jobs_task(app: web.Application) -> AsyncIterator[None]:
     if not stale_after:  # None or 0: off
         yield
         return
-    task = asyncio.create_task(_keep_sweeping(app, stale_after), name="lost_jobs")
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async with running(_keep_sweeping(app, stale_after), "lost_jobs"):
+        yield
 
 
 async def _keep_sweeping(app: web.Application, stale_after: float) -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from armada import const
+from armada.background import running
 from armada.config import Config
 from armada.datetimes import format_datetime
 from armada.errors import StoreUnavailable
@@ -83,14 +84,9 @@ async def retention_task(app: web.Application) -> AsyncIterator[None]:
     if config.retention_days is None:
         yield
         return
-    task = asyncio.create_task(_keep_purging(app, timedelta(days=config.retention_days),
-                                             config.retention_interval), name="retention")
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async with running(_keep_purging(app, timedelta(days=config.retention_days),
+                                     config.retention_interval), "retention"):
+        yield
 
 
 async def _keep_purging(app: web.Application, age: timedelta, interval: float) -> None:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from armada import const
+from armada.background import running
 from armada.errors import StoreUnavailable
 from armada.keys import store_key
 from armada.store import Store
@@ -27,13 +28,8 @@ log = logging.getLogger(__name__)
 
 
 async def search_index_task(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(keep_search_index(app[store_key]), name="search-index")
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async with running(keep_search_index(app[store_key]), "search-index"):
+        yield
 
 
 async def keep_search_index(store: Store) -> None:
