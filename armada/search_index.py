@@ -44,7 +44,7 @@ async def keep_search_index(store: Store) -> None:
 async def index_queue(store: Store, chunk_rows: int = const.SEARCH_QUEUE_CHUNK) -> None:
     """Index every queued event, a chunk per write transaction."""
     try:
-        while (await store.search_index_state())["queued_rows"]:
+        while (await store.search_index_state())["queued"]:
             await store.index_queued_events(chunk_rows)
     except StoreUnavailable as error:
         log.warning("search index: database unavailable, queued events wait: %s",

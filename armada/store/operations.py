@@ -357,7 +357,7 @@ def _likes(terms: list[str]) -> dict[str, str | None]:
 
 def search_index_state(tx: Transaction) -> Record:
     """`indexed` (the database has a search index), `pending_rows` (rows that predate it and
-    that it still lacks) and `queued_rows` (new rows waiting for index_queued_events)."""
+    that it still lacks) and `queued` (whether new rows wait for index_queued_events)."""
     state = tx.one("search_index_state")
     assert state is not None  # an aggregate, or a SELECT without FROM: one row
     return state
