@@ -46,18 +46,15 @@ class Purged(NamedTuple):
     changes: tuple[Change, ...]
 
 
-# What a write operation answers: create_events answers one Written per event, in order;
-# purge_run None when the run was already gone.
-WriteResult = Written | Purged | list[Written] | None
-
-
-def changes_of(result: WriteResult) -> tuple[Change, ...]:
-    """The changes a write answered, in the order they were made."""
-    if result is None:
-        return ()
+def changes_of(result: object) -> tuple[Change, ...]:
+    """The changes a write answered, in the order they were made: a Written or a Purged
+    has them, create_events answers a list of Written (one per event); any other answer
+    (None, a lease's bool) is of a write the stream does not show."""
+    if isinstance(result, Written | Purged):
+        return result.changes
     if isinstance(result, list):
         return tuple(change for written in result for change in written.changes)
-    return result.changes
+    return ()
 
 
 class Sink(Protocol):

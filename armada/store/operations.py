@@ -400,11 +400,10 @@ def search_jobs(tx: Transaction, text: str, run_uuid: str | None, page: int, pag
 LOST = "Lost"
 
 
-def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> Written:
-    """`created`: whether `holder` holds the lease `name` for the next `seconds` (taken or
-    kept). A write like the others, that changes nothing the stream shows."""
-    held = bool(tx.execute("take_lease", lease=name, holder=holder, seconds=seconds))
-    return Written({"lease": name, "holder": holder}, held, ())
+def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> bool:
+    """Whether `holder` holds the lease `name` for the next `seconds` (taken or kept). A write
+    like the others, that changes nothing the stream shows."""
+    return bool(tx.execute("take_lease", lease=name, holder=holder, seconds=seconds))
 
 
 def stale_jobs(tx: Transaction, stale_seconds: float, limit: int) -> list[str]:

@@ -293,8 +293,7 @@ class Store:
     # Lost jobs (armada/lost_jobs.py)
 
     async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
-        lease = await self._call(operations.take_lease, name, holder, seconds, write=True)
-        return lease.created
+        return await self._call(operations.take_lease, name, holder, seconds, write=True)
 
     async def stale_jobs(self, stale_seconds: float, limit: int) -> list[str]:
         return await self._call(operations.stale_jobs, stale_seconds, limit, write=False)
