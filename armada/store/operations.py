@@ -200,16 +200,28 @@ def list_events_page(tx: Transaction, job_uuid: str | None, limit: int,
 
     `until` is folded into the position: `(until, "")` precedes every event at `until`.
     """
-    between = _between(since, until)
-    position = (between["until"], "")
-    if before is not None:
-        position = min(position, before)
-    keyset = {"event_status": status, "since": between["since"], "before_datetime": position[0],
-              "before_uuid": position[1], "limit": limit + 1}
+    keyset = _event_keyset(limit, before, status, since, until)
     if job_uuid is None:
         rows = tx.all("list_events_page", **keyset)
     else:
         rows = tx.all("list_events_of_job_page", job_uuid=job_uuid, **keyset)
+    return _event_page(rows, limit)
+
+
+def _event_keyset(limit: int, before: EventPosition | None, status: str | None,
+                  since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    """The parameters of an events page query: one row more than `limit`, to tell whether
+    a next page exists."""
+    between = _between(since, until)
+    position = (between["until"], "")
+    if before is not None:
+        position = min(position, before)
+    return {"event_status": status, "since": between["since"], "before_datetime": position[0],
+            "before_uuid": position[1], "limit": limit + 1}
+
+
+def _event_page(rows: list[Record], limit: int) -> tuple[list[Record], EventPosition | None]:
+    """The page of `rows` (read with _event_keyset) and where the next one starts."""
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
@@ -317,12 +329,7 @@ def search_events_page(tx: Transaction, terms: list[str], job_uuid: str | None, 
     index when it is complete and a term has 3 characters or more, else by LIKE."""
     if not 1 <= len(terms) <= MAX_SEARCH_TERMS:
         raise ValueError(f"a search takes 1 to {MAX_SEARCH_TERMS} terms")
-    between = _between(since, until)
-    position = (between["until"], "")
-    if before is not None:
-        position = min(position, before)
-    keyset = {"event_status": status, "since": between["since"], "before_datetime": position[0],
-              "before_uuid": position[1], "limit": limit + 1}
+    keyset = _event_keyset(limit, before, status, since, until)
     indexed = [term for term in terms if len(term) >= SEARCH_INDEXED_TERM]
     state = tx.one("search_index_state")
     if indexed and state is not None and state["indexed"] and not state["pending_rows"]:
@@ -343,10 +350,7 @@ def search_events_page(tx: Transaction, terms: list[str], job_uuid: str | None, 
     else:
         rows = tx.all("search_events_of_job_like_page", job_uuid=job_uuid, **keyset,
                       **_likes(terms))
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], (last["event_datetime"], last["event_uuid"])
+    return _event_page(rows, limit)
 
 
 def _likes(terms: list[str]) -> dict[str, str | None]:
