@@ -16,13 +16,13 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import Any, get_args
 
 from armada.jsonutil import dumps
+from armada.store.changes import ChangeType
 
-MESSAGE_TYPES = (
-    "new_run", "new_job", "new_event", "update_job_status", "update_event_status", "delete_run",
-)
+# A message for each kind of change the store hands over.
+MESSAGE_TYPES: tuple[str, ...] = get_args(ChangeType)
 RESYNC = "resync"
 # A resync reason: a COMMIT failed with the connection, so changes may be stored unannounced.
 COMMIT_UNKNOWN = "commit_unknown"
