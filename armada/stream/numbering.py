@@ -38,9 +38,6 @@ class Numbering(Protocol):
     async def backlog(self, cursor: Cursor | None) -> list[Message]:
         """What a client resuming from `cursor` missed; or a resync saying why it cannot."""
 
-    def resync(self, reason: str) -> None:
-        """Tell this process's subscribers at once, unnumbered, to reload."""
-
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -73,9 +70,6 @@ class LocalNumbering:
         if reason is not None:
             return [resync_message(self.seq, self.epoch, reason, cursor.since)]
         return self._ring.after(cursor.since)
-
-    def resync(self, reason: str) -> None:
-        self._deliver(resync_message(self.seq, self.epoch, reason, None))
 
     async def start(self) -> None:
         return None

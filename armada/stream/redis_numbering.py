@@ -105,14 +105,14 @@ def _seq_of(entry_id: str) -> int:
 class RedisNumbering:
     """The deployment's numbering (`armada.stream.numbering.Numbering`), kept in Redis."""
 
-    def __init__(self, url: str, ring_size: int, deliver: Deliver,
-                 prefix: str = const.REDIS_KEY_PREFIX, *,
+    def __init__(self, url: str, ring_size: int, deliver: Deliver, *,
                  ring_bytes: int = const.WS_BUFFER_BYTES) -> None:
         self.epoch = new_epoch()  # until Redis says which epoch the deployment is in
         self.seq = 0
         self._deliver = deliver
         self._ring_size = ring_size
         self._ring_bytes = ring_bytes
+        prefix = const.REDIS_KEY_PREFIX
         self._keys = [f"{prefix}:epoch", f"{prefix}:seq", f"{prefix}:ring",
                       f"{prefix}:ring_bytes"]
         self._channel = f"{prefix}:messages"
@@ -217,7 +217,7 @@ class RedisNumbering:
             self._publisher_lost = True
             self._outbox.clear()
             self._outbox_bytes = 0
-            self.resync(UNAVAILABLE)
+            self._resync(UNAVAILABLE)
 
     # Listening
 
@@ -233,7 +233,7 @@ class RedisNumbering:
                 if self._listener_down:
                     log.warning("Redis is back; subscribers resync at seq %d", seq)
                     self._listener_down = False
-                    self.resync(RECONNECTED)
+                    self._resync(RECONNECTED)
                 self._listening.set()
                 delay = const.REDIS_RETRY_FIRST_SECONDS
                 async for item in pubsub.listen():
@@ -243,7 +243,7 @@ class RedisNumbering:
                 if not self._listener_down:
                     log.warning("lost Redis (%s); subscribers resync, retrying", error)
                     self._listener_down = True
-                    self.resync(UNAVAILABLE)
+                    self._resync(UNAVAILABLE)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, const.REDIS_RETRY_MAX_SECONDS)
             finally:
@@ -268,7 +268,8 @@ class RedisNumbering:
                 return [parse_entry(entry) for entry in entries]
         return [resync_message(self.seq, self.epoch, UNAVAILABLE, cursor.since)]
 
-    def resync(self, reason: str) -> None:
+    def _resync(self, reason: str) -> None:
+        """Tell this process's subscribers at once, unnumbered, to reload."""
         self._deliver(resync_message(self.seq, self.epoch, reason, None))
 
     def _received(self, message: Message) -> None:

@@ -47,10 +47,9 @@ class Subscriber:
 
     def __init__(self, ws: web.WebSocketResponse, name: str, max_pending: int,
                  abort: Callable[[], None], stream_filter: StreamFilter,
-                 max_pending_bytes: int = const.WS_MAX_PENDING_BYTES,
-                 writes: Writes | None = None) -> None:
+                 max_pending_bytes: int, writes: Writes) -> None:
         self.ws = ws
-        self._writes = writes or Writes()
+        self._writes = writes
         self.name = name
         self.filter = stream_filter
         self._everything = stream_filter == EVERYTHING
@@ -199,9 +198,6 @@ class Subscribers:
 
     def deliver(self, message: Message) -> None:
         """Queue a numbered message to every subscriber that takes it; never waits."""
-        self._fan_out(message)
-
-    def _fan_out(self, message: Message) -> None:
         outgoing = Outgoing(message)
         size = message_size(message)
         queued = 0
