@@ -24,10 +24,12 @@ from urllib.parse import quote
 
 import aiohttp
 
+from armada import const
 from armada.client import TOKEN_VARIABLE, clean_token
 from armada.tail import DEFAULT_URL, split_token
 
-IMPORT_BATCH = 1000  # const.MAX_BATCH_EVENTS: what one POST /api/events/batch takes
+# What one POST /api/events/batch takes.
+IMPORT_BATCH = const.MAX_BATCH_EVENTS
 REQUEST_TIMEOUT_SECONDS = 60.0
 RECORD_FIELDS = {
     "run": ("run_uuid", "run_datetime"),
