@@ -111,12 +111,34 @@ async def refusal_reason(session: aiohttp.ClientSession, address: str,
                 body = await response.json(content_type=None)
     except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
         pass
-    if not (isinstance(body, dict) and body.get("detail")):
-        return f"{error.status} {error.message}"
-    reason = f"{error.status} {body.get('error')}: {body['detail']}"
-    if body.get("fields"):
+    reason = describe(error.status, body, error.message)
+    if isinstance(body, dict) and body.get("detail") and body.get("fields"):
         reason += f" {json.dumps(body['fields'], ensure_ascii=False)}"
     return reason
+
+
+def describe(status: int, body: Any, otherwise: str | None = None) -> str:
+    """An error answer in one line: its status, code and detail (the service's JSON error),
+    else its status and `otherwise` (the reason phrase)."""
+    if isinstance(body, dict) and body.get("detail"):
+        return f"{status} {body.get('error')}: {body['detail']}"
+    return f"{status} {otherwise}" if otherwise is not None else f"{status}"
+
+
+def bearer_headers(token: str | None) -> dict[str, str]:
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
+def url_and_token(parser: argparse.ArgumentParser, args: argparse.Namespace
+                  ) -> tuple[str, str | None]:
+    """`--url` without a `?token=` in it, and the token: `--token`, else the URL's, else
+    ARMADA_TOKEN (a malformed one is a usage error)."""
+    url, url_token = split_token(args.url)
+    try:
+        return url, clean_token(args.token or url_token or os.environ.get(TOKEN_VARIABLE))
+    except ValueError as error:
+        parser.error(str(error))
+        raise  # parser.error exits
 
 
 async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO,
@@ -124,8 +146,7 @@ async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO,
     """Print the stream until interrupted; 2 when the server refuses the request."""
     cursor: tuple[str, int] | None = None
     delay = RETRY_FIRST_SECONDS
-    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(headers=headers) as session:
+    async with aiohttp.ClientSession(headers=bearer_headers(token)) as session:
         while True:
             address = stream_url(url, run_uuid, cursor)
             try:
@@ -164,11 +185,7 @@ def main(argv: list[str]) -> int:
         f"bearer token, for a service with read tokens; default: a ?token= in --url, else"
         f" {TOKEN_VARIABLE} (which, unlike an argument, other users cannot see in ps)"))
     args = parser.parse_args(argv)
-    url, url_token = split_token(args.url)
-    try:
-        token = clean_token(args.token or url_token or os.environ.get(TOKEN_VARIABLE))
-    except ValueError as error:
-        parser.error(str(error))
+    url, token = url_and_token(parser, args)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(tail(url, args.run, sys.stdout, sys.stderr, token))
     return 0

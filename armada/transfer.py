@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,8 +24,8 @@ from urllib.parse import quote
 import aiohttp
 
 from armada import const
-from armada.client import TOKEN_VARIABLE, clean_token
-from armada.tail import DEFAULT_URL, split_token
+from armada.client import TOKEN_VARIABLE
+from armada.tail import DEFAULT_URL, bearer_headers, describe, url_and_token
 
 # What one POST /api/events/batch takes.
 IMPORT_BATCH = const.MAX_BATCH_EVENTS
@@ -57,18 +56,12 @@ def api_url(url: str, path: str) -> str:
     return url.rstrip("/") + "/" + path.lstrip("/")
 
 
-def _headers(token: str | None) -> dict[str, str]:
-    return {} if token is None else {"Authorization": f"Bearer {token}"}
-
-
 async def _reason(response: aiohttp.ClientResponse) -> str:
     try:
         body = await response.json(content_type=None)
     except (ValueError, aiohttp.ClientError):
         body = None
-    if isinstance(body, dict) and body.get("detail"):
-        return f"{response.status} {body.get('error')}: {body['detail']}"
-    return f"{response.status} {response.reason}"
+    return describe(response.status, body, response.reason)
 
 
 async def export_run(url: str, run_uuid: str, kind: str, out: BinaryIO,
@@ -76,7 +69,7 @@ async def export_run(url: str, run_uuid: str, kind: str, out: BinaryIO,
     """Write the run's export to `out` as it arrives; Refused when the service says no."""
     address = api_url(url, f"api/runs/{quote(run_uuid, safe='')}/export")
     timeout = aiohttp.ClientTimeout(total=None, sock_read=REQUEST_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(headers=_headers(token), timeout=timeout) as session:
+    async with aiohttp.ClientSession(headers=bearer_headers(token), timeout=timeout) as session:
         async with session.get(address, params={"format": kind}) as response:
             if response.status != 200:
                 raise Refused(await _reason(response))
@@ -128,7 +121,7 @@ class Importer:
             self.report.existing["event"] += len(body["existing"])
             return
         if status not in (404, 409, 422):
-            raise Refused(self._describe(status, body))
+            raise Refused(describe(status, body))
         # One event failed the whole batch: send each alone, so only that one is reported.
         for event in batch:
             await self._create("event", event)
@@ -145,9 +138,9 @@ class Importer:
                 self._conflict(kind, record, f"stored with run_datetime {body.get('run_datetime')}"
                                              f", the file says {record.get('run_datetime')}")
         elif status in (404, 409, 422):
-            self._conflict(kind, record, self._describe(status, body))
+            self._conflict(kind, record, describe(status, body))
         else:
-            raise Refused(self._describe(status, body))
+            raise Refused(describe(status, body))
 
     def _conflict(self, kind: str, record: dict[str, Any], why: str) -> None:
         line = f"{kind} {record.get(f'{kind}_uuid')}: {why}"
@@ -162,17 +155,12 @@ class Importer:
                 answer = None
             return response.status, answer
 
-    @staticmethod
-    def _describe(status: int, body: Any) -> str:
-        if isinstance(body, dict) and body.get("detail"):
-            return f"{status} {body.get('error')}: {body['detail']}"
-        return f"{status}"
 
 
 async def import_file(url: str, lines: Iterator[str], err: TextIO,
                       token: str | None = None) -> ImportReport:
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(headers=_headers(token), timeout=timeout) as session:
+    async with aiohttp.ClientSession(headers=bearer_headers(token), timeout=timeout) as session:
         importer = Importer(session, url, err)
         for kind, record in read_export(lines):
             await importer.add(kind, record)
@@ -186,16 +174,6 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
         f"bearer token; default: a ?token= in --url, else {TOKEN_VARIABLE}"))
 
 
-def _url_and_token(parser: argparse.ArgumentParser, args: argparse.Namespace
-                   ) -> tuple[str, str | None]:
-    url, url_token = split_token(args.url)
-    try:
-        return url, clean_token(args.token or url_token or os.environ.get(TOKEN_VARIABLE))
-    except ValueError as error:
-        parser.error(str(error))
-        raise  # parser.error exits
-
-
 def export_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="armada export", description="Write a run, its jobs and events to stdout.")
@@ -203,7 +181,7 @@ def export_main(argv: list[str]) -> int:
     parser.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
     _connection_options(parser)
     args = parser.parse_args(argv)
-    url, token = _url_and_token(parser, args)
+    url, token = url_and_token(parser, args)
     try:
         asyncio.run(export_run(url, args.run, args.format, sys.stdout.buffer, token))
     except Refused as error:
@@ -221,7 +199,7 @@ def import_main(argv: list[str]) -> int:
     parser.add_argument("file", metavar="FILE", help="an NDJSON export; - for stdin")
     _connection_options(parser)
     args = parser.parse_args(argv)
-    url, token = _url_and_token(parser, args)
+    url, token = url_and_token(parser, args)
     try:
         if args.file == "-":
             report = asyncio.run(import_file(url, iter(sys.stdin), sys.stderr, token))
