@@ -88,3 +88,35 @@ async def test_each_app_has_its_own_registry(make_client: Any) -> None:
 
     assert value(await scrape(second), "armada_http_requests_total", route="/api/runs",
                  method="POST", status="201") == 0
+
+
+def test_tallies_expose_what_prometheus_clients_own_counter_and_histogram_would() -> None:
+    # The same observations, bounds exactly among them, through the library's classes and
+    # through ours: the same samples (but the creation times) in the scrape's text.
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from armada.metrics import LATENCY_BUCKETS, Metrics
+
+    theirs = CollectorRegistry()
+    counts = Counter("armada_http_requests", "HTTP requests answered, by route template, "
+                     "method, status", ("route", "method", "status"), registry=theirs)
+    latency = Histogram("armada_http_request_duration_seconds", "Time to answer an HTTP "
+                        "request", ("route", "method"), buckets=LATENCY_BUCKETS,
+                        registry=theirs)
+    ours = Metrics()
+    observations = [("/api/runs", "POST", 201, bound) for bound in LATENCY_BUCKETS]
+    observations += [("/api/runs", "POST", 201, 0.0), ("/api/runs", "POST", 201, 31.0),
+                     ("/api/runs", "GET", 200, 0.0031), ("unmatched", "GET", 404, 0.2)]
+    for route, method, status, seconds in observations:
+        counts.labels(route, method, str(status)).inc()
+        latency.labels(route, method).observe(seconds)
+        ours.observe_request(route, method, status, seconds)
+
+    def samples(text: bytes) -> set[tuple[str, frozenset[tuple[str, str]], float]]:
+        return {(sample.name, frozenset(sample.labels.items()),
+                 -1.0 if sample.name.endswith("_created") else sample.value)
+                for family in text_string_to_metric_families(text.decode())
+                for sample in family.samples
+                if sample.name.startswith("armada_http_")}
+
+    assert samples(ours.exposition()) == samples(generate_latest(theirs))
