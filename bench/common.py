@@ -55,7 +55,8 @@ class Server:
     """A child process in its own process group, serving HTTP on 127.0.0.1:`port`."""
 
     def __init__(self, argv: list[str], env: dict[str, str], port: int,
-                 ready_path: str = "/", wrapped: bool = False, cwd: Path = REPO_ROOT) -> None:
+                 ready_path: str = "/", wrapped: bool = False, cwd: Path = REPO_ROOT,
+                 start_timeout: float = START_TIMEOUT) -> None:
         self.port = port
         self.wrapped = wrapped
         self.url = f"http://127.0.0.1:{port}"
@@ -64,7 +65,7 @@ class Server:
             argv, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._wait_until_answering(ready_path)
+        self._wait_until_answering(ready_path, start_timeout)
 
     @property
     def pid(self) -> int:
@@ -126,8 +127,8 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _wait_until_answering(self, path: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
+    def _wait_until_answering(self, path: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n"
@@ -138,7 +139,7 @@ class Server:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"server did not answer on {self.url} within {START_TIMEOUT}s")
+        raise RuntimeError(f"server did not answer on {self.url} within {timeout}s")
 
 
 def start_service(db_path: Path, profile: Path | None = None,
@@ -150,11 +151,7 @@ def start_service(db_path: Path, profile: Path | None = None,
     (its CPU then counts in the figures too: use it to look, not to measure).
     """
     port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("ARMADA_", "SQL_SERVER_"))}
-    env.update(ARMADA_DB_PATH=str(db_path), ARMADA_PORT=str(port), ARMADA_HOST="127.0.0.1",
-               ARMADA_LOG_LEVEL="WARNING", ARMADA_EVENT_LOOP=EVENT_LOOP,
-               PYTHONPATH=os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")])))
+    env = service_env(db_path, port, checkout)
     argv = [sys.executable, "-m", "armada", "serve"]
     if profile is not None:
         py_spy = str(Path(sys.executable).parent / "py-spy")
@@ -163,6 +160,17 @@ def start_service(db_path: Path, profile: Path | None = None,
     # `python -m` looks in the working directory first: the checkout's package, not ours.
     return Server(argv, env, port, ready_path="/api/runs/", wrapped=profile is not None,
                   cwd=checkout)
+
+
+def service_env(db_path: Path, port: int, checkout: Path = REPO_ROOT) -> dict[str, str]:
+    """The environment of `checkout`'s service on SQLite at `db_path`, 127.0.0.1:`port`:
+    none of ours inherited, logging warnings only, `EVENT_LOOP`, `checkout` on the path."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("ARMADA_", "SQL_SERVER_"))}
+    env.update(ARMADA_DB_PATH=str(db_path), ARMADA_PORT=str(port), ARMADA_HOST="127.0.0.1",
+               ARMADA_LOG_LEVEL="WARNING", ARMADA_EVENT_LOOP=EVENT_LOOP,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")])))
+    return env
 
 
 def start_seed(db_path: Path) -> Server:
