@@ -6,8 +6,9 @@ This runs each server under callgrind with counting off, sends a warm-up, then c
 every instruction of the server's threads over `--requests` requests of the agent workload
 (bench/ingest.py's first agent: a job, ten events, a status, over and over), sent one
 after another on one keep-alive connection. It prints the instructions per request of
-each thread (main: the event loop; writer: the store's writer thread, the first thread the
-service starts; other: the readers and executors), each service's as a multiple of the
+each thread (main: the event loop; writer: the store's writer thread, taken to be the
+busiest thread after main, as the workload is all writes; other: the readers and executors,
+and on asyncio's loop its default executor), each service's as a multiple of the
 bare aiohttp app's and, with --other, this checkout's as a multiple of the other's.
 
 What counts: the instructions the server process executes in user space (Python, aiohttp,
@@ -52,9 +53,11 @@ ANSWER_TIMEOUT = 60.0
 # The service indexes queued events for search every 0.5 s (SEARCH_QUEUE_SECONDS): counting
 # starts once the warm-up's are indexed and ends once the counted requests' are.
 SETTLE_SECONDS = 1.5
-# callgrind numbers threads in the order they start; any thread not named is "other".
-SERVICE_THREADS = {1: "main", 2: "writer"}
-BARE_THREADS = {1: "main"}
+# callgrind numbers threads in the order they start: the event loop's is 1. Which number the
+# writer gets depends on the loop (asyncio's default executor may start first).
+MAIN_THREAD = 1
+SERVICE_ROLES = ("main", "writer", "other")
+BARE_ROLES = ("main", "other")
 
 # Starts a server: its command line goes after `wrapper`, its database into `folder`.
 Starter = Callable[[list[str], Path], Server]
@@ -63,7 +66,7 @@ Starter = Callable[[list[str], Path], Server]
 class Target(NamedTuple):
     label: str
     start: Starter
-    threads: dict[int, str]  # names of threads by number; the rest are "other"
+    roles: tuple[str, ...]  # "main", then the busiest other thread's role if any; "other" last
 
 
 def callgrind(out: Path) -> list[str]:
@@ -147,12 +150,18 @@ def thread_totals(out: Path, pid: int) -> dict[int, int]:
     return totals
 
 
-def by_role(totals: dict[int, int], names: dict[int, str]) -> dict[str, int]:
-    """Instructions per role: the roles in `names`, then "other" for every thread not named."""
-    roles = dict.fromkeys([*names.values(), "other"], 0)
-    for thread, instructions in totals.items():
-        roles[names.get(thread, "other")] += instructions
-    return roles
+def by_role(totals: dict[int, int], roles: tuple[str, ...]) -> dict[str, int]:
+    """Instructions per role: main (the event loop's thread), then the busiest of the others
+    as the next role named (the writer), then "other" for every remaining thread."""
+    named = dict.fromkeys(roles, 0)
+    named["main"] = totals.get(MAIN_THREAD, 0)
+    others = sorted((count for thread, count in totals.items() if thread != MAIN_THREAD),
+                    reverse=True)
+    middle = [role for role in roles if role not in ("main", "other")]
+    for role in middle:
+        named[role] = others.pop(0) if others else 0
+    named["other"] = sum(others)
+    return named
 
 
 def main() -> None:
@@ -168,13 +177,13 @@ def main() -> None:
     args = parser.parse_args()
 
     targets = {
-        "bare": Target("bare app", start_bare, BARE_THREADS),
+        "bare": Target("bare app", start_bare, BARE_ROLES),
         "this": Target(f"this checkout ({REPO_ROOT})", service_starter(REPO_ROOT),
-                       SERVICE_THREADS),
+                       SERVICE_ROLES),
     }
     if args.other:
         targets["other"] = Target(f"other ({args.other.resolve()})",
-                                  service_starter(args.other.resolve()), SERVICE_THREADS)
+                                  service_starter(args.other.resolve()), SERVICE_ROLES)
     figures = Figures()
     with tempfile.TemporaryDirectory(prefix="armada-callgrind-") as scratch:
         root = args.keep or Path(scratch)
@@ -184,7 +193,7 @@ def main() -> None:
             for key, target in targets.items():
                 out = root / f"{key}-{rep}"
                 out.mkdir(parents=True, exist_ok=True)
-                roles = by_role(count(target.start, args.requests, out), target.threads)
+                roles = by_role(count(target.start, args.requests, out), target.roles)
                 total[key] = sum(roles.values()) / args.requests
                 figures.add(target.label, "total", total[key] / 1000)
                 for role, instructions in roles.items():
