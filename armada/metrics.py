@@ -13,6 +13,7 @@ the families and the registry stay the library's.
 
 from __future__ import annotations
 
+import os
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterator
@@ -46,7 +47,7 @@ class Metrics:
             "Time from asking the store to its answer (queueing included), by operation",
             ("operation",))
         self.registry.register(_Tallies((self.requests, self.latency, self.db_operations,
-                                         self.db_latency)))
+                                         self.db_latency), created_series()))
         self.jobs_lost = Counter(
             "armada_jobs_lost", "Jobs this replica marked Lost (no report for "
             "ARMADA_JOB_STALE_AFTER)", registry=self.registry,
@@ -102,10 +103,11 @@ class Tally:
         else:
             series[0] += 1
 
-    def family(self) -> CounterMetricFamily:
+    def family(self, with_created: bool) -> CounterMetricFamily:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
         for key, (count, created) in self._series.items():
-            family.add_metric([str(value) for value in key], count, created=created)
+            family.add_metric([str(value) for value in key], count,
+                              created=created if with_created else None)
         return family
 
 
@@ -128,24 +130,33 @@ class LatencyTally:
         counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         total[0] += seconds
 
-    def family(self) -> HistogramMetricFamily:
+    def family(self, with_created: bool) -> HistogramMetricFamily:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
         for key, (counts, (total, created)) in self._series.items():
             values = [str(value) for value in key]
             buckets = list(zip(BUCKET_NAMES, accumulate(counts), strict=True))
             family.add_metric(values, buckets, total)
-            labels = dict(zip(self.labels, values, strict=True))
-            family.add_sample(self.name + "_created", labels, created)
+            if with_created:
+                labels = dict(zip(self.labels, values, strict=True))
+                family.add_sample(self.name + "_created", labels, created)
         return family
 
 
+def created_series() -> bool:
+    """prometheus_client's documented switch: PROMETHEUS_DISABLE_CREATED_SERIES=true drops
+    the `_created` series, which its own classes read when imported and ours when built."""
+    disabled = os.environ.get("PROMETHEUS_DISABLE_CREATED_SERIES", "False")
+    return disabled.lower() not in ("true", "1", "t")
+
+
 class _Tallies(Collector):
-    def __init__(self, tallies: tuple[Tally | LatencyTally, ...]) -> None:
+    def __init__(self, tallies: tuple[Tally | LatencyTally, ...], with_created: bool) -> None:
         self._tallies = tallies
+        self._with_created = with_created
 
     def collect(self) -> Iterator[Any]:
         for tally in self._tallies:
-            yield tally.family()
+            yield tally.family(self._with_created)
 
 
 class _Readings(Collector):

@@ -120,3 +120,21 @@ def test_tallies_expose_what_prometheus_clients_own_counter_and_histogram_would(
                 if sample.name.startswith("armada_http_")}
 
     assert samples(ours.exposition()) == samples(generate_latest(theirs))
+
+
+def test_prometheus_clients_switch_drops_the_created_series_of_the_tallies_too(
+        monkeypatch: Any) -> None:
+    from armada.metrics import Metrics
+
+    monkeypatch.setenv("PROMETHEUS_DISABLE_CREATED_SERIES", "True")
+    metrics = Metrics()
+    metrics.observe_request("/api/runs", "POST", 201, 0.002)
+    metrics.observe_operation("create_run", 0.001, None)
+
+    names = {sample.name for family in text_string_to_metric_families(
+        metrics.exposition().decode()) for sample in family.samples}
+
+    assert "armada_http_requests_total" in names
+    assert "armada_db_operation_duration_seconds_count" in names
+    assert not any(name.startswith(("armada_http_", "armada_db_operation"))
+                   and name.endswith("_created") for name in names)
