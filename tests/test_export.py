@@ -8,19 +8,25 @@ import asyncio
 import csv
 import io
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from helpers import event_body, job_body
 from server_process import ServiceProcess, service_environment
+from test_legacy_tables import LEGACY_ROWS, LEGACY_TABLES
 
-from armada.http.export import EXPORT_CSV_COLUMNS
+from armada.app import init_app
+from armada.config import Config, SqliteSettings
+from armada.http import export
+from armada.http.export import EXPORT_CSV_COLUMNS, EXPORT_JOBS_CHUNK
 
 MB = 1024 * 1024
 MANY_EVENTS = 200_000  # bench/export.py runs the same at 1,000,000
@@ -188,3 +194,108 @@ def test_armada_export_writes_the_file_to_stdout(tmp_path: Path):
         assert "404" in missing.stderr and "nobody" in missing.stderr
     finally:
         service.stop()
+
+
+LIVE_JOBS = EXPORT_JOBS_CHUNK + 20
+# The newest job's events, 1 kB each: about 12 MB behind its line, more than the socket
+# buffers between the server and a reader that stops hold, so the server is still writing
+# its first page of jobs when the test adds a job to the run.
+FILLER_EVENTS = 12_000
+READER_RECEIVE_BUFFER = 64 * 1024
+
+
+def insert_live_run(db_path: Path) -> None:
+    """run-live: LIVE_JOBS jobs, three to a datetime (the uuid breaks the ties), two events
+    each, and FILLER_EVENTS more events on the newest job, the first one exported."""
+    newest = f"job-{LIVE_JOBS - 1:04d}"
+    connection = sqlite3.connect(db_path)
+    with connection:
+        connection.execute("INSERT INTO armada_runs VALUES ('run-live', ?)",
+                           ("2026-02-24 10:00:00.000000",))
+        connection.executemany("INSERT INTO armada_jobs VALUES (?, 'run-live', ?, 'agent', "
+                               "'Running')", [
+            (f"job-{j:04d}", f"2026-02-24 10:{j // 3 // 60:02d}:{j // 3 % 60:02d}.000000")
+            for j in range(LIVE_JOBS)])
+        connection.executemany("INSERT INTO armada_events VALUES (?, 'Step', ?, ?, 'Running')", [
+            (f"event-{j:04d}-{n}", f"job-{j:04d}", f"2026-02-24 10:30:0{n}.000000")
+            for j in range(LIVE_JOBS) for n in range(2)])
+        connection.executemany("INSERT INTO armada_events VALUES (?, ?, ?, ?, 'Running')", (
+            (f"filler-{n:05d}", "x" * 1000, newest,
+             f"2026-02-24 11:{n // 60000:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}000")
+            for n in range(FILLER_EVENTS)))
+    connection.close()
+
+
+def small_receive_buffer(addr_info: Any) -> socket.socket:
+    """The reader's socket, with a receive buffer the kernel does not grow: the server meets
+    back-pressure once a few megabytes are on their way."""
+    family, kind, proto, _, _ = addr_info
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, READER_RECEIVE_BUFFER)
+    return sock
+
+
+@pytest.fixture
+async def live_service(tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+    service = ServiceProcess(tmp_path / "armada.db", tmp_path)
+    await asyncio.to_thread(service.start)  # creates the tables
+    await asyncio.to_thread(insert_live_run, service.db_path)
+    yield service
+    await asyncio.to_thread(service.stop)
+
+
+async def test_a_job_added_to_the_run_during_its_export_shifts_no_job_into_the_export_twice(
+        live_service):
+    before = {f"job-{j:04d}" for j in range(LIVE_JOBS)}
+    connector = aiohttp.TCPConnector(socket_factory=small_receive_buffer)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async with session.get(f"{live_service.url}/api/runs/run-live/export") as response:
+            assert response.status == 200
+            lines = [json.loads(await response.content.readline())]
+            while lines[-1]["kind"] != "job":  # the first page of jobs has been read
+                lines.append(json.loads(await response.content.readline()))
+            added = job_body("job-added", "run-live", job_datetime="2026-02-24T12:00:00")
+            async with session.post(f"{live_service.url}/api/jobs/", json=added) as created:
+                assert created.status == 201, await created.text()
+            lines += [json.loads(line) async for line in response.content]
+
+    jobs = [line["job_uuid"] for line in lines if line["kind"] == "job"]
+    events = [line["event_uuid"] for line in lines if line["kind"] == "event"]
+    assert len(jobs) == len(set(jobs)), sorted(j for j in set(jobs) if jobs.count(j) > 1)
+    assert len(events) == len(set(events))
+    assert set(jobs) - {"job-added"} == before
+    assert len(events) == 2 * LIVE_JOBS + FILLER_EVENTS
+    # Newest first, as the jobs list shows them.
+    assert [j for j in jobs if j != "job-added"] == sorted(before, reverse=True)
+
+
+async def test_legacy_jobs_without_a_datetime_are_exported_after_the_dated_ones(
+        sqlite_path: Path, aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(export, "EXPORT_JOBS_CHUNK", 2)  # both parts over several reads
+    undated = [f"undated-job-{n}" for n in range(5)]
+    with sqlite3.connect(sqlite_path) as db:
+        for statement in LEGACY_TABLES + LEGACY_ROWS:
+            db.execute(statement)
+        db.execute("INSERT INTO armada_jobs VALUES ('old-job-2', 'old-run', "
+                   "'2026-02-24 10:35:00.000000', 'agent-7', 'Running')")
+        for job_uuid in reversed(undated):
+            db.execute("INSERT INTO armada_jobs VALUES (?, 'old-run', NULL, 'agent-7', "
+                       "'Success')", (job_uuid,))
+            db.execute("INSERT INTO armada_events VALUES (?, 'Done', ?, "
+                       "'2026-02-24 10:40:00.000000', 'Success')",
+                       (f"{job_uuid}-event", job_uuid))
+    client = await aiohttp_client(init_app(Config(database=SqliteSettings(path=sqlite_path))))
+
+    response = await client.get("/api/runs/old-run/export")
+    assert response.status == 200
+    lines = [json.loads(line) for line in (await response.text()).splitlines()]
+
+    jobs = [(line["job_uuid"], line["job_datetime"]) for line in lines if line["kind"] == "job"]
+    assert jobs == [("old-job-2", "2026-02-24T10:35:00.000Z"),
+                    ("old-job", "2026-02-24T10:31:00.500Z"),
+                    *((job_uuid, None) for job_uuid in undated)]
+    kinds = [(line["kind"], line.get("event_uuid") or line.get("job_uuid"))
+             for line in lines[1:]]
+    for job_uuid in undated:
+        position = kinds.index(("job", job_uuid))
+        assert kinds[position + 1] == ("event", f"{job_uuid}-event")

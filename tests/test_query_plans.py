@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 
 import pytest
+from test_legacy_tables import LEGACY_TABLES
 
 from armada.store.queries import load_queries
 
@@ -19,7 +20,8 @@ READS = [
     "count_jobs", "count_jobs_filtered", "count_jobs_of_run", "count_jobs_of_run_filtered",
     "count_runs", "count_runs_between", "get_event", "get_job", "get_run", "get_run_with_summary",
     "list_events_of_job_page", "list_events_page", "list_jobs", "list_jobs_filtered",
-    "list_jobs_of_run", "list_jobs_of_run_filtered", "list_runs", "list_runs_between",
+    "list_jobs_of_run", "list_jobs_of_run_filtered", "list_jobs_of_run_page", "list_runs",
+    "list_runs_between", "list_undated_jobs_of_run_page",
 ]
 PARAMETERS = {
     "limit": 10, "offset": 0, "run_uuid": "run-1", "job_uuid": "job-1", "event_uuid": "event-1",
@@ -27,6 +29,7 @@ PARAMETERS = {
     "job_status": "Failed", "job_associated_agent": "agent-1", "event_status": "Failed",
     "run_status": "Failed",
     "before_datetime": "2026-01-15 00:00:00.000000", "before_uuid": "event-9",
+    "after_uuid": "job-0",
 }
 # Sorting what is left is fine when it is one page of runs (at most 100 rows).
 SORTS_ONE_PAGE = {"list_runs", "list_runs_between"}
@@ -70,10 +73,26 @@ def test_every_read_reaches_its_table_through_an_index(connection, name):
     ("list_events_of_job_page", "ix_armada_events_job",
      "job_uuid=? AND event_datetime>? AND event_datetime<?"),
     ("list_events_page", "ix_armada_events_datetime", "event_datetime>? AND event_datetime<?"),
+    ("list_jobs_of_run_page", "ix_armada_jobs_run", "run_uuid=? AND job_datetime<?"),
 ])
 def test_filtered_reads_seek_the_datetime_range(connection, name, index, constraint):
     assert any("SEARCH armada_" in step and f"INDEX {index} ({constraint})" in step
                for step in plan(connection, name)), plan(connection, name)
+
+
+def test_the_undated_jobs_of_a_run_are_read_in_the_order_of_the_run_index(connection):
+    # Fresh tables: job_datetime is NOT NULL, so the seek stops at the run (and finds none).
+    assert plan(connection, "list_undated_jobs_of_run_page") == [
+        "SEARCH armada_jobs USING INDEX ix_armada_jobs_run (run_uuid=?)"]
+    legacy = sqlite3.connect(":memory:")
+    try:
+        for statement in (*LEGACY_TABLES, *SQLITE["create_indexes"].statements):
+            legacy.execute(statement)
+        assert plan(legacy, "list_undated_jobs_of_run_page") == [
+            "SEARCH armada_jobs USING INDEX ix_armada_jobs_run "
+            "(run_uuid=? AND job_datetime=? AND job_uuid>?)"]
+    finally:
+        legacy.close()
 
 
 COUNT_OF_RUN = "SEARCH job USING COVERING INDEX ix_armada_jobs_run_status (run_uuid=?)"

@@ -70,19 +70,23 @@ async def export_run(request: web.Request) -> web.StreamResponse:
 
 
 async def run_contents(store: Store, run_uuid: str) -> AsyncGenerator[list[Item], None]:
-    """The run's jobs, each followed by its events, as chunks of (kind, API record)."""
-    page = 1
-    while True:
-        jobs, _ = await store.list_jobs(run_uuid, page, EXPORT_JOBS_CHUNK)
-        for job in jobs:
-            yield [("job", job_out.one(job))]
-            async for events in keyset_pages(
-                    lambda position, job_uuid=job["job_uuid"]: store.list_events_page(
-                        job_uuid, const.EVENTS_LIST_CHUNK, position)):
-                yield [("event", event) for event in event_out.many(events)]
-        if len(jobs) < EXPORT_JOBS_CHUNK:
-            return
-        page += 1
+    """The run's jobs, each followed by its events, as chunks of (kind, API record).
+
+    Each page of jobs starts strictly after the last job of the one before, so a job added
+    during the export (the newest) shifts nothing: every job present throughout comes
+    exactly once. Legacy jobs without a datetime come last, in uuid order."""
+    dated = keyset_pages(lambda position: store.list_jobs_of_run_page(
+        run_uuid, EXPORT_JOBS_CHUNK, position))
+    undated = keyset_pages(lambda after: store.list_undated_jobs_of_run_page(
+        run_uuid, EXPORT_JOBS_CHUNK, after or ""))
+    for pages in (dated, undated):
+        async for jobs in pages:
+            for job in jobs:
+                yield [("job", job_out.one(job))]
+                async for events in keyset_pages(
+                        lambda position, job_uuid=job["job_uuid"]: store.list_events_page(
+                            job_uuid, const.EVENTS_LIST_CHUNK, position)):
+                    yield [("event", event) for event in event_out.many(events)]
 
 
 def _ndjson_lines(items: list[Item]) -> bytes:

@@ -21,6 +21,8 @@ EARLIEST = datetime(const.EARLIEST_YEAR, 1, 1)
 LATEST = datetime.max
 # Where a page of events ends, newest first: the next page holds only older positions.
 EventPosition = tuple[datetime, str]
+# Where a page of a run's jobs ends, newest first, likewise.
+JobPosition = tuple[datetime, str]
 TABLES = ("armada_runs", "armada_jobs", "armada_events")
 KEY_OF_TABLE = {"armada_runs": "run_uuid", "armada_jobs": "job_uuid", "armada_events": "event_uuid"}
 LEGACY_INDEX_OF_TABLE = {
@@ -134,6 +136,31 @@ def list_jobs(tx: Transaction, run_uuid: str | None, page: int, page_size: int,
         tx.all("list_jobs_of_run", run_uuid=run_uuid, **paging),
         tx.scalar("count_jobs_of_run", run_uuid=run_uuid),
     )
+
+
+def list_jobs_of_run_page(tx: Transaction, run_uuid: str, limit: int,
+                          before: JobPosition | None = None
+                          ) -> tuple[list[Record], JobPosition | None]:
+    """Up to `limit` jobs of the run older than `before`, newest first, and where the next
+    page starts (None after the last). No count: the export reads to the end."""
+    position = (LATEST, "") if before is None else before
+    rows = tx.all("list_jobs_of_run_page", run_uuid=run_uuid, before_datetime=position[0],
+                  before_uuid=position[1], limit=limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], (last["job_datetime"], last["job_uuid"])
+
+
+def list_undated_jobs_of_run_page(tx: Transaction, run_uuid: str, limit: int,
+                                  after_uuid: str = "") -> tuple[list[Record], str | None]:
+    """Up to `limit` jobs of the run without a datetime (legacy rows) after `after_uuid`, in
+    uuid order, and the uuid the next page starts after (None after the last)."""
+    rows = tx.all("list_undated_jobs_of_run_page", run_uuid=run_uuid, after_uuid=after_uuid,
+                  limit=limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], rows[limit - 1]["job_uuid"]
 
 
 def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> Written:

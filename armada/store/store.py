@@ -224,6 +224,18 @@ class Store:
         return await self._call(operations.list_jobs, run_uuid, page, page_size, status, agent,
                                 since, until, write=False)
 
+    async def list_jobs_of_run_page(self, run_uuid: str, limit: int,
+                                    before: operations.JobPosition | None = None
+                                    ) -> tuple[list[Record], operations.JobPosition | None]:
+        return await self._call(operations.list_jobs_of_run_page, run_uuid, limit, before,
+                                write=False)
+
+    async def list_undated_jobs_of_run_page(self, run_uuid: str, limit: int,
+                                            after_uuid: str = ""
+                                            ) -> tuple[list[Record], str | None]:
+        return await self._call(operations.list_undated_jobs_of_run_page, run_uuid, limit,
+                                after_uuid, write=False)
+
     async def update_job_status(self, job_uuid: str, job_status: str) -> Written:
         return await self._call(operations.update_job_status, job_uuid, job_status,
                                 write=True)
