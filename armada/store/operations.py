@@ -7,8 +7,9 @@ belongs to, read in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from armada import const
 from armada.errors import ApiError, Conflict, NotFound
@@ -23,6 +24,8 @@ LATEST = datetime.max
 EventPosition = tuple[datetime, str]
 # Where a page of a run's jobs ends, newest first, likewise.
 JobPosition = tuple[datetime, str]
+# Where a page ends, whatever it pages (a keyset position, or the last uuid).
+Position = TypeVar("Position")
 TABLES = ("armada_runs", "armada_jobs", "armada_events")
 KEY_OF_TABLE = {"armada_runs": "run_uuid", "armada_jobs": "job_uuid", "armada_events": "event_uuid"}
 LEGACY_INDEX_OF_TABLE = {
@@ -146,10 +149,7 @@ def list_jobs_of_run_page(tx: Transaction, run_uuid: str, limit: int,
     position = (LATEST, "") if before is None else before
     rows = tx.all("list_jobs_of_run_page", run_uuid=run_uuid, before_datetime=position[0],
                   before_uuid=position[1], limit=limit + 1)
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], (last["job_datetime"], last["job_uuid"])
+    return _page(rows, limit, lambda last: (last["job_datetime"], last["job_uuid"]))
 
 
 def list_undated_jobs_of_run_page(tx: Transaction, run_uuid: str, limit: int,
@@ -158,9 +158,7 @@ def list_undated_jobs_of_run_page(tx: Transaction, run_uuid: str, limit: int,
     uuid order, and the uuid the next page starts after (None after the last)."""
     rows = tx.all("list_undated_jobs_of_run_page", run_uuid=run_uuid, after_uuid=after_uuid,
                   limit=limit + 1)
-    if len(rows) <= limit:
-        return rows, None
-    return rows[:limit], rows[limit - 1]["job_uuid"]
+    return _page(rows, limit, lambda last: last["job_uuid"])
 
 
 def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> Written:
@@ -249,10 +247,16 @@ def _event_keyset(limit: int, before: EventPosition | None, status: str | None,
 
 def _event_page(rows: list[Record], limit: int) -> tuple[list[Record], EventPosition | None]:
     """The page of `rows` (read with _event_keyset) and where the next one starts."""
+    return _page(rows, limit, lambda last: (last["event_datetime"], last["event_uuid"]))
+
+
+def _page(rows: list[Record], limit: int, position_of: Callable[[Record], Position]
+          ) -> tuple[list[Record], Position | None]:
+    """The first `limit` of `rows`, read one row more than `limit` to tell whether a next page
+    exists, and where it starts: `position_of` its last row; None after the last page."""
     if len(rows) <= limit:
         return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], (last["event_datetime"], last["event_uuid"])
+    return rows[:limit], position_of(rows[limit - 1])
 
 
 def list_undated_events_page(tx: Transaction, job_uuid: str | None, limit: int,
@@ -262,9 +266,7 @@ def list_undated_events_page(tx: Transaction, job_uuid: str | None, limit: int,
     order, and the uuid the next page starts after (None after the last)."""
     rows = tx.all("list_undated_events_page", job_uuid=job_uuid, after_uuid=after_uuid,
                   event_status=status, limit=limit + 1)
-    if len(rows) <= limit:
-        return rows, None
-    return rows[:limit], rows[limit - 1]["event_uuid"]
+    return _page(rows, limit, lambda last: last["event_uuid"])
 
 
 def update_event_status(tx: Transaction, event_uuid: str, event_status: str) -> Written:
