@@ -43,6 +43,13 @@ def configure_logging(level: str, log_format: str) -> None:
     logging.basicConfig(level=own if debug else max(own, LIBRARY_LEVEL), handlers=[handler],
                         force=True)
     logging.getLogger("armada").setLevel(own)
+    # What no format here shows, each looked up for every record: the caller's file, line
+    # and function (a walk up the stack), the thread, the process. Python's logging HOWTO,
+    # "Optimization", names these switches for it.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # pytds logs each connection attempt (INFO, with a traceback when it fails; WARNING
     # when it timed out) and each COMMIT: the store says what matters once (Availability).
     logging.getLogger("pytds").setLevel(own if debug else DRIVER_LEVEL)
