@@ -26,6 +26,7 @@ tell what a request costs on the host.
     python bench/instructions.py --other /tmp/before    # and another checkout's service
     python bench/instructions.py --reps 3 --requests 600
     python bench/instructions.py --keep DIR         # keep callgrind's files (callgrind_annotate)
+    python bench/instructions.py --log-level INFO   # with the request log, as by default
 """
 
 from __future__ import annotations
@@ -82,11 +83,12 @@ def start_bare(wrapper: list[str], folder: Path) -> Server:
                   dict(os.environ), port, start_timeout=START_TIMEOUT)
 
 
-def service_starter(checkout: Path) -> Starter:
+def service_starter(checkout: Path, log_level: str) -> Starter:
     def start(wrapper: list[str], folder: Path) -> Server:
         port = free_port()
-        return Server([*wrapper, sys.executable, "-m", "armada", "serve"],
-                      service_env(folder / "armada.db", port, checkout), port,
+        env = service_env(folder / "armada.db", port, checkout)
+        env["ARMADA_LOG_LEVEL"] = log_level
+        return Server([*wrapper, sys.executable, "-m", "armada", "serve"], env, port,
                       ready_path="/api/runs/", cwd=checkout, start_timeout=START_TIMEOUT)
     return start
 
@@ -174,16 +176,20 @@ def main() -> None:
                         help="runs of each server (default 1; more: median and min-max)")
     parser.add_argument("--keep", type=Path,
                         help="keep callgrind's files here, a folder per server and run")
+    parser.add_argument("--log-level", default="WARNING",
+                        help="the services' ARMADA_LOG_LEVEL (default WARNING, as the other "
+                             "benchmarks; INFO, the service's default, adds the request log)")
     args = parser.parse_args()
 
     targets = {
         "bare": Target("bare app", start_bare, BARE_ROLES),
-        "this": Target(f"this checkout ({REPO_ROOT})", service_starter(REPO_ROOT),
+        "this": Target(f"this checkout ({REPO_ROOT})", service_starter(REPO_ROOT, args.log_level),
                        SERVICE_ROLES),
     }
     if args.other:
         targets["other"] = Target(f"other ({args.other.resolve()})",
-                                  service_starter(args.other.resolve()), SERVICE_ROLES)
+                                  service_starter(args.other.resolve(), args.log_level),
+                                  SERVICE_ROLES)
     figures = Figures()
     with tempfile.TemporaryDirectory(prefix="armada-callgrind-") as scratch:
         root = args.keep or Path(scratch)
