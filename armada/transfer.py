@@ -156,7 +156,6 @@ class Importer:
             return response.status, answer
 
 
-
 async def import_file(url: str, lines: Iterator[str], err: TextIO,
                       token: str | None = None) -> ImportReport:
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
