@@ -110,3 +110,9 @@ REDIS_RETRY_MAX_SECONDS = 5.0
 REDIS_DRAIN_SECONDS = 5.0
 
 EARLIEST_YEAR = 1753
+
+# The triage reads of the live page (armada/http/triage.py): a run's jobs in one read (a
+# 1,000-job run opens in one request), and how much of an event's content says what it was.
+MAX_TRIAGE_JOBS = 1000
+TRIAGE_TEXT_CHARS = 300
+DEFAULT_TRIAGE_LIMIT = 50

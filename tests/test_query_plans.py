@@ -22,6 +22,8 @@ READS = [
     "list_events_of_job_page", "list_events_page", "list_jobs", "list_jobs_filtered",
     "list_jobs_of_run", "list_jobs_of_run_filtered", "list_jobs_of_run_page", "list_runs",
     "list_runs_between", "list_undated_jobs_of_run_page",
+    # The triage reads (armada/store/triage.py).
+    "list_jobs_of_run_with_reports", "newest_failure_of_run", "list_failed_jobs_page",
 ]
 PARAMETERS = {
     "limit": 10, "offset": 0, "run_uuid": "run-1", "job_uuid": "job-1", "event_uuid": "event-1",
@@ -29,10 +31,11 @@ PARAMETERS = {
     "job_status": "Failed", "job_associated_agent": "agent-1", "event_status": "Failed",
     "run_status": "Failed",
     "before_datetime": "2026-01-15 00:00:00.000000", "before_uuid": "event-9",
-    "after_uuid": "job-0",
+    "after_uuid": "job-0", "text_chars": 300,
 }
 # Sorting what is left is fine when it is one page of runs (at most 100 rows).
-SORTS_ONE_PAGE = {"list_runs", "list_runs_between"}
+SORTS_ONE_PAGE = {"list_runs", "list_runs_between", "list_jobs_of_run_with_reports",
+                  "list_failed_jobs_page"}
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +77,8 @@ def test_every_read_reaches_its_table_through_an_index(connection, name):
      "job_uuid=? AND event_datetime>? AND event_datetime<?"),
     ("list_events_page", "ix_armada_events_datetime", "event_datetime>? AND event_datetime<?"),
     ("list_jobs_of_run_page", "ix_armada_jobs_run", "run_uuid=? AND job_datetime<?"),
+    ("list_failed_jobs_page", "ix_armada_jobs_status_datetime",
+     "job_status=? AND job_datetime>? AND job_datetime<?"),
 ])
 def test_filtered_reads_seek_the_datetime_range(connection, name, index, constraint):
     assert any("SEARCH armada_" in step and f"INDEX {index} ({constraint})" in step

@@ -125,6 +125,20 @@ DESCRIPTIONS: dict[tuple[str, str], Description] = {
         "Set an event's status", {200: OkSchema}, body=schemas.EventStatusSchema),
     ("GET", "/api/events/{event_uuid}"): Description(
         "One event", {200: schemas.EventSchema}, path=schemas.EventPath),
+    ("GET", "/api/triage/runs/"): Description(
+        "Runs as GET /api/runs/, each with its newest Failed or Lost job and its failure line",
+        {200: schemas.TriageRunsPageSchema}, query=schemas.TriageRunsQuery),
+    ("GET", "/api/triage/runs/{run_uuid}"): Description(
+        "A run and up to 1000 of its jobs, newest first, each with its first and last report, "
+        "last message and failure line", {200: schemas.RunJobsSchema}, path=schemas.RunPath,
+        query=schemas.TriageRunQuery),
+    ("GET", "/api/triage/failures/"): Description(
+        "The Failed and Lost jobs of every run, newest first, with their failure lines",
+        {200: schemas.FailuresPageSchema}, query=schemas.FailuresQuery),
+    ("GET", "/api/triage/search/"): Description(
+        "Events whose content contains every word of `q` (all, a run's or a job's), newest "
+        "first, each with its job's run, agent and status", {200: schemas.SearchHitsPageSchema},
+        query=schemas.TriageSearchQuery),
     ("GET", const.HEALTH_PATH): Description(
         "Liveness: the process answers (no I/O)", {200: StatusSchema}, tags=("operations",)),
     ("GET", const.READY_PATH): Description(

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from armada.http import events, export, jobs, page, runs
+from armada.http import events, export, jobs, page, runs, triage
 from armada.ws import handler as ws
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,6 +27,11 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/events/batch", events.create_events),
     ("PATCH", "/api/events/status", events.update_event_status),
     ("GET", "/api/events/{event_uuid}", events.get_event),
+    # Read-only views for failure triage (the live page): one read per view.
+    ("GET", "/api/triage/runs/", triage.list_runs),
+    ("GET", "/api/triage/runs/{run_uuid}", triage.get_run),
+    ("GET", "/api/triage/failures/", triage.list_failures),
+    ("GET", "/api/triage/search/", triage.search_events),
     ("GET", "/ws/events/", ws.events_stream),
 ]
 

@@ -426,3 +426,98 @@ class ExportQuery(StrictSchema):
 
 
 export_query = ExportQuery()
+
+
+# Triage (armada/http/triage.py): the reads of the live page, added beside the lists above.
+
+
+class TriageRunsQuery(PageQuery, Between):
+    run_status = RunStatus()
+
+
+class TriageRunQuery(StrictSchema):
+    """A run's jobs, up to MAX_TRIAGE_JOBS at a time; `page_size=0`: the run alone."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=const.MAX_PAGE))
+    page_size = fields.Integer(load_default=const.MAX_TRIAGE_JOBS,
+                               validate=validate.Range(min=0, max=const.MAX_TRIAGE_JOBS))
+
+
+class FailuresQuery(Between):
+    limit = fields.Integer(load_default=const.DEFAULT_TRIAGE_LIMIT,
+                           validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
+    before = Cursor()
+
+
+class TriageSearchQuery(StrictSchema):
+    q = Text(required=True, max_length=const.MAX_SEARCH_LENGTH)
+    run_uuid = Identifier()
+    job_uuid = Identifier()
+    limit = fields.Integer(load_default=const.DEFAULT_TRIAGE_LIMIT,
+                           validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
+    before = Cursor()
+
+    @validates("q")
+    def _search_words(self, value: str, **kwargs: Any) -> None:
+        if not 1 <= len(value.split()) <= const.MAX_SEARCH_TERMS:
+            raise ValidationError(f"1 to {const.MAX_SEARCH_TERMS} words, separated by spaces.")
+
+
+class TriageRunSchema(RunSummarySchema):
+    """A run summary with its newest Failed or Lost job and that job's failure line."""
+
+    failure_job_uuid = fields.String(allow_none=True)
+    failure_agent = fields.String(allow_none=True)
+    failure = fields.String(allow_none=True)
+
+
+class JobReportSchema(JobSchema):
+    """A job with its first and last report, the first line of its newest event and, when it
+    is Failed or Lost, its failure line (its newest Failed event's, else its newest event's)."""
+
+    first_report_datetime = UtcDateTime()
+    last_report_datetime = UtcDateTime()
+    last_message = fields.String(allow_none=True)
+    failure = fields.String(allow_none=True)
+
+
+class SearchHitSchema(EventSchema):
+    """An event found by a search, with its job's run, agent and status."""
+
+    run_uuid = fields.String(allow_none=True)
+    job_associated_agent = fields.String(allow_none=True)
+    job_status = fields.String(allow_none=True)
+
+
+class TriageRunsPageSchema(Schema):
+    runs = fields.List(fields.Nested(TriageRunSchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+
+
+class RunJobsSchema(Schema):
+    run = fields.Nested(TriageRunSchema, required=True)
+    jobs = fields.List(fields.Nested(JobReportSchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+
+
+class FailuresPageSchema(Schema):
+    failures = fields.List(fields.Nested(JobReportSchema), required=True)
+    next = Cursor(allow_none=True)
+
+
+class SearchHitsPageSchema(Schema):
+    events = fields.List(fields.Nested(SearchHitSchema), required=True)
+    next = Cursor(allow_none=True)
+
+
+triage_runs_query = TriageRunsQuery()
+triage_run_query = TriageRunQuery()
+failures_query = FailuresQuery()
+triage_search_query = TriageSearchQuery()
+triage_run_out = RecordDumper(TriageRunSchema())
+job_report_out = RecordDumper(JobReportSchema())
+search_hit_out = RecordDumper(SearchHitSchema())

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 from armada import const
 from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
-from armada.store import operations
+from armada.store import operations, triage
 from armada.store.changes import Change, Purged, Sink, Written, changes_of
 from armada.store.dialects import Dialect, make_dialect
 from armada.store.queries import Query, load_queries
@@ -359,6 +359,35 @@ class Store:
 
     async def index_queued_events(self, chunk_rows: int) -> None:
         await self._call(operations.index_queued_events, chunk_rows, write=True)
+
+    # Triage (armada/store/triage.py): what the live page shows, one read per view
+
+    async def list_runs_with_failures(self, page: int, page_size: int,
+                                      since: datetime | None = None,
+                                      until: datetime | None = None,
+                                      run_status: str | None = None
+                                      ) -> tuple[list[Record], int]:
+        return await self._call(triage.list_runs, page, page_size, since, until, run_status,
+                                write=False)
+
+    async def get_run_with_jobs(self, run_uuid: str, page: int, page_size: int
+                                ) -> tuple[Record, list[Record], int]:
+        return await self._call(triage.get_run_with_jobs, run_uuid, page, page_size,
+                                write=False)
+
+    async def list_failures_page(self, limit: int,
+                                 before: operations.JobPosition | None = None,
+                                 since: datetime | None = None, until: datetime | None = None
+                                 ) -> tuple[list[Record], operations.JobPosition | None]:
+        return await self._call(triage.list_failures_page, limit, before, since, until,
+                                write=False)
+
+    async def search_events_with_jobs(self, terms: list[str], run_uuid: str | None,
+                                      job_uuid: str | None, limit: int,
+                                      before: operations.EventPosition | None = None
+                                      ) -> tuple[list[Record], operations.EventPosition | None]:
+        return await self._call(triage.search_events_page, terms, run_uuid, job_uuid, limit,
+                                before, write=False)
 
     # Figures for /metrics
 

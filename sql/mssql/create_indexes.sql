@@ -24,3 +24,8 @@ IF NOT EXISTS (SELECT 1 FROM sys.indexes
 IF NOT EXISTS (SELECT 1 FROM sys.indexes
                WHERE name = N'ix_armada_events_datetime' AND object_id = OBJECT_ID(N'dbo.armada_events'))
     CREATE INDEX ix_armada_events_datetime ON dbo.armada_events (event_datetime, event_uuid);
+-- The Failed and Lost jobs of every run, newest first (list_failed_jobs_page).
+IF NOT EXISTS (SELECT 1 FROM sys.indexes
+               WHERE name = N'ix_armada_jobs_status_datetime' AND object_id = OBJECT_ID(N'dbo.armada_jobs'))
+    CREATE INDEX ix_armada_jobs_status_datetime ON dbo.armada_jobs (job_status, job_datetime)
+        INCLUDE (job_uuid);

@@ -12,3 +12,6 @@ CREATE INDEX IF NOT EXISTS ix_armada_events_job
     ON armada_events (job_uuid, event_datetime, event_uuid);
 CREATE INDEX IF NOT EXISTS ix_armada_events_datetime
     ON armada_events (event_datetime, event_uuid);
+-- The Failed and Lost jobs of every run, newest first (list_failed_jobs_page).
+CREATE INDEX IF NOT EXISTS ix_armada_jobs_status_datetime
+    ON armada_jobs (job_status, job_datetime, job_uuid);
