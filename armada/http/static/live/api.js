@@ -9,6 +9,7 @@ export const token = {
 };
 
 export class Unauthorized extends Error {}
+export class NotFound extends Error {}
 
 export async function get(path, params = {}) {
   const query = new URLSearchParams();
@@ -21,6 +22,7 @@ export async function get(path, params = {}) {
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   const response = await fetch(url, { headers, cache: "no-store" });
   if (response.status === 401) throw new Unauthorized(url);
+  if (response.status === 404) throw new NotFound(url);
   if (!response.ok) throw new Error(`${response.status} ${url}`);
   return response.json();
 }
