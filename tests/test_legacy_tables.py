@@ -174,3 +174,20 @@ async def test_legacy_tables_are_kept_and_the_needed_indexes_added(legacy_db: Pa
     indexes = {name for (name,) in read(
         legacy_db, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert indexes >= SERVICE_INDEXES
+
+
+async def test_the_triage_read_of_a_run_answers_legacy_jobs_without_a_datetime(
+        legacy_db: Path, aiohttp_client: Any):
+    with sqlite3.connect(legacy_db) as db:
+        db.execute("INSERT INTO armada_jobs VALUES ('undated-job', 'old-run', NULL, 'agent-8', "
+                   "'Failed')")
+        db.execute("INSERT INTO armada_events VALUES ('undated-event', 'Crashed\nat line 3', "
+                   "'undated-job', '2026-02-24 10:40:00.000000', 'Failed')")
+    client = await aiohttp_client(init_app(Config(database=SqliteSettings(path=legacy_db))))
+
+    response = await client.get("/api/triage/runs/old-run")
+    assert response.status == 200
+    jobs = {job["job_uuid"]: job for job in (await response.json())["jobs"]}
+    assert jobs["undated-job"]["last_report_datetime"] == "2026-02-24T10:40:00.000Z"
+    assert jobs["undated-job"]["failure"] == "Crashed"
+    assert jobs["old-job"]["last_report_datetime"] == "2026-02-24T10:33:00.250Z"

@@ -15,7 +15,7 @@ FAILED_STATUSES = ("Failed", "Lost")
 
 
 def first_line(text: str | None) -> str | None:
-    """The first line of an event's content that holds more than spaces (None without one)."""
+    """The first line of an event's content that holds more than spaces ("" when none does)."""
     if text is None:
         return None
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
@@ -26,8 +26,9 @@ def _with_reports(job: Record) -> Record:
     last_event = job.pop("last_event_datetime")
     failed_message = job.pop("failed_message")
     job["first_report_datetime"] = job["job_datetime"]
-    job["last_report_datetime"] = (last_event if last_event is not None
-                                   and last_event > job["job_datetime"] else job["job_datetime"])
+    # A legacy job may have no datetime (nor its events): the newest that exists, if any.
+    job["last_report_datetime"] = max(
+        (when for when in (job["job_datetime"], last_event) if when is not None), default=None)
     job["last_message"] = first_line(job["last_message"])
     job["failure"] = (first_line(failed_message or job["last_message"])
                       if job["job_status"] in FAILED_STATUSES else None)
