@@ -830,3 +830,18 @@ def test_a_run_deleted_while_its_failure_is_being_read_again_leaves_no_error(bro
         lambda d: not d.find_elements(By.CSS_SELECTOR, '#run-list li[data-run="run-1"]'))
     time.sleep(0.6)  # past the re-read, which must find the run gone quietly
     assert page_errors(browser) == []
+
+
+def test_an_event_redraws_its_jobs_row_and_leaves_the_others(browser, service):
+    post_run(service.url, "run-1")
+    for n in range(3):
+        post_job(service.url, f"job-{n}", "run-1", agent=f"agent-{n}")
+    open_page(browser, service.url + "/#run=run-1")
+    wait_for(browser, "#job-list .job", text="agent-2")
+    browser.execute_script("document.querySelectorAll('#job-list .job')"
+                           ".forEach((row) => { row.kept = true; })")
+    post_event(service.url, "event-1", "job-1", content="Step 4 of 9\nmore")
+    wait_for(browser, '#job-list .job[data-job="job-1"] .msg', LIVE_WITHIN, text="Step 4 of 9")
+    kept = browser.execute_script("return [...document.querySelectorAll('#job-list .job')]"
+                                  ".map((row) => [row.dataset.job, row.kept === true])")
+    assert sorted(kept) == [["job-0", True], ["job-1", False], ["job-2", True]]

@@ -2,7 +2,8 @@
 import { get, NotFound } from "./api.js";
 import { loadFailures, loadRuns, loadView } from "./load.js";
 import {
-  failing, renderAll, renderEvents, renderFailures, renderJobs, renderRun, renderRuns,
+  failing, renderAll, renderEvents, renderFailures, renderJobRow, renderJobs, renderRun,
+  renderRuns, renderTimeline,
 } from "./render.js";
 import { countKey, hashFor, page, runShown, state } from "./state.js";
 import { FAILED, firstLine, later } from "./view.js";
@@ -185,7 +186,8 @@ function apply({ type, data }) {
         if (data.event_status === "Failed") job.failedLine = job.last_message;
         if (FAILED.has(job.job_status)) job.failure = job.failedLine || job.last_message;
       }
-      redraw("jobs", renderJobs);
+      redraw(`job ${job.job_uuid}`, () => renderJobRow(job.job_uuid));
+      redraw("timeline", renderTimeline);
     }
     if (data.job_uuid === sel.job && !state.events.some((e) => e.event_uuid === data.event_uuid)) {
       state.events = [data, ...state.events]

@@ -58,13 +58,16 @@ export function renderRunTitle() {
   timeEl(run.run_datetime));
 }
 
+const shownJobs = () => sortJobs([...state.jobs.values()].filter(jobShown), state.sel.sort === "failed");
+const runOpen = () => state.sel.run && !state.sel.view;
+
 export function renderJobs() {
-  const { run, job, sort } = state.sel;
-  if (!run || state.sel.view) return;
+  const { run, job } = state.sel;
+  if (!runOpen()) return;
   const started = performance.now();
   const now = Date.now();
   renderRunTitle();
-  const jobs = sortJobs([...state.jobs.values()].filter(jobShown), sort === "failed");
+  const jobs = shownJobs();
   const rows = document.createDocumentFragment();
   for (const j of jobs) rows.append(jobRow(j, j.job_uuid === job, jobHref(j.job_uuid, run), now));
   $("job-list").replaceChildren(rows);
@@ -74,6 +77,17 @@ export function renderJobs() {
   timeline($("timeline"), jobs, (j) => jobHref(j.job_uuid, run), now);
   void $("job-list").offsetHeight;
   page.runRenderMs.push(performance.now() - started);
+}
+
+// An event of a job changes its row and its bar only: a busy 1,000-job run is not redrawn whole.
+export function renderJobRow(id) {
+  const job = state.jobs.get(id);
+  const old = document.querySelector(`#job-list .job[data-job="${CSS.escape(id)}"]`);
+  if (runOpen() && job && old) old.replaceWith(jobRow(job, id === state.sel.job, jobHref(id, state.sel.run), Date.now()));
+}
+
+export function renderTimeline() {
+  if (runOpen()) timeline($("timeline"), shownJobs(), (j) => jobHref(j.job_uuid, state.sel.run), Date.now());
 }
 
 export function renderEvents() {
