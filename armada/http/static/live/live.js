@@ -21,12 +21,15 @@ export async function loading(work) {
   } catch (error) {
     failing(error);
   } finally {
-    if (--state.loading === 0) {
-      const waiting = state.queue;
-      state.queue = [];
-      waiting.forEach(apply);
-    }
+    loaded();
   }
+}
+
+function loaded() {
+  if (--state.loading) return;
+  const waiting = state.queue;
+  state.queue = [];
+  waiting.forEach(apply);
 }
 
 // Reload what is shown; done again when messages came meanwhile (they may predate the read).
@@ -49,11 +52,7 @@ export async function reload() {
     failing(error);
   } finally {
     state.reloading = false;
-    if (--state.loading === 0) {
-      const waiting = state.queue;
-      state.queue = [];
-      waiting.forEach(apply);
-    }
+    loaded();
   }
 }
 
