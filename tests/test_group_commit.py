@@ -366,6 +366,44 @@ async def test_writes_run_without_a_savepoint_change_the_database_in_their_last_
         {operation.__name__ for operation in cases} - {"create_run"}
 
 
+async def test_an_event_of_a_lost_job_changes_the_job_first_only_when_the_insert_follows(
+        sqlite_path: Path):
+    from armada.errors import ApiError
+    from armada.store import operations
+    from armada.store.transaction import Transaction
+
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
+    await store.open()
+    await store.create_job({"job_uuid": "job-1", "run_uuid": "run-1",
+                            "job_datetime": datetime(2026, 2, 24), "job_associated_agent": "a",
+                            "job_status": "Lost"})
+    await store.close()
+    event = {"event_uuid": "event-1", "event_content": "x", "job_uuid": "job-1",
+             "event_datetime": datetime(2026, 2, 24), "event_status": "Running"}
+    connection = sqlite3.connect(sqlite_path, isolation_level=None)
+    tx = Transaction(connection, store.dialect, store._queries, {})
+
+    def lose_job() -> None:
+        connection.execute("UPDATE armada_jobs SET job_status = 'Lost'")
+
+    new = traced_statements(connection, lambda: operations.create_event(tx, event))
+    # A statement is reported again for each step of a trigger it fires: one statement.
+    writes = [COMMENT.sub("", s).split()[0] for s in dict.fromkeys(new) if changing([s])]
+    assert writes == ["UPDATE", "INSERT"]
+    assert changing([new[-1]]), new
+    assert rows(sqlite_path, "SELECT job_status FROM armada_jobs") == [("Running",)]
+
+    lose_job()
+    before = connection.total_changes
+    repeat = traced_statements(connection, lambda: operations.create_event(tx, event))
+    assert connection.total_changes == before, repeat  # an old report revives nothing
+    with pytest.raises(ApiError):
+        operations.create_event(tx, {**event, "event_content": "other"})
+    assert connection.total_changes == before
+    assert rows(sqlite_path, "SELECT job_status FROM armada_jobs") == [("Lost",)]
+    connection.close()
+
+
 async def test_a_write_that_ends_the_whole_transaction_is_refused_alone(
         client: TestClient, subscribe: Any, sqlite_path: Path):
     assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201

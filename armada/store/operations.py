@@ -173,19 +173,21 @@ def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> Writte
 
 
 def create_event(tx: Transaction, event: Record) -> Written:
-    """Insert the event of an existing job; a repeat answers the stored event, unchanged."""
+    """Insert the event of an existing job; a repeat answers the stored event, unchanged.
+    A new event of a Lost job makes it Running again: its agent was only slow."""
     tx.check_lengths("armada_events", event)
     job_uuid = event["job_uuid"]
     # Read before the insert: nothing may fail after the one statement that changes. The
     # insert checks the job again: on SQL Server it may have gone since, under its lock.
     owner = tx.first("run_of_job", job_uuid=job_uuid)
+    revived = owner is not None and owner[1] == LOST and bool(
+        tx.execute("revive_lost_job", job_uuid=job_uuid, event_uuid=event["event_uuid"]))
     if owner is not None and tx.execute("insert_event_if_absent", **event):
         new_event = Change("new_event", event, owner[0], job_uuid)
-        if owner[1] != LOST:
+        if not revived:
             return Written(event, True, (new_event,))
-        # The insert's trigger made the job Running again: its agent was only slow.
-        revived = {"job_uuid": job_uuid, "job_status": "Running"}
-        return Written(event, True, (new_event, Change("update_job_status", revived, owner[0],
+        running = {"job_uuid": job_uuid, "job_status": "Running"}
+        return Written(event, True, (new_event, Change("update_job_status", running, owner[0],
                                                        job_uuid)))
     stored = tx.one("get_event", event_uuid=event["event_uuid"])
     if stored is None:
@@ -308,7 +310,8 @@ def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
 
 # Writes that change the database in one statement at most, their last, and raise an ApiError
 # only when it changed nothing: where a failed statement undoes itself, they need no savepoint
-# (tests/test_group_commit.py checks each against a statement trace).
+# (tests/test_group_commit.py checks each against a statement trace). create_event of a Lost
+# job changes it first, only when the event is new: the insert that follows then changes too.
 ONE_STATEMENT_WRITES = frozenset({create_run, create_event, update_job_status,
                                   update_event_status})
 
