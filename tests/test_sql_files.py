@@ -7,6 +7,7 @@ parser) and against a live server only by the opt-in suite (ARMADA_TEST_MSSQL).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -206,6 +207,31 @@ def test_mssql_tables_and_indexes_are_created_only_when_missing() -> None:
     # Never Armada data: only the event trigger of an earlier version, replaced.
     assert re.findall(r"DROP \w+ [\w.]+", text) == ["DROP TRIGGER DBO.ARMADA_JOB_ACTIVITY_EVENT"]
     assert "ALTER " not in text
+
+
+INDEX_CHECK = re.compile(r"WHERE object_id = OBJECT_ID\(N'dbo\.(\w+)'\)\s+"
+                         r"AND name IN \(N'(\w+)',\s+N'(\w+)'\)\)\s+"
+                         r"CREATE INDEX (\w+) ON dbo\.(\w+) ")
+
+
+def babelfish_index_name(index: str, table: str) -> str:
+    """The name Babelfish (4.3) gives an index in sys.indexes: PostgreSQL names indexes per
+    schema, so the table's name and a hash join it, and a name over 63 characters is cut to 31
+    and the hash of the whole (seen on the engine: README "SQL Server and Babelfish")."""
+    full = index + table + hashlib.md5(index.encode()).hexdigest()
+    return full if len(full) <= 63 else full[:31] + hashlib.md5(full.encode()).hexdigest()
+
+
+def test_mssql_indexes_are_looked_for_under_their_sql_server_and_babelfish_names() -> None:
+    created = [statement for query in MSSQL.values() for statement in query.statements
+               if "CREATE INDEX" in statement]
+    assert len(created) == 10
+    for statement in created:
+        check = INDEX_CHECK.search(statement)
+        assert check is not None, statement
+        table, name, babelfish_name, index, indexed_table = check.groups()
+        assert (name, table) == (index, indexed_table)
+        assert babelfish_name == babelfish_index_name(index, table)
 
 
 # The lost jobs' triggers on SQL Server (create_job_activity): each CREATE TRIGGER is the text

@@ -13,8 +13,9 @@ IF OBJECT_ID(N'dbo.armada_job_activity', N'U') IS NULL
         last_report DATETIME2(3) NOT NULL
     );
 IF NOT EXISTS (SELECT 1 FROM sys.indexes
-               WHERE name = N'ix_armada_job_activity_last_report'
-                   AND object_id = OBJECT_ID(N'dbo.armada_job_activity'))
+               WHERE object_id = OBJECT_ID(N'dbo.armada_job_activity')
+                   AND name IN (N'ix_armada_job_activity_last_report',
+                                N'ix_armada_job_activity_last_rep5b3fa63abb7136c84183d1243866c565'))
     CREATE INDEX ix_armada_job_activity_last_report ON dbo.armada_job_activity (last_report);
 -- One row per periodic task that only one replica may run at a time (the sweep).
 IF OBJECT_ID(N'dbo.armada_leases', N'U') IS NULL
