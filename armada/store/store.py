@@ -7,6 +7,13 @@ keeps arriving for up to 2 ms), runs each inside its own savepoint of one shared
 commits once, and only then answers them all, in order. So each request still gets its
 answer only after its own write is on disk, and one fsync serves a whole burst.
 
+Background work (the search index) is written in transactions of its own, when no other
+write waits (or once it has waited BACKGROUND_WRITE_MAX_WAIT_SECONDS): an agent's write
+never waits for more than one such chunk. Every other write has one deadline,
+ARMADA_DB_TIMEOUT from when it was handed over, whatever waits ahead of it: past it, it is
+answered 503 and not run, and a BEGIN waits for the lock only until the first deadline
+of its batch.
+
 Each write answers what it changed (armada/store/changes.py). The store hands the changes
 of each committed write to its one `sink`, on the event loop, in commit order, before the
 write's caller resumes, and even when the caller has gone (a request cut by its timeout):
@@ -33,6 +40,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -64,6 +72,9 @@ class PendingWrite:
     future: asyncio.Future[Any]
     operation: Callable[..., Any]
     args: tuple[Any, ...]
+    queued: float  # time.monotonic() when it was handed to the store
+    deadline: float  # answered by then: committed, or 503 without having run
+    background: bool = False
     result: Any = None
     error: BaseException | None = None
 
@@ -75,6 +86,15 @@ class _WriteBroke(Exception):
         super().__init__(str(error))
         self.write = write
         self.error = error
+
+
+class _NotBegun(Exception):
+    """No transaction could begin (no connection, or the lock was not had in time)."""
+
+    def __init__(self, error: Exception, busy: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.busy = busy  # another connection held the write lock until the first deadline
 
 
 class _CommitUnknown(Exception):
@@ -145,6 +165,7 @@ class Store:
         self.description = config.database.describe()
         self.availability = Availability(self.description, const.DB_DOWN_REMINDER_SECONDS)
         self.workers = config.db_workers
+        self.write_timeout = config.db_timeout
         self._queries: dict[str, Query] = {
             name: replace(query, statements=tuple(map(self.dialect.prepare, query.statements)))
             for name, query in load_queries(self.dialect.name).items()
@@ -354,11 +375,15 @@ class Store:
     async def search_index_state(self) -> Record:
         return await self._call(operations.search_index_state, write=False)
 
-    async def build_search_index_chunk(self, chunk_rows: int) -> None:
-        await self._call(operations.build_search_index_chunk, chunk_rows, write=True)
+    async def build_search_index_chunk(self, chunk_rows: int, chunk_characters: int) -> float:
+        """Seconds the chunk took to index, in its own transaction (background work)."""
+        return await self._call(operations.build_search_index_chunk, chunk_rows,
+                                chunk_characters, write=True, background=True)
 
-    async def index_queued_events(self, chunk_rows: int) -> None:
-        await self._call(operations.index_queued_events, chunk_rows, write=True)
+    async def index_queued_events(self, chunk_rows: int, chunk_characters: int) -> float:
+        """Seconds the chunk took to index, in its own transaction (background work)."""
+        return await self._call(operations.index_queued_events, chunk_rows, chunk_characters,
+                                write=True, background=True)
 
     # Figures for /metrics
 
@@ -372,14 +397,17 @@ class Store:
 
     # Threading
 
-    async def _call(self, operation: Callable[..., T], *args: Any, write: bool) -> T:
+    async def _call(self, operation: Callable[..., T], *args: Any, write: bool,
+                    background: bool = False) -> T:
         if self._closed:
             raise StoreUnavailable("the service is shutting down")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if write:
             self._unsettled += 1
-            self._gathered.append(PendingWrite(loop, future, operation, args))
+            now = time.monotonic()
+            self._gathered.append(PendingWrite(loop, future, operation, args, now,
+                                               now + self.write_timeout, background))
             if len(self._gathered) == 1:
                 loop.call_soon(self._hand_over)
         else:
@@ -435,17 +463,36 @@ class Store:
             self._gathered = []
 
     def _write_loop(self) -> None:
-        """The writer thread: commit together whatever waits, until the queue says stop."""
+        """The writer thread: commit together the writes that wait, until the queue says
+        stop; background writes one at a time, when no other write waits or once the oldest
+        has waited BACKGROUND_WRITE_MAX_WAIT_SECONDS (so that it still advances under load)."""
+        background: deque[PendingWrite] = deque()
         while True:
+            if background and (self._writes.empty() or background[0].queued
+                               + const.BACKGROUND_WRITE_MAX_WAIT_SECONDS <= time.monotonic()):
+                self._commit_background(background.popleft())
+                continue
             batch, stop = self._take_batch(self._writes.get())
+            background.extend(write for write in batch if write.background)
+            batch = [write for write in batch if not write.background]
             if batch:
-                try:
-                    self._commit_batch(batch)
-                except Exception as error:
-                    log.exception("group commit failed unexpectedly")
-                    self._answer(batch, error)
+                self._commit_safely(batch)
             if stop:
+                while background:
+                    self._commit_background(background.popleft())
                 return
+
+    def _commit_background(self, write: PendingWrite) -> None:
+        # Its deadline runs from its turn: it waited for others on purpose.
+        write.deadline = time.monotonic() + self.write_timeout
+        self._commit_safely([write])
+
+    def _commit_safely(self, batch: list[PendingWrite]) -> None:
+        try:
+            self._commit_batch(batch)
+        except Exception as error:
+            log.exception("group commit failed unexpectedly")
+            self._answer(batch, error)
 
     def _take_batch(self, writes: list[PendingWrite] | None
                     ) -> tuple[list[PendingWrite], bool]:
@@ -484,8 +531,26 @@ class Store:
         """One transaction for the batch; when the database breaks it, retry or split it."""
         attempt = 1
         while batch:
+            batch = self._before_deadline(batch)
+            if not batch:
+                return
             try:
                 self._run_batch(batch)
+            except _NotBegun as failed:
+                if failed.busy:
+                    # The lock stayed held until the first deadline: those writes get their
+                    # 503 now, the others wait on until theirs.
+                    first = min(write.deadline for write in batch)
+                    self._answer([write for write in batch if write.deadline <= first],
+                                 self._reported(failed.error))
+                    batch = [write for write in batch if write.deadline > first]
+                    continue
+                self._discard_connection()
+                if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(failed.error):
+                    attempt += 1
+                    continue
+                self._answer(batch, self._reported(failed.error))
+                return
             except _WriteBroke as broke:
                 self._discard_connection()
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(broke.error):
@@ -517,10 +582,25 @@ class Store:
             self._answer(batch)
             return
 
+    def _before_deadline(self, batch: list[PendingWrite]) -> list[PendingWrite]:
+        """The writes whose deadline has not passed; the others are answered 503."""
+        now = time.monotonic()
+        late = [write for write in batch if write.deadline <= now]
+        if not late:
+            return batch
+        self._answer(late, StoreUnavailable(
+            f"database unavailable: the writes ahead took longer than ARMADA_DB_TIMEOUT "
+            f"({self.write_timeout:g} s)"))
+        return [write for write in batch if write.deadline > now]
+
     def _run_batch(self, batch: list[PendingWrite]) -> None:
-        connection = self._connect_or_forget_schema()
-        tx = self._transaction(connection)
-        self.dialect.begin(connection, True)
+        try:
+            connection = self._connect_or_forget_schema()
+            tx = self._transaction(connection)
+            wait = max(0.0, min(write.deadline for write in batch) - time.monotonic())
+            self.dialect.begin(connection, True, wait)
+        except Exception as error:
+            raise _NotBegun(error, self.dialect.is_busy(error)) from error
         try:
             for write in batch:
                 self._run_write(connection, tx, write)
