@@ -70,6 +70,10 @@ COMMIT_LINGER_GAP_SECONDS = 0.0005
 # long, so that they still advance under constant load.
 BACKGROUND_WRITE_MAX_WAIT_SECONDS = 1.0
 READY_TIMEOUT_SECONDS = 2.0
+# A write that failed inside itself (a full disk) keeps /readyz at 503 this long after its
+# failure, unless a write commits meanwhile: the probe's empty write proves nothing of the
+# space, and once it has passed, traffic may come back to try.
+READY_AFTER_WRITE_FAILURE_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 # Writes cut by the request timeout still finish (and broadcast); shutdown waits this long.
 LATE_WRITES_DRAIN_SECONDS = 10.0

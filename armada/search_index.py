@@ -8,6 +8,9 @@ and indexed from the queue every SEARCH_QUEUE_SECONDS, SEARCH_QUEUE_CHUNK at a t
 searches take queued events as candidates meanwhile. Every chunk also holds no more text
 than its Budget, and is background work for the store: it waits while agents' writes do.
 On SQL Server there is no index: nothing to do.
+
+While the database is down the store's log line says so (Availability); these tasks only
+try again, without a line per try.
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ async def index_queue(store: Store, chunk_rows: int = const.SEARCH_QUEUE_CHUNK,
         while (await store.search_index_state())["queued"]:
             budget.took(await store.index_queued_events(chunk_rows, budget.characters))
     except StoreUnavailable as error:
-        log.warning("search index: database unavailable, queued events wait: %s",
-                    error.detail)
+        log.debug("search index: database unavailable, queued events wait: %s",
+                  error.detail)
     except Exception:
         # Searches find queued events all the same; the failure must not pass unseen.
         log.exception("search index: indexing queued events failed, next try in %gs",
@@ -94,8 +97,8 @@ async def build_search_index(store: Store, chunk_rows: int = const.SEARCH_INDEX_
                 announced = True
             budget.took(await store.build_search_index_chunk(chunk_rows, budget.characters))
         except StoreUnavailable as error:
-            log.warning("search index: database unavailable, next try in %gs: %s",
-                        const.SEARCH_INDEX_RETRY_SECONDS, error.detail)
+            log.debug("search index: database unavailable, next try in %gs: %s",
+                      const.SEARCH_INDEX_RETRY_SECONDS, error.detail)
             await asyncio.sleep(const.SEARCH_INDEX_RETRY_SECONDS)
             continue
         except Exception:

@@ -25,7 +25,8 @@ that thread's next operation, never reused.
 
 When the database does not answer, each operation fails with StoreUnavailable (a 503)
 carrying the dialect's reason ("connection refused", "login failed", "database is
-locked"), and the log says so once per change (Availability), not once per failure.
+locked"), and the log says so once per change (Availability), not once per failure; only
+a write says it is up again.
 
 A COMMIT that fails because the connection broke leaves its outcome unknown: its writes
 are answered 503 (a retry finds what was stored) and the sink's `commit_unknown` runs on
@@ -106,10 +107,15 @@ class _CommitUnknown(Exception):
 
 
 class Availability:
-    """Whether the database answers, as the operations find it, told in the log once per
+    """Whether the database takes writes, as the operations find it, told in the log once per
     change: down (with the cause), a new cause, up again. While it stays down, one reminder
     every `remind_every` seconds; a database that comes and goes within that time (a lock
     that only writes hit) is not announced again until it has passed.
+
+    Any failed operation says it is down; only a committed write says it is up again (reads
+    go on while another process holds the lock or the disk is full). A failure inside a
+    write (its statements or its COMMIT: a full disk) is over only when a write that was
+    not empty commits: an empty one proves the connection and the lock, not the space.
 
     Called from the store's threads; `answered` costs one attribute read while all is well.
     """
@@ -118,23 +124,28 @@ class Availability:
         self.description = description
         self.remind_every = remind_every
         self.reason: str | None = None  # why the database does not answer; None while it does
+        self.in_write = False  # this stretch of down time saw a write fail inside itself
+        self.failed_at = 0.0  # time.monotonic() of the last failure
         self._lock = threading.Lock()
         self._since = 0.0
         self._said_at = -remind_every  # when a line last said it was down
         self._said = False  # this stretch of down time was announced
         self._failures = 0  # failed operations since that line
 
-    def failed(self, reason: str) -> None:
+    def failed(self, reason: str, in_write: bool = False) -> None:
         with self._lock:
             now = time.monotonic()
             self._failures += 1
+            self.failed_at = now
             if self.reason is None:
-                self.reason, self._since = reason, now
+                self.reason, self._since, self.in_write = reason, now, in_write
                 self._said = now - self._said_at >= self.remind_every
                 if self._said:
                     self._say(now, "database down (%s): %s; requests get 503 until it answers",
                               self.description, reason)
-            elif reason != self.reason:
+                return
+            self.in_write = self.in_write or in_write
+            if reason != self.reason:
                 self.reason = reason
                 self._say(now, "database still down (%s), now: %s", self.description, reason)
             elif now - self._said_at >= self.remind_every:
@@ -142,8 +153,9 @@ class Availability:
                           "failed since the last line", now - self._since, self.description,
                           reason, self._failures)
 
-    def answered(self) -> None:
-        if self.reason is None:
+    def answered(self, wrote: bool) -> None:
+        """A write committed; `wrote`: it was not empty."""
+        if self.reason is None or (self.in_write and not wrote):
             return
         with self._lock:
             if self.reason is None:
@@ -151,7 +163,15 @@ class Availability:
             if self._said:
                 log.warning("database up again after %.1f s (%s)",
                             time.monotonic() - self._since, self.description)
-            self.reason = None
+            self.reason, self.in_write = None, False
+
+    def writes_failing(self, within: float) -> str | None:
+        """Why writes fail, when one failed inside itself in the last `within` seconds."""
+        reason = self.reason
+        if reason is not None and self.in_write and \
+                time.monotonic() - self.failed_at < within:
+            return reason
+        return None
 
     def _say(self, now: float, message: str, *args: Any) -> None:
         log.warning(message, *args)
@@ -443,7 +463,6 @@ class Store:
                     raise
                 self.dialect.commit(connection)
             except ApiError as error:
-                self.availability.answered()
                 _settle(loop, [(future, None, error, ())])
                 return
             except Exception as error:
@@ -452,7 +471,6 @@ class Store:
                     continue
                 _settle(loop, [(future, None, self._reported(error), ())])
                 return
-            self.availability.answered()
             _settle(loop, [(future, result, None, ())])
             return
 
@@ -557,14 +575,14 @@ class Store:
                     attempt += 1
                     continue
                 # The write that broke the transaction answers its error; the rest run again.
-                self._answer([broke.write], self._reported(broke.error))
+                self._answer([broke.write], self._reported(broke.error, in_write=True))
                 batch = [write for write in batch if write is not broke.write]
                 continue
             except _CommitUnknown as unknown:
                 # Never run again: it may be committed. The callers' retries find their rows.
                 self._discard_connection()
                 reason = self.dialect.unavailable_reason(unknown.error)
-                self.availability.failed(reason)
+                self.availability.failed(reason, in_write=True)
                 log.warning("COMMIT of %d writes failed (%s): they may be stored; answered "
                             "503, subscribers told to resync", len(batch), reason)
                 self._answer(batch, StoreUnavailable(
@@ -576,9 +594,11 @@ class Store:
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     attempt += 1
                     continue
-                self._answer(batch, self._reported(error))
+                self._answer(batch, self._reported(error, in_write=True))
                 return
-            self.availability.answered()
+            self.availability.answered(wrote=any(
+                write.operation is not _no_operation and write.error is None
+                for write in batch))
             self._answer(batch)
             return
 
@@ -636,7 +656,7 @@ class Store:
                     return
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     continue
-                write.result, write.error = None, self._reported(error)
+                write.result, write.error = None, self._reported(error, in_write=True)
                 return
             if guarded:
                 self.dialect.release(connection)
@@ -657,12 +677,12 @@ class Store:
         limits = self._limits if self._limits is not None else self._prepare(connection)
         return Transaction(connection, self.dialect, self._queries, limits)
 
-    def _reported(self, error: Exception) -> Exception:
+    def _reported(self, error: Exception, in_write: bool = False) -> Exception:
         """The error as the caller sees it: StoreUnavailable (a 503) with the reason when
-        the database is unavailable."""
+        the database is unavailable; `in_write`: it failed inside a write, not before."""
         if self.dialect.is_unavailable(error):
             reason = self.dialect.unavailable_reason(error)
-            self.availability.failed(reason)
+            self.availability.failed(reason, in_write)
             return StoreUnavailable(f"database unavailable: {reason}")
         return error
 
