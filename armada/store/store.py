@@ -329,9 +329,9 @@ class Store:
 
     async def flush(self) -> None:
         """Wait until every write handed to the store so far is answered: committed with its
-        changes handed over, or failed (an empty write queued behind them:
-        the writer keeps order). Nothing to wait for when no write is pending, whether the
-        database answers or not."""
+        changes handed over, or failed (an empty write queued behind them: the writer keeps
+        order; background work aside). Nothing to wait for when no write is pending, whether
+        the database answers or not."""
         if self._unsettled == 0:
             return
         # Its own failure only says the database failed the writes before it too.
@@ -594,11 +594,10 @@ class Store:
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     attempt += 1
                     continue
-                self._answer(batch, self._reported(error, in_write=True))
+                self._answer(batch, self._reported(error, in_write=_writes_something(batch)))
                 return
-            self.availability.answered(wrote=any(
-                write.operation is not _no_operation and write.error is None
-                for write in batch))
+            self.availability.answered(wrote=_writes_something(
+                [write for write in batch if write.error is None]))
             self._answer(batch)
             return
 
@@ -757,6 +756,11 @@ class Store:
 
 def _no_operation(tx: Transaction) -> None:
     return None
+
+
+def _writes_something(batch: list[PendingWrite]) -> bool:
+    """Whether the batch holds a write other than the empty one (ping_writes, flush)."""
+    return any(write.operation is not _no_operation for write in batch)
 
 
 # A future, its result or error, and for a committed write its changes.
