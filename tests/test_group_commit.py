@@ -463,6 +463,14 @@ async def test_a_lone_write_does_not_wait_for_company(sqlite_path: Path,
     await store.close()
 
 
+async def until(condition: Callable[[], Any], within: float = HOLD_TIMEOUT) -> None:
+    for _ in range(int(within / POLL_SECONDS)):
+        if condition():
+            return
+        await asyncio.sleep(POLL_SECONDS)
+    raise AssertionError("not reached in time")
+
+
 async def test_requests_writes_queued_behind_background_work_commit_first_and_apart(
         sqlite_path: Path):
     store = Store(Config(database=SqliteSettings(path=sqlite_path)))
@@ -477,13 +485,13 @@ async def test_requests_writes_queued_behind_background_work_commit_first_and_ap
     locker = sqlite3.connect(sqlite_path, isolation_level=None)
     locker.execute("BEGIN IMMEDIATE")
     try:
-        # The writer waits for the lock with the first write; the others queue meanwhile.
+        # The writer waits for the lock with the first write; the others queue meanwhile,
+        # the background one first.
         first = asyncio.ensure_future(store.create_run(run_record(0)))
-        await asyncio.sleep(0.1)
+        await until(lambda: transactions)
         background = asyncio.ensure_future(store.index_queued_events(500, 32_768))
-        await asyncio.sleep(0.05)
         later = [asyncio.ensure_future(store.create_run(run_record(n))) for n in (1, 2)]
-        await asyncio.sleep(0.1)
+        await until(lambda: store.pending_writes == 4 and not store._gathered)
     finally:
         locker.execute("ROLLBACK")
         locker.close()
