@@ -26,6 +26,13 @@ SEARCH_INDEX_RETRY_SECONDS = 5.0
 # one chunk wait a few milliseconds.
 SEARCH_QUEUE_SECONDS = 0.5
 SEARCH_QUEUE_CHUNK = 500
+# Whatever the rows' size, a chunk of either indexes at most this much text (one event
+# whatever its length), on the one writer thread: random text costs about 0.7 µs a
+# character there, so ~25 ms. A chunk slower than SEARCH_CHUNK_SECONDS halves the next
+# one's text (down to SEARCH_CHUNK_MIN_CHARACTERS); one faster than half of it doubles it.
+SEARCH_CHUNK_CHARACTERS = 32_768
+SEARCH_CHUNK_MIN_CHARACTERS = 1024
+SEARCH_CHUNK_SECONDS = 0.025
 # A whole event list is read and sent this many events at a time (one read transaction
 # each): memory and each turn of the event loop stay small whatever the list's length.
 # Larger chunks held the loop longer for a list little faster (bench/events_list.py: 1,000
@@ -59,7 +66,14 @@ RETRY_AFTER_SECONDS = 1
 COMMIT_LINGER_FROM_WRITES = 4
 COMMIT_LINGER_SECONDS = 0.002
 COMMIT_LINGER_GAP_SECONDS = 0.0005
+# Background writes (the search index) wait while other writes are queued, at most this
+# long, so that they still advance under constant load.
+BACKGROUND_WRITE_MAX_WAIT_SECONDS = 1.0
 READY_TIMEOUT_SECONDS = 2.0
+# A write that failed inside itself (a full disk) keeps /readyz at 503 this long after its
+# failure, unless a write commits meanwhile: the probe's empty write proves nothing of the
+# space, and once it has passed, traffic may come back to try.
+READY_AFTER_WRITE_FAILURE_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 # Writes cut by the request timeout still finish (and broadcast); shutdown waits this long.
 LATE_WRITES_DRAIN_SECONDS = 10.0

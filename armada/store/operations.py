@@ -7,6 +7,8 @@ belongs to, read in the same transaction.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -399,14 +401,38 @@ def search_index_state(tx: Transaction) -> Record:
     return state
 
 
-def build_search_index_chunk(tx: Transaction, chunk_rows: int) -> None:
-    """Index the next `chunk_rows` rows that existed before the search index did."""
-    tx.execute("build_search_index_chunk", chunk_rows=chunk_rows)
+def build_search_index_chunk(tx: Transaction, chunk_rows: int, chunk_characters: int) -> float:
+    """Index the next rows that existed before the search index did: at most `chunk_rows`,
+    and no more text than `chunk_characters` (one row, whatever its size); the seconds
+    it took."""
+    started = time.perf_counter()
+    last = _last_within(tx, "pending_event_sizes", chunk_rows, chunk_characters)
+    tx.execute("build_search_index_chunk", last_rowid=last)
+    return time.perf_counter() - started
 
 
-def index_queued_events(tx: Transaction, chunk_rows: int) -> None:
-    """Index the oldest `chunk_rows` new events waiting in the search index's queue."""
-    tx.execute("index_queued_events", chunk_rows=chunk_rows)
+def index_queued_events(tx: Transaction, chunk_rows: int, chunk_characters: int) -> float:
+    """Index the oldest new events waiting in the search index's queue: at most `chunk_rows`,
+    and no more text than `chunk_characters` (one event, whatever its size); the seconds
+    it took."""
+    started = time.perf_counter()
+    last = _last_within(tx, "queued_event_sizes", chunk_rows, chunk_characters)
+    if last is not None:
+        tx.execute("index_queued_events", last_rowid=last)
+    return time.perf_counter() - started
+
+
+def _last_within(tx: Transaction, query: str, chunk_rows: int, chunk_characters: int
+                 ) -> int | None:
+    """The rowid that ends the first rows of `query` (rowid, characters) whose text fits in
+    `chunk_characters`, the first row always; None when there are none."""
+    last, total = None, 0
+    with contextlib.closing(tx.each(query, chunk_rows=chunk_rows)) as rows:
+        for rowid, characters in rows:
+            if last is not None and total + characters > chunk_characters:
+                break
+            last, total = rowid, total + characters
+    return last
 
 
 def search_runs(tx: Transaction, text: str, page: int, page_size: int,
