@@ -1,5 +1,6 @@
 """Specification of errors: every refusal is a 4xx in one JSON shape, and stores nothing."""
 
+import base64
 import json
 import sqlite3
 from urllib.parse import quote
@@ -182,6 +183,61 @@ async def test_a_lone_surrogate_in_any_text_is_a_422(client, baseline, method, p
                                     headers=JSON_BODY)
     assert response.status == 422
     assert set((await error_of(response))["fields"]) <= set(body)
+    assert await stored_rows(client) == baseline
+
+
+NUL_REFUSED = ["Contains code point 0 (NUL), which cannot be stored."]
+
+
+@write_endpoints
+async def test_a_nul_in_any_text_of_a_body_is_a_422_naming_each_field(client, baseline, method,
+                                                                        path):
+    # Code point 0 is refused on SQLite too: SQL Server's TDS engines cannot store it.
+    texts = [key for key, value in VALID_BODY[path].items() if isinstance(value, str)
+             and not key.endswith("_datetime") and not key.endswith("_status")]
+    body = {**VALID_BODY[path], **{key: f"nul\x00inside {key}" for key in texts}}
+    response = await client.request(method, path, json=body)
+    assert response.status == 422
+    assert (await error_of(response))["fields"] == {key: NUL_REFUSED for key in texts}
+    assert await stored_rows(client) == baseline
+
+
+async def test_a_nul_in_an_event_of_a_batch_is_a_422_and_stores_none_of_it(client, baseline):
+    events = [event_body("event-2"), event_body("event-3", event_content="a\x00b")]
+    response = await client.post("/api/events/batch", json={"events": events})
+    assert (await error_of(response))["fields"] == {
+        "events": {"1": {"event_content": NUL_REFUSED}}}
+    assert await stored_rows(client) == baseline
+
+
+def cursor_with_nul() -> str:
+    raw = json.dumps(["2026-02-24T10:30:00.000000", "event\x00"]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("method, url, field", [
+    ("GET", "/api/events/?job_uuid=%00", "job_uuid"),
+    ("GET", "/api/events/?q=abc%00&limit=5", "q"),
+    ("GET", "/api/events/?q=abc%00", "q"),
+    ("GET", "/api/events/?limit=5&before=" + cursor_with_nul(), "before"),
+    ("GET", "/api/jobs/?run_uuid=run%00", "run_uuid"),
+    ("GET", "/api/jobs/?agent=%00", "agent"),
+    ("GET", "/api/jobs/?q=job%00", "q"),
+    ("GET", "/api/runs/?q=%00", "q"),
+    ("GET", "/api/runs/%00", "run_uuid"),
+    ("DELETE", "/api/runs/%00", "run_uuid"),
+    ("GET", "/api/runs/run-1%00/export", "run_uuid"),
+    ("GET", "/api/jobs/job%00", "job_uuid"),
+    ("GET", "/api/events/%00", "event_uuid"),
+    ("GET", "/ws/events/?run_uuid=%00", "run_uuid"),
+    ("GET", "/ws/events/?since=1&epoch=%00", "epoch"),
+])
+async def test_a_nul_in_a_query_parameter_or_path_segment_is_a_422_naming_it(
+        client, baseline, method, url, field):
+    response = await client.request(method, url)
+    assert response.status == 422
+    body = await error_of(response)
+    assert body["fields"] == {field: NUL_REFUSED}
     assert await stored_rows(client) == baseline
 
 

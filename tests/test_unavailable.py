@@ -308,3 +308,19 @@ def test_sqlite_failures_read_in_sqlites_words(tmp_path: Path, message: str, rea
 
     assert dialect.is_unavailable(error)
     assert dialect.unavailable_reason(error) == reason
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT * FROM armada_events_search WHERE armada_events_search MATCH '\"abc'",
+    "SELECT * FROM no_such_table",
+    "SELEC 1",
+])
+def test_a_statement_sqlite_refuses_is_not_a_database_outage(tmp_path: Path, statement: str):
+    dialect = SqliteDialect(SqliteSettings(path=tmp_path / "armada.db"), BUSY_TIMEOUT)
+    connection = dialect.connect()
+    connection.execute("CREATE VIRTUAL TABLE armada_events_search USING fts5(event_content)")
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        connection.execute(statement)
+    connection.close()
+
+    assert not dialect.is_unavailable(refused.value)
