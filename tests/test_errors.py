@@ -132,7 +132,17 @@ async def test_json_that_is_not_an_object_is_a_422(client, baseline, method, pat
     response = await client.request(method, path, data=json.dumps(value).encode(),
                                     headers=JSON_BODY)
     assert response.status == 422
-    assert "_schema" in (await error_of(response))["fields"]
+    body = await error_of(response)
+    assert body["fields"] == {"body": ["Must be a JSON object."]}
+    assert body["detail"] == "invalid body"
+    assert await stored_rows(client) == baseline
+
+
+async def test_an_event_of_a_batch_that_is_not_an_object_is_a_422_naming_its_index(client,
+                                                                                  baseline):
+    response = await client.post("/api/events/batch", json={"events": [event_body("e-2"), [1, 2]]})
+    assert (await error_of(response))["fields"] == {"events": {"1": ["Must be a JSON object."]}}
+    assert "_schema" not in await response.text()
     assert await stored_rows(client) == baseline
 
 
@@ -253,7 +263,10 @@ async def test_a_body_over_one_mebibyte_is_a_413(client, baseline, method, path)
     padding = "x" * (1024 * 1024)
     response = await client.request(method, path, json={**VALID_BODY[path], "padding": padding})
     assert response.status == 413
-    assert (await error_of(response))["error"] == "payload_too_large"
+    body = await error_of(response)
+    assert body["error"] == "payload_too_large"
+    assert body["detail"] == ("the body is larger than 1048576 bytes, the limit ARMADA_MAX_BODY"
+                              " sets")
     assert await stored_rows(client) == baseline
 
 
@@ -267,7 +280,7 @@ async def test_the_body_limit_follows_the_configuration(make_client):
     small = await make_client(max_body=2048)
     response = await small.post("/api/runs/", json={**RUN, "run_uuid": "r" * 3000})
     assert response.status == 413
-    await error_of(response)
+    assert "2048 bytes, the limit ARMADA_MAX_BODY sets" in (await error_of(response))["detail"]
 
 
 # `/` is the live page (test_live_page.py).
@@ -293,8 +306,14 @@ async def test_a_wrong_method_is_a_405_in_json_with_the_allowed_ones(client, met
     assert response.headers["Allow"]
 
 
-async def test_the_websocket_path_without_an_upgrade_is_a_4xx_in_json(client):
-    await error_of(await client.get("/ws/events/"))
+@pytest.mark.parametrize("headers", [{}, {"Upgrade": "websocket"}, {"Connection": "Upgrade"}])
+async def test_the_websocket_path_without_an_upgrade_is_a_426_saying_so_in_json(client, headers):
+    response = await client.get("/ws/events/", headers=headers)
+    assert response.status == 426
+    body = await error_of(response)
+    assert body["error"] == "upgrade_required"
+    assert body["detail"].startswith("/ws/events/ is a WebSocket: connect with a WebSocket client")
+    assert response.headers["Upgrade"] == "websocket"
 
 
 @pytest.mark.parametrize("path", READS)

@@ -158,6 +158,8 @@ class StrictSchema(PlannedLoad):
     class Meta:
         unknown = RAISE
 
+    error_messages = {"type": "Must be a JSON object."}
+
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # Records are plain dicts: a dict lookup, not marshmallow's generic one (lists dump faster).
         if type(obj) is dict:
