@@ -1,4 +1,4 @@
-"""`python -m armada tail [--run RUN] [--url URL] [--token TOKEN]`: the live stream in a terminal.
+"""`armada tail [--run RUN] [--url URL] [--token TOKEN]`: the live stream in a terminal.
 
 One readable line per message on stdout; connection news on stderr. After a disconnect
 it reconnects with backoff and resumes from the last `seq` (with its epoch), so nothing
@@ -177,7 +177,7 @@ async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO,
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m armada tail", description="Print the live stream, one line a message.")
+        prog="armada tail", description="Print the live stream, one line a message.")
     parser.add_argument("--run", metavar="RUN", help="only what concerns this run")
     parser.add_argument("--url", default=DEFAULT_URL,
                         help=f"the service (or its WebSocket) URL; default {DEFAULT_URL}")
