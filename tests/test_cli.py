@@ -116,3 +116,38 @@ def test_a_bad_serve_option_is_one_line_naming_the_option_exit_2(tmp_path: Path,
     assert result.returncode == 2
     assert result.stderr.startswith(f"armada: configuration error: {named}"), result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def closed_port_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def test_export_and_import_that_cannot_reach_the_service_say_so_in_a_few_words(tmp_path: Path):
+    url = closed_port_url()
+    export = tmp_path / "run.ndjson"
+    export.write_text('{"kind": "run", "run_uuid": "r", "run_datetime": "2026-02-24T10:00"}\n'
+                      '{"kind": "end", "runs": 1, "jobs": 0, "events": 0}\n')
+
+    for command, args in (("export", ["run-1"]), ("import", [str(export)])):
+        result = armada(tmp_path, command, *args, "--url", url)
+
+        assert result.returncode == 2
+        assert result.stderr == f"armada {command}: cannot reach {url}: connection refused\n"
+
+
+def test_tail_that_cannot_reach_the_service_says_so_in_a_few_words_and_retries(tmp_path: Path):
+    url = closed_port_url()
+    tail = subprocess.Popen([sys.executable, "-m", "armada", "tail", "--url", url],
+                            cwd=tmp_path, env=service_environment(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert tail.stderr is not None
+        line = tail.stderr.readline()
+    finally:
+        tail.terminate()
+        tail.wait(timeout=COMMAND_TIMEOUT)
+        if tail.stderr is not None:
+            tail.stderr.close()
+
+    assert line == (f"-- disconnected (cannot reach {url}: connection refused); reconnecting "
+                    "in 0.2 s\n")
