@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -28,13 +29,7 @@ def test_version_prints_the_version_and_exits_0(tmp_path: Path):
     result = armada(tmp_path, "--version")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"armada {_installed_version()}"
-
-
-def _installed_version() -> str:
-    import importlib.metadata
-
-    return importlib.metadata.version("armada-backend")
+    assert result.stdout.strip() == f"armada {importlib.metadata.version('armada-backend')}"
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
