@@ -104,9 +104,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
                              1, 1_000_000),
         redis_url=_redis_url(env),
         log_level=_choice(env, "ARMADA_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-        log_format=_choice(env, "ARMADA_LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
-        event_loop=_choice(env, "ARMADA_EVENT_LOOP", "AUTO",
-                           ("AUTO", "UVLOOP", "ASYNCIO")).lower(),
+        log_format=_choice(env, "ARMADA_LOG_FORMAT", "text", ("text", "json")),
+        event_loop=_choice(env, "ARMADA_EVENT_LOOP", "auto", ("auto", "uvloop", "asyncio")),
         write_tokens=_tokens(env, "ARMADA_WRITE_TOKENS"),
         read_tokens=_tokens(env, "ARMADA_READ_TOKENS"),
         request_timeout=_float(env, "ARMADA_REQUEST_TIMEOUT", const.REQUEST_TIMEOUT_SECONDS,
@@ -249,7 +248,10 @@ def _tokens(env: Mapping[str, str], variable: str) -> tuple[str, ...]:
 
 
 def _choice(env: Mapping[str, str], variable: str, default: str, allowed: tuple[str, ...]) -> str:
-    raw = (env.get(variable) or default).upper()
-    if raw not in allowed:
-        raise ConfigError(variable, f"{raw!r} is not one of {', '.join(allowed)}")
-    return raw
+    """One of `allowed` in any letter case, answered (and listed) as `allowed` spells it, the
+    README's spelling."""
+    raw = env.get(variable) or default
+    for value in allowed:
+        if raw.casefold() == value.casefold():
+            return value
+    raise ConfigError(variable, f"{raw!r} is not one of {', '.join(allowed)}")

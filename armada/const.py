@@ -55,6 +55,8 @@ WEBSOCKET_PREFIX = "/ws/"
 # The live page (armada/http/page.py) and its files.
 PAGE_PATH = "/"
 PAGE_ASSETS_PATH = "/ui/"
+# The service's icon, where browsers ask for it (static/favicon.ico).
+FAVICON_PATH = "/favicon.ico"
 
 DB_WORKERS = 4
 DB_TIMEOUT_SECONDS = 5.0

@@ -116,7 +116,7 @@ def parse_age(text: str) -> timedelta:
 
 def purge_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m armada purge",
+        prog="armada purge",
         description="Delete runs older than an age, with their jobs and events, and print them.",
     )
     parser.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",

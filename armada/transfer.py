@@ -25,7 +25,7 @@ import aiohttp
 
 from armada import const
 from armada.client import TOKEN_VARIABLE
-from armada.tail import DEFAULT_URL, bearer_headers, describe, url_and_token
+from armada.tail import DEFAULT_URL, bearer_headers, describe, unreachable, url_and_token
 
 # What one POST /api/events/batch takes.
 IMPORT_BATCH = const.MAX_BATCH_EVENTS
@@ -186,7 +186,10 @@ def export_main(argv: list[str]) -> int:
     except Refused as error:
         print(f"armada export: the server refused: {error}", file=sys.stderr)
         return 2
-    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+    except (aiohttp.ClientError, TimeoutError) as error:
+        print(f"armada export: {unreachable(url, error)}", file=sys.stderr)
+        return 2
+    except OSError as error:
         print(f"armada export: {error or type(error).__name__}", file=sys.stderr)
         return 2
     return 0
@@ -211,7 +214,10 @@ def import_main(argv: list[str]) -> int:
     except Refused as error:
         print(f"armada import: the server refused: {error}", file=sys.stderr)
         return 2
-    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+    except (aiohttp.ClientError, TimeoutError) as error:
+        print(f"armada import: {unreachable(url, error)}", file=sys.stderr)
+        return 2
+    except OSError as error:
         print(f"armada import: {error or type(error).__name__}", file=sys.stderr)
         return 2
     print(f"armada import: {report.summary()}", file=sys.stderr)

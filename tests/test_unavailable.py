@@ -404,3 +404,17 @@ async def test_a_full_disk_keeps_readyz_503_and_the_log_down_while_reads_succeed
     assert after.status == 201
     assert ready_after.status == 200
     assert store_lines(caplog)[-1].startswith("database up again after ")
+@pytest.mark.parametrize("statement", [
+    "SELECT * FROM armada_events_search WHERE armada_events_search MATCH '\"abc'",
+    "SELECT * FROM no_such_table",
+    "SELEC 1",
+])
+def test_a_statement_sqlite_refuses_is_not_a_database_outage(tmp_path: Path, statement: str):
+    dialect = SqliteDialect(SqliteSettings(path=tmp_path / "armada.db"), BUSY_TIMEOUT)
+    connection = dialect.connect()
+    connection.execute("CREATE VIRTUAL TABLE armada_events_search USING fts5(event_content)")
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        connection.execute(statement)
+    connection.close()
+
+    assert not dialect.is_unavailable(refused.value)

@@ -14,6 +14,7 @@ it}`. CSV: one table, a `kind` column then the union of the three records' colum
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 from collections.abc import AsyncGenerator
@@ -37,6 +38,8 @@ EXPORT_CSV_COLUMNS = (
     "job_status", "event_uuid", "event_content", "event_datetime", "event_status",
 )
 MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv"}
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, CSV Injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Item = tuple[str, dict[str, Any]]
 
@@ -47,7 +50,7 @@ async def export_run(request: web.Request) -> web.StreamResponse:
     store = request.app[store_key]
     # Read before the first byte: an unknown run is an ordinary 404 JSON answer.
     run = run_out.one(await store.get_run(run_uuid))
-    encoder = _ndjson_lines if kind == "ndjson" else _csv_lines
+    encoder = _ndjson_lines if kind == "ndjson" else functools.partial(_csv_lines, run_uuid)
     answer_started(request)
     response = web.StreamResponse(headers={
         "Content-Disposition": f'attachment; filename="run-{_file_safe(run_uuid)}.{kind}"'})
@@ -93,20 +96,25 @@ def _ndjson_lines(items: list[Item]) -> bytes:
     return b"".join(encode({"kind": kind, **record}) + b"\n" for kind, record in items)
 
 
-def _csv_lines(items: list[Item]) -> bytes:
+def _csv_lines(run_uuid: str, items: list[Item]) -> bytes:
+    """CSV rows of `items`; an event's row names its run too (the API's event does not)."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
     for kind, record in items:
         if kind == "header":
             writer.writerow(EXPORT_CSV_COLUMNS)
         else:
+            record = {"run_uuid": run_uuid, **record}
             writer.writerow([kind, *(_cell(record.get(column))
                                      for column in EXPORT_CSV_COLUMNS[1:])])
     return text.getvalue().encode("utf-8")
 
 
 def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
+    """The value as text that a spreadsheet shows as text: one that would start a formula
+    gets a leading single quote, which spreadsheets read as "text follows"."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _file_safe(run_uuid: str) -> str:

@@ -12,7 +12,7 @@ import orjson
 from aiohttp import hdrs, web
 from marshmallow import Schema
 
-from armada.errors import InvalidJson, UnsupportedMediaType, ValidationFailed
+from armada.errors import InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from armada.http.deadlines import answer_started
 from armada.http.request_log import request_id_of
 from armada.http.schemas import RecordDumper
@@ -35,7 +35,11 @@ async def load_body(request: web.Request, schema: Schema) -> dict[str, Any]:
         raise UnsupportedMediaType(
             f"the body must be JSON sent as Content-Type: {JSON_MEDIA_TYPE}, not "
             + (repr(declared[:100]) if declared else "without a Content-Type"))
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"the body is larger than {request.client_max_size} bytes, the "
+                              "limit ARMADA_MAX_BODY sets") from None
     try:
         # orjson is four times faster. What it refuses (lone surrogates, NaN, bad UTF-8)
         # is decided by the standard library, as before. It reads an integer beyond 64

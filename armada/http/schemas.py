@@ -34,7 +34,11 @@ from armada.http.marshmallow_plan import PlannedLoad, ValidatorsOnce
 from armada.stream.messages import MESSAGE_TYPES
 
 
-def _no_lone_surrogates(value: str) -> None:
+def storable(value: str) -> None:
+    """Refuse what a database cannot store (SQL Server's TDS engines refuse code point 0),
+    on every database alike, so the contract does not depend on the one behind it."""
+    if "\x00" in value:
+        raise ValidationError("Contains code point 0 (NUL), which cannot be stored.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -42,11 +46,12 @@ def _no_lone_surrogates(value: str) -> None:
 
 
 class Text(ValidatorsOnce, fields.String):
-    """A string that can be stored: valid Unicode, optionally bounded."""
+    """A string that can be stored (`storable`), optionally bounded: every text of a body,
+    a query or a path that reaches the database is one."""
 
     def __init__(self, *, min_length: int | None = None, max_length: int | None = None,
                  **kwargs: Any) -> None:
-        validators = [_no_lone_surrogates]
+        validators = [storable]
         if min_length is not None or max_length is not None:
             validators.append(validate.Length(min=min_length, max=max_length))
         super().__init__(validate=validators, **kwargs)
@@ -137,7 +142,7 @@ class Cursor(fields.Field):
             position = json.loads(raw.decode("utf-8"))
             when_text, uuid_ = position
             when = datetime.fromisoformat(when_text)
-            uuid_.encode("utf-8")
+            storable(uuid_)
         except (ValueError, TypeError, AttributeError, RecursionError):
             raise self.make_error("invalid") from None
         if not isinstance(position, list) or when.tzinfo is not None \
@@ -152,6 +157,8 @@ class StrictSchema(PlannedLoad):
 
     class Meta:
         unknown = RAISE
+
+    error_messages = {"type": "Must be a JSON object."}
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # Records are plain dicts: a dict lookup, not marshmallow's generic one (lists dump faster).
@@ -395,7 +402,7 @@ class StreamQuery(StrictSchema):
     """The query string of `/ws/events/`; refused with a 422 before the upgrade."""
 
     since = fields.Integer(strict=False, validate=validate.Range(min=0, max=2**63 - 1))
-    epoch = fields.String(validate=validate.Length(min=1, max=64))
+    epoch = Text(min_length=1, max_length=64)
     run_uuid = Identifier()
     job_uuid = Identifier()
     types = fields.String(validate=validate.Length(min=1, max=1000))

@@ -188,7 +188,14 @@ class SqliteDialect:
         return self.is_duplicate_key(error) or self.is_closed_connection(error)
 
     def is_unavailable(self, error: BaseException) -> bool:
-        return isinstance(error, sqlite3.OperationalError | sqlite3.ProgrammingError | OSError)
+        # SQLITE_ERROR is a statement SQLite refused (its syntax, a search string it cannot
+        # read): a fault of the request or of the code, never a database outage.
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF == sqlite3.SQLITE_ERROR:
+            return False
+        if isinstance(error, sqlite3.ProgrammingError):
+            return self.is_closed_connection(error)
+        return isinstance(error, sqlite3.OperationalError | OSError)
 
     def is_busy(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and \
