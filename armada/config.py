@@ -76,7 +76,7 @@ class Config:
     request_timeout: float = const.REQUEST_TIMEOUT_SECONDS
     retention_days: int | None = None
     retention_interval: float = const.RETENTION_INTERVAL_SECONDS
-    # Seconds without a report after which a Running or Pending job is Lost; None: never.
+    # Seconds without a report after which a Running job is Lost; None: never.
     job_stale_after: float | None = const.JOB_STALE_AFTER_SECONDS
 
 

@@ -1,4 +1,5 @@
-"""Lost jobs: a Running or Pending job with no report for ARMADA_JOB_STALE_AFTER becomes Lost.
+"""Lost jobs: a Running job with no report for ARMADA_JOB_STALE_AFTER becomes Lost (a Pending
+job, which no agent has taken yet, is waiting, never lost).
 
 Every min(stale / 2, 60 s) one replica (the holder of the `lost_jobs` lease, a row of
 armada_leases taken in a write transaction) reads the silent jobs from the index of

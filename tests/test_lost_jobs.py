@@ -1,8 +1,8 @@
-"""Specification of lost jobs (README "Lost jobs"): a Running or Pending job with no report for
-ARMADA_JOB_STALE_AFTER (here 1 s, swept every 0.5 s) becomes Lost, with a Failed event saying
-for how long it was silent, both broadcast and counted; a later report brings it back; with
-two replicas on one database it is marked once; the agents' client still works. On SQLite,
-and on SQL Server with ARMADA_TEST_MSSQL (tests/conftest.py).
+"""Specification of lost jobs (README "Lost jobs"): a Running job with no report for
+ARMADA_JOB_STALE_AFTER (here 1 s, swept every 0.5 s) becomes Lost (a Pending one never), with
+a Failed event saying for how long it was silent, both broadcast and counted; a later report
+brings it back; with two replicas on one database it is marked once; the agents' client still
+works. On SQLite, and on SQL Server with ARMADA_TEST_MSSQL (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -92,6 +92,24 @@ async def test_a_job_that_keeps_reporting_is_never_lost(make_client):
     job = await (await client.get("/api/jobs/job-1")).json()
     assert job["job_status"] == "Running"
     assert await metric(client, "armada_jobs_lost_total") == 0
+
+
+async def test_a_pending_job_waits_for_an_agent_and_is_never_lost(make_client):
+    client = await make_client(job_stale_after=STALE)
+    ws = await client.ws_connect("/ws/events/")
+    await client.post("/api/jobs/", json=job_body("job-1", job_status="Pending"))
+    await next_message(ws), await next_message(ws)
+
+    await no_message(ws, MARKED_WITHIN)
+    assert (await (await client.get("/api/jobs/job-1")).json())["job_status"] == "Pending"
+    assert await (await client.get("/api/events/", params={"job_uuid": "job-1"})).json() == []
+    run = await (await client.get("/api/runs/run-1")).json()
+    assert (run["run_status"], run["jobs_pending"], run["jobs_lost"]) == ("Running", 1, 0)
+    # Taken by an agent: from then on, its silence makes it Lost.
+    await client.patch("/api/jobs/status", json={"job_uuid": "job-1", "job_status": "Running"})
+    assert (await next_message(ws))["data"]["job_status"] == "Running"
+    assert (await lost_messages(ws))[1]["data"]["job_status"] == "Lost"
+    await ws.close()
 
 
 async def test_an_event_of_a_lost_job_brings_it_back_running(make_client):

@@ -440,7 +440,7 @@ def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> bool:
 
 
 def stale_jobs(tx: Transaction, stale_seconds: float, limit: int) -> list[str]:
-    """Up to `limit` Running or Pending jobs silent for `stale_seconds`, longest silent first."""
+    """Up to `limit` Running jobs silent for `stale_seconds`, longest silent first."""
     return [row["job_uuid"] for row in tx.all("stale_jobs", stale_seconds=stale_seconds,
                                               limit=limit)]
 

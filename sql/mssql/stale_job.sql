@@ -1,4 +1,4 @@
--- The job, when it is still Running or Pending and silent for :stale_seconds or more (read in
+-- The job, when it is still Running and silent for :stale_seconds or more (read in
 -- the transaction that marks it Lost): its run, its status and for how long it was silent.
 -- Each table is sought by the parameter, never one id column compared to the other: a legacy
 -- armada_jobs keeps its own collation, armada_job_activity's is binary (create_job_activity).
@@ -9,4 +9,4 @@ JOIN armada_jobs AS job WITH (UPDLOCK) ON job.job_uuid = :job_uuid
 WHERE activity.job_uuid = :job_uuid
     AND activity.last_report < DATEADD(millisecond, -CAST(:stale_seconds * 1000 AS INT),
                                        SYSUTCDATETIME())
-    AND job.job_status IN ('Running', 'Pending');
+    AND job.job_status = 'Running';
