@@ -66,7 +66,7 @@ async def test_a_silent_job_is_marked_lost_announced_and_counted(make_client):
                       "data": {"job_uuid": "job-1", "job_status": "Lost"}}
     assert new_event["type"] == "new_event"
     event = new_event["data"]
-    assert (event["job_uuid"], event["event_status"]) == ("job-1", "Failed")
+    assert (event["job_uuid"], event["event_status"]) == ("job-1", "Lost")
     assert event["event_content"].startswith("Lost: no report from the job for 1 s")
 
     job = await (await client.get("/api/jobs/job-1")).json()
@@ -78,6 +78,33 @@ async def test_a_silent_job_is_marked_lost_announced_and_counted(make_client):
     assert await metric(client, "armada_jobs_lost_total") == 1
     # Marked once: a Lost job is no longer looked for.
     await no_message(ws, STALE * 2)
+    await ws.close()
+
+
+async def test_a_lost_jobs_last_report_stays_its_agents_last_report(make_client):
+    client = await make_client(job_stale_after=STALE)
+    ws = await client.ws_connect("/ws/events/")
+    await client.post("/api/jobs/", json=job_body("job-1"))
+    await client.post("/api/jobs/", json=job_body("job-2"))
+    agents_last = event_body("e-1", "job-1", event_datetime="2026-02-24T10:45:00.000")
+    assert (await client.post("/api/events/", json=agents_last)).status == 201
+    for _ in range(4):  # new_run, new_job twice, new_event
+        await next_message(ws)
+
+    markers = {}
+    for _ in range(2):
+        new_event = (await lost_messages(ws))[0]["data"]
+        markers[new_event["job_uuid"]] = new_event
+    # Marked at the service's clock, dated at each agent's last report: its newest event, or
+    # the job's own datetime when it sent none.
+    assert markers["job-1"]["event_datetime"] == "2026-02-24T10:45:00.000Z"
+    assert markers["job-2"]["event_datetime"] == "2026-02-24T10:31:00.000Z"
+    assert {marker["event_status"] for marker in markers.values()} == {"Lost"}
+    run = await (await client.get("/api/runs/run-1")).json()
+    assert run["last_report_datetime"] == "2026-02-24T10:45:00.000Z"
+    newest = await (await client.get("/api/events/", params={"job_uuid": "job-2",
+                                                             "limit": 1})).json()
+    assert newest["events"][0]["event_datetime"] == "2026-02-24T10:31:00.000Z"
     await ws.close()
 
 

@@ -448,13 +448,17 @@ def stale_jobs(tx: Transaction, stale_seconds: float, limit: int) -> list[str]:
 def mark_job_lost(tx: Transaction, job_uuid: str, stale_seconds: float, event: Record
                   ) -> Written | None:
     """Mark the job Lost, with `event` (its content completed with how long the job was
-    silent), when it is still silent: None when it reported meanwhile, ended, or another
+    silent, dated at its agent's last report, so that the job's and its run's last report stay
+    the agent's), when it is still silent: None when it reported meanwhile, ended, or another
     replica marked it first. The event goes in while the job is live: an event of a Lost job
-    would bring it back."""
+    would bring it back. `event`'s own datetime is for a legacy job with no datetime at all."""
     job = tx.one("stale_job", job_uuid=job_uuid, stale_seconds=stale_seconds)
     if job is None:
         return None
+    reports = [when for when in (job["job_datetime"], job["last_event_datetime"])
+               if isinstance(when, datetime)]
     event = {**event, "job_uuid": job_uuid,
+             "event_datetime": max(reports, default=event["event_datetime"]),
              "event_content": f"{event['event_content']} {_silence(job['silent_seconds'])}"}
     tx.check_lengths("armada_events", event)
     tx.execute("insert_event_if_absent", **event)
