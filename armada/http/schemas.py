@@ -160,17 +160,19 @@ class StrictSchema(PlannedLoad):
         return super().get_attribute(obj, attr, default)
 
 
-class DefaultsForNulls(StrictSchema):
-    """Optional fields sent as `null` take their default, as the previous service did."""
+class NullsNotSent(StrictSchema):
+    """Optional fields sent as `null` count as not sent, as the previous service took them;
+    an id not sent is generated. The store gives the others their defaults, so that a
+    repeated create compares only what its client sent (operations.JOB_DEFAULTS)."""
 
-    defaults: dict[str, Any] = {}
+    generated_id = ""
 
     @post_load
-    def fill_defaults(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        for name, default in self.defaults.items():
-            if data.get(name) is None:
-                data[name] = default() if callable(default) else default
-        return data
+    def drop_nulls(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        sent = {name: value for name, value in data.items() if value is not None}
+        if self.generated_id not in sent:
+            sent[self.generated_id] = new_uuid()
+        return sent
 
 
 def new_uuid() -> str:
@@ -182,8 +184,8 @@ class RunSchema(StrictSchema):
     run_datetime = UtcDateTime(required=True)
 
 
-class JobSchema(DefaultsForNulls):
-    defaults = {"job_uuid": new_uuid, "job_associated_agent": "Unknown", "job_status": "Running"}
+class JobSchema(NullsNotSent):
+    generated_id = "job_uuid"
 
     job_uuid = Identifier(allow_none=True)
     run_uuid = Identifier(required=True)
@@ -192,8 +194,8 @@ class JobSchema(DefaultsForNulls):
     job_status = Status(allow_none=True)
 
 
-class EventSchema(DefaultsForNulls):
-    defaults = {"event_uuid": new_uuid, "event_status": "Running"}
+class EventSchema(NullsNotSent):
+    generated_id = "event_uuid"
 
     event_uuid = Identifier(allow_none=True)
     event_content = Text(required=True)

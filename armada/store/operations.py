@@ -17,6 +17,11 @@ from armada.store.changes import Change, Purged, Written
 from armada.store.transaction import Record, Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
+# What a create stores for an optional field its client did not send.
+JOB_DEFAULTS = {"job_associated_agent": "Unknown", "job_status": "Running"}
+EVENT_DEFAULTS = {"event_status": "Running"}
+# Statuses move on later (PATCH, a sweep): a repeated create never compares them.
+CHANGED_LATER = frozenset({"job_status", "event_status"})
 # The open ends of a since/until range: binding both keeps every datetime range seekable.
 EARLIEST = datetime(const.EARLIEST_YEAR, 1, 1)
 LATEST = datetime.max
@@ -96,9 +101,11 @@ def delete_run(tx: Transaction, run_uuid: str) -> Purged:
     return purged
 
 
-def create_job(tx: Transaction, job: Record) -> Written:
+def create_job(tx: Transaction, sent: Record) -> Written:
     """Insert the job, and its run first when that is not registered yet (the run's
-    change comes first: the job's refers to it)."""
+    change comes first: the job's refers to it); a repeat answers the stored job, unchanged,
+    when what was sent agrees with it."""
+    job = {**JOB_DEFAULTS, **sent}
     tx.check_lengths("armada_jobs", job)
     run_uuid = job["run_uuid"]
     run = {"run_uuid": run_uuid, "run_datetime": job["job_datetime"]}
@@ -108,7 +115,7 @@ def create_job(tx: Transaction, job: Record) -> Written:
     if tx.execute("insert_job_if_absent", **job):
         return Written(job, True, (*new_run, Change("new_job", job, run_uuid, job["job_uuid"])))
     stored = tx.one("get_job", job_uuid=job["job_uuid"])
-    _same_or_conflict("job", job, stored)
+    _same_or_conflict("job", sent, stored)
     assert stored is not None  # _same_or_conflict raised otherwise
     return Written(stored, False, new_run)
 
@@ -172,8 +179,10 @@ def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> Writte
     return Written(change, False, (Change("update_job_status", change, owner[0], job_uuid),))
 
 
-def create_event(tx: Transaction, event: Record) -> Written:
-    """Insert the event of an existing job; a repeat answers the stored event, unchanged."""
+def create_event(tx: Transaction, sent: Record) -> Written:
+    """Insert the event of an existing job; a repeat answers the stored event, unchanged,
+    when what was sent agrees with it."""
+    event = {**EVENT_DEFAULTS, **sent}
     tx.check_lengths("armada_events", event)
     job_uuid = event["job_uuid"]
     # Read before the insert: nothing may fail after the one statement that changes. The
@@ -190,7 +199,7 @@ def create_event(tx: Transaction, event: Record) -> Written:
     stored = tx.one("get_event", event_uuid=event["event_uuid"])
     if stored is None:
         raise NotFound(f"job {job_uuid} not found")
-    _same_or_conflict("event", event, stored)
+    _same_or_conflict("event", sent, stored)
     return Written(stored, False, ())
 
 
@@ -294,10 +303,12 @@ def _same(stored: Any, sent: Any) -> bool:
 
 
 def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
-    """A repeated create is fine when it says the same; a different body is a conflict."""
+    """A repeated create is fine when what it sent agrees with the stored record, statuses
+    aside; anything else is a conflict."""
     if stored is None:
         raise RuntimeError(f"{kind} neither inserted nor found")
-    differing = sorted(key for key, value in sent.items() if not _same(stored.get(key), value))
+    differing = sorted(key for key, value in sent.items()
+                       if key not in CHANGED_LATER and not _same(stored.get(key), value))
     if differing:
         raise Conflict(
             f"{kind} {sent[f'{kind}_uuid']} already exists with other values "
