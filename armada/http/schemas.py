@@ -29,7 +29,13 @@ from marshmallow import (
 )
 
 from armada import const
-from armada.datetimes import format_datetime, parse_datetime, plus_read_as_space
+from armada.datetimes import (
+    EARLIEST,
+    OutOfRange,
+    format_datetime,
+    parse_datetime,
+    plus_read_as_space,
+)
 from armada.http.marshmallow_plan import PlannedLoad, ValidatorsOnce
 from armada.stream.messages import MESSAGE_TYPES
 
@@ -41,20 +47,27 @@ def _no_lone_surrogates(value: str) -> None:
         raise ValidationError("Contains an unpaired UTF-16 surrogate.") from None
 
 
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank (white space only).")
+
+
 class Text(ValidatorsOnce, fields.String):
-    """A string that can be stored: valid Unicode, optionally bounded."""
+    """A string that can be stored: valid Unicode, optionally bounded, optionally not blank."""
 
     def __init__(self, *, min_length: int | None = None, max_length: int | None = None,
-                 **kwargs: Any) -> None:
+                 blank: bool = True, **kwargs: Any) -> None:
         validators = [_no_lone_surrogates]
         if min_length is not None or max_length is not None:
             validators.append(validate.Length(min=min_length, max=max_length))
+        if not blank:
+            validators.append(_not_blank)
         super().__init__(validate=validators, **kwargs)
 
 
 def Identifier(**kwargs: Any) -> Text:
-    """An opaque id: 1 to 255 characters."""
-    return Text(min_length=1, max_length=const.MAX_ID_LENGTH, **kwargs)
+    """An opaque id: 1 to 255 characters, not all white space."""
+    return Text(min_length=1, max_length=const.MAX_ID_LENGTH, blank=False, **kwargs)
 
 
 CANONICAL_STATUS = {status.lower(): status for status in const.STATUSES}
@@ -78,13 +91,19 @@ class Status(Text):
 class UtcDateTime(ValidatorsOnce):
     """ISO 8601 in (no zone means UTC); `YYYY-MM-DDTHH:MM:SS.mmmZ` out."""
 
-    default_error_messages = {"invalid": "Not a valid ISO 8601 datetime."}
+    default_error_messages = {
+        "invalid": "Not a valid ISO 8601 datetime.",
+        "range": f"Out of range: accepted from {format_datetime(EARLIEST)} (the earliest a "
+                 f"SQL Server DATETIME holds) to {format_datetime(datetime.max)}.",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         if not isinstance(value, str):
             raise self.make_error("invalid")
         try:
             return parse_datetime(value)
+        except OutOfRange:
+            raise self.make_error("range") from None
         except ValueError:
             raise self.make_error("invalid") from None
 
