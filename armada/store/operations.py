@@ -329,8 +329,13 @@ def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: 
     return tx.all("list_runs_older_than", cutoff=cutoff, limit=limit, offset=offset)
 
 
-def purge_run(tx: Transaction, run_uuid: str) -> Purged | None:
-    """Events, then jobs, then the run, and how many of each went; None when it is gone."""
+def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None
+              ) -> Purged | None:
+    """Events, then jobs, then the run, and how many of each went; None when it is gone, or
+    with `old_before` (retention) when it is no longer old (list_runs_older_than)."""
+    if old_before is not None and tx.one("run_is_old", run_uuid=run_uuid,
+                                         cutoff=old_before) is None:
+        return None
     events = tx.execute("delete_run_events", run_uuid=run_uuid)
     jobs = tx.execute("delete_run_jobs", run_uuid=run_uuid)
     if not tx.execute("delete_run", run_uuid=run_uuid):
