@@ -76,8 +76,10 @@ class Config:
     request_timeout: float = const.REQUEST_TIMEOUT_SECONDS
     retention_days: int | None = None
     retention_interval: float = const.RETENTION_INTERVAL_SECONDS
-    # Seconds without a report after which a Running or Pending job is Lost; None: never.
+    # Seconds without a report after which a Running job is Lost; None: never.
     job_stale_after: float | None = const.JOB_STALE_AFTER_SECONDS
+    # Seconds a body datetime may be ahead of the service's clock (a client's clock is off).
+    max_clock_skew: float = const.MAX_CLOCK_SKEW_SECONDS
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -113,6 +115,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         retention_days=_int(env, "ARMADA_RETENTION_DAYS", 0, 0, 36500) or None,
         job_stale_after=_duration(env, "ARMADA_JOB_STALE_AFTER",
                                   const.JOB_STALE_AFTER_SECONDS) or None,
+        max_clock_skew=_duration(env, "ARMADA_MAX_CLOCK_SKEW", const.MAX_CLOCK_SKEW_SECONDS),
     )
 
 

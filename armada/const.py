@@ -94,7 +94,7 @@ MAX_REQUEST_ID_LENGTH = 128
 
 RETENTION_INTERVAL_SECONDS = 3600.0
 RETENTION_BATCH_RUNS = 100
-# Lost jobs (armada/lost_jobs.py): a Running or Pending job silent this long is Lost (by
+# Lost jobs (armada/lost_jobs.py): a Running job silent this long is Lost (by
 # default), looked for every min(ARMADA_JOB_STALE_AFTER / 2, this) seconds, so many at a time.
 JOB_STALE_AFTER_SECONDS = 1800.0
 LOST_JOBS_SWEEP_MAX_SECONDS = 60.0
@@ -126,3 +126,6 @@ REDIS_RETRY_MAX_SECONDS = 5.0
 REDIS_DRAIN_SECONDS = 5.0
 
 EARLIEST_YEAR = 1753
+# A body datetime later than the service's clock plus this is refused (ARMADA_MAX_CLOCK_SKEW):
+# it would otherwise be its run's last report for years.
+MAX_CLOCK_SKEW_SECONDS = 86400.0

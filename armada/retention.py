@@ -1,4 +1,7 @@
-"""Retention: delete runs older than N days, with their jobs and events.
+"""Retention: delete runs older than N days, with their jobs and events. A run is old when its
+last report is (the newest of its, its jobs' and their events' datetimes, as the run summary's
+last_report_datetime) and none of its jobs is Running or Pending: an agent still at work
+keeps its run, whatever the run is dated.
 
 Each run goes in its own short transaction, a batch of runs at a time, so the API never
 waits long behind it. In the service a background task does it every
@@ -52,17 +55,21 @@ async def purge(store: Store, cutoff: datetime, *,
     purged: list[Purged] = []
     while True:
         runs = await store.list_runs_older_than(cutoff, const.RETENTION_BATCH_RUNS)
-        if not runs:
-            return purged
+        went = 0
         for run in runs:
             # The store hands each deletion to the stream (delete_run) after its commit.
-            deleted = await store.purge_run(run["run_uuid"])
-            if deleted is not None:  # None: deleted meanwhile through the API
+            deleted = await store.purge_run(run["run_uuid"], old_before=cutoff)
+            if deleted is not None:  # None: deleted meanwhile, or it reported since listed
+                went += 1
                 record = Purged(run["run_uuid"], run["run_datetime"], deleted.jobs,
                                 deleted.events)
                 purged.append(record)
                 if on_purged is not None:
                     on_purged(record)
+        # A short batch was the last; one of which none went (each reported since it was
+        # listed, or was deleted) is left for the next pass rather than read again at once.
+        if len(runs) < const.RETENTION_BATCH_RUNS or not went:
+            return purged
 
 
 async def older_than(store: Store, cutoff: datetime) -> list[dict[str, object]]:
@@ -117,7 +124,8 @@ def parse_age(text: str) -> timedelta:
 def purge_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="armada purge",
-        description="Delete runs older than an age, with their jobs and events, and print them.",
+        description="Delete runs whose last report is older than an age and with no Running or "
+                    "Pending job, with their jobs and events, and print them.",
     )
     parser.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",
                         help="30d (days), 12h or 90m")

@@ -4,7 +4,8 @@ through the HTTP API, with the same `--url` and token as `armada tail`.
 Export writes the service's `/api/runs/{run_uuid}/export` answer to stdout as it arrives.
 Import reads an NDJSON export and sends each record through the API's idempotent creates
 (`POST /api/runs/`, `POST /api/jobs/`, events through `POST /api/events/batch`), so that
-importing twice changes nothing. A record the instance holds with other values (a 409, or a
+importing twice changes nothing (a status that moved on in the copy is kept: the creates never
+compare statuses). A record the instance holds with other values (a 409, or a
 run registered at another instant) is reported on stderr and left as it is; the rest is
 still imported, and the exit code is then 1.
 """

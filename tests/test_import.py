@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,11 +97,11 @@ def test_a_conflicting_import_is_reported_and_leaves_the_stored_records_alone(
     fill(source.url)
     file = tmp_path / "run-pm.ndjson"
     file.write_text(armada("export", "run-pm", "--url", source.url).stdout)
-    # The target already knows job-b with another status, event b-0 with other content, and
+    # The target already knows job-b with another agent, event b-0 with other content, and
     # run-pm at another instant (registered by its job: a run's POST is idempotent on its uuid).
     call(target.url, "POST", "/api/jobs/", {"run_uuid": "run-pm", "job_uuid": "job-b",
                                             "job_datetime": "2026-02-24T10:01",
-                                            "job_associated_agent": "agent-7",
+                                            "job_associated_agent": "agent-9",
                                             "job_status": "Running"})
     call(target.url, "POST", "/api/events/", {"event_uuid": "b-0", "job_uuid": "job-b",
                                               "event_content": "something else",
@@ -113,11 +114,50 @@ def test_a_conflicting_import_is_reported_and_leaves_the_stored_records_alone(
     assert ("not imported: run run-pm: stored with run_datetime 2026-02-24T10:01:00.000Z, the "
             "file says 2026-02-24T10:00:00.000Z") in done.stderr
     assert "3 conflicts" in done.stderr
-    assert call(target.url, "GET", "/api/jobs/job-b")["job_status"] == "Running"
+    assert call(target.url, "GET", "/api/jobs/job-b")["job_associated_agent"] == "agent-9"
     assert call(target.url, "GET", "/api/events/b-0")["event_content"] == "something else"
     # Everything else went in.
     assert call(target.url, "GET", "/api/jobs/job-a")["job_status"] == "Failed"
     assert len(call(target.url, "GET", "/api/events/?job_uuid=job-a")) == EVENTS_OF_JOB_A
+
+
+def test_a_reimport_after_the_copys_jobs_went_lost_changes_nothing_and_is_no_conflict(
+        tmp_path: Path):
+    """A status that moved on in the copy (here its sweep found the imported Running jobs
+    Lost) is left as stored; the second import counts the job as existing and exits 0."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    source = ServiceProcess(tmp_path / "a" / "armada.db", tmp_path / "a")
+    target = ServiceProcess(tmp_path / "b" / "armada.db", tmp_path / "b",
+                            ARMADA_JOB_STALE_AFTER="1")
+    source.start()
+    target.start()
+    try:
+        for job in ("job-1", "job-2"):
+            call(source.url, "POST", "/api/jobs/", {"run_uuid": "run-live", "job_uuid": job,
+                                                    "job_datetime": "2026-02-24T10:01"})
+            call(source.url, "POST", "/api/events/", {
+                "event_uuid": f"{job}-step", "job_uuid": job, "event_content": "Step 1",
+                "event_datetime": "2026-02-24T10:02"})
+        file = tmp_path / "run-live.ndjson"
+        file.write_text(armada("export", "run-live", "--url", source.url).stdout)
+        assert armada("import", str(file), "--url", target.url).returncode == 0
+
+        deadline = time.monotonic() + 10
+        while {job["job_status"] for job in call(target.url, "GET", "/api/jobs/")["jobs"]} \
+                != {"Lost"}:
+            assert time.monotonic() < deadline, "the copy's jobs were never found Lost"
+            time.sleep(0.1)
+        again = armada("import", str(file), "--url", target.url)
+
+        assert again.returncode == 0, again.stderr
+        assert ("runs: 0 created, 1 existing; jobs: 0 created, 2 existing; events: 0 created, "
+                "2 existing; 0 conflicts") in again.stderr
+        assert {job["job_status"] for job in call(target.url, "GET", "/api/jobs/")["jobs"]} \
+            == {"Lost"}
+    finally:
+        source.stop()
+        target.stop()
 
 
 def test_an_import_of_a_file_that_is_not_an_export_names_the_line(services, tmp_path: Path):

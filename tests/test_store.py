@@ -392,7 +392,7 @@ async def test_refused_writes_hand_the_sink_nothing(sqlite_path: Path):
             (store.update_job_status("no-such-job", "Failed"), NotFound),
             (store.update_event_status("no-such-event", "Failed"), NotFound),
             (store.delete_run("no-such-run"), NotFound),
-            (store.create_job({**job_record("job-1", "run-1"), "job_status": "Failed"}),
+            (store.create_job({**job_record("job-1", "run-1"), "job_associated_agent": "other"}),
              Conflict),
         ]
         for write, refused in refusals:

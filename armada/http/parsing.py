@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from aiohttp import hdrs, web
 from marshmallow import Schema
 
+from armada.datetimes import format_datetime
 from armada.errors import InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from armada.http.deadlines import answer_started
 from armada.http.request_log import request_id_of
 from armada.http.schemas import RecordDumper
 from armada.jsonutil import encode
+from armada.keys import config_key
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,20 @@ def _standard_json(raw: bytes) -> Any:
     except (ValueError, RecursionError):
         raise InvalidJson("body is not JSON this service accepts (too deeply nested or "
                           "a number too long)") from None
+
+
+def refuse_far_future(request: web.Request, datetimes: Mapping[str, datetime]) -> None:
+    """A 422 naming each datetime later than the service's clock plus ARMADA_MAX_CLOCK_SKEW:
+    stored, it would be its run's last report for years."""
+    skew = request.app[config_key].max_clock_skew
+    latest = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=skew)
+    late = [name for name, when in datetimes.items() if when > latest]
+    if late:
+        bound = (f"later than {format_datetime(latest)}, the service's clock plus "
+                 f"ARMADA_MAX_CLOCK_SKEW ({skew:g} s)")
+        more = f" (and {len(late) - 1} more)" if len(late) > 1 else ""
+        raise ValidationFailed(f"{late[0]} is {bound}{more}",
+                               {name: [f"In the future: {bound}."] for name in late})
 
 
 def load_query(request: web.Request, schema: Schema) -> dict[str, Any]:

@@ -19,6 +19,11 @@ from armada.store.changes import Change, Purged, Written
 from armada.store.transaction import Record, Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
+# What a create stores for an optional field its client did not send.
+JOB_DEFAULTS = {"job_associated_agent": "Unknown", "job_status": "Running"}
+EVENT_DEFAULTS = {"event_status": "Running"}
+# Statuses move on later (PATCH, a sweep): a repeated create never compares them.
+CHANGED_LATER = frozenset({"job_status", "event_status"})
 # The open ends of a since/until range: binding both keeps every datetime range seekable.
 EARLIEST = datetime(const.EARLIEST_YEAR, 1, 1)
 LATEST = datetime.max
@@ -98,9 +103,11 @@ def delete_run(tx: Transaction, run_uuid: str) -> Purged:
     return purged
 
 
-def create_job(tx: Transaction, job: Record) -> Written:
+def create_job(tx: Transaction, sent: Record) -> Written:
     """Insert the job, and its run first when that is not registered yet (the run's
-    change comes first: the job's refers to it)."""
+    change comes first: the job's refers to it); a repeat answers the stored job, unchanged,
+    when what was sent agrees with it."""
+    job = {**JOB_DEFAULTS, **sent}
     tx.check_lengths("armada_jobs", job)
     run_uuid = job["run_uuid"]
     run = {"run_uuid": run_uuid, "run_datetime": job["job_datetime"]}
@@ -110,7 +117,7 @@ def create_job(tx: Transaction, job: Record) -> Written:
     if tx.execute("insert_job_if_absent", **job):
         return Written(job, True, (*new_run, Change("new_job", job, run_uuid, job["job_uuid"])))
     stored = tx.one("get_job", job_uuid=job["job_uuid"])
-    _same_or_conflict("job", job, stored)
+    _same_or_conflict("job", sent, stored)
     assert stored is not None  # _same_or_conflict raised otherwise
     return Written(stored, False, new_run)
 
@@ -174,9 +181,11 @@ def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> Writte
     return Written(change, False, (Change("update_job_status", change, owner[0], job_uuid),))
 
 
-def create_event(tx: Transaction, event: Record) -> Written:
-    """Insert the event of an existing job; a repeat answers the stored event, unchanged.
-    A new event of a Lost job makes it Running again: its agent was only slow."""
+def create_event(tx: Transaction, sent: Record) -> Written:
+    """Insert the event of an existing job; a repeat answers the stored event, unchanged,
+    when what was sent agrees with it. A new event of a Lost job makes it Running again: its
+    agent was only slow."""
+    event = {**EVENT_DEFAULTS, **sent}
     tx.check_lengths("armada_events", event)
     job_uuid = event["job_uuid"]
     # Read before the insert: nothing may fail after the one statement that changes. The
@@ -194,7 +203,7 @@ def create_event(tx: Transaction, event: Record) -> Written:
     stored = tx.one("get_event", event_uuid=event["event_uuid"])
     if stored is None:
         raise NotFound(f"job {job_uuid} not found")
-    _same_or_conflict("event", event, stored)
+    _same_or_conflict("event", sent, stored)
     return Written(stored, False, ())
 
 
@@ -298,10 +307,12 @@ def _same(stored: Any, sent: Any) -> bool:
 
 
 def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
-    """A repeated create is fine when it says the same; a different body is a conflict."""
+    """A repeated create is fine when what it sent agrees with the stored record, statuses
+    aside; anything else is a conflict."""
     if stored is None:
         raise RuntimeError(f"{kind} neither inserted nor found")
-    differing = sorted(key for key, value in sent.items() if not _same(stored.get(key), value))
+    differing = sorted(key for key, value in sent.items()
+                       if key not in CHANGED_LATER and not _same(stored.get(key), value))
     if differing:
         raise Conflict(
             f"{kind} {sent[f'{kind}_uuid']} already exists with other values "
@@ -323,8 +334,13 @@ def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: 
     return tx.all("list_runs_older_than", cutoff=cutoff, limit=limit, offset=offset)
 
 
-def purge_run(tx: Transaction, run_uuid: str) -> Purged | None:
-    """Events, then jobs, then the run, and how many of each went; None when it is gone."""
+def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None
+              ) -> Purged | None:
+    """Events, then jobs, then the run, and how many of each went; None when it is gone, or
+    with `old_before` (retention) when it is no longer old (list_runs_older_than)."""
+    if old_before is not None and tx.one("run_is_old", run_uuid=run_uuid,
+                                         cutoff=old_before) is None:
+        return None
     events = tx.execute("delete_run_events", run_uuid=run_uuid)
     jobs = tx.execute("delete_run_jobs", run_uuid=run_uuid)
     if not tx.execute("delete_run", run_uuid=run_uuid):
@@ -469,7 +485,7 @@ def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> bool:
 
 
 def stale_jobs(tx: Transaction, stale_seconds: float, limit: int) -> list[str]:
-    """Up to `limit` Running or Pending jobs silent for `stale_seconds`, longest silent first."""
+    """Up to `limit` Running jobs silent for `stale_seconds`, longest silent first."""
     return [row["job_uuid"] for row in tx.all("stale_jobs", stale_seconds=stale_seconds,
                                               limit=limit)]
 
@@ -477,13 +493,17 @@ def stale_jobs(tx: Transaction, stale_seconds: float, limit: int) -> list[str]:
 def mark_job_lost(tx: Transaction, job_uuid: str, stale_seconds: float, event: Record
                   ) -> Written | None:
     """Mark the job Lost, with `event` (its content completed with how long the job was
-    silent), when it is still silent: None when it reported meanwhile, ended, or another
+    silent, dated at its agent's last report, so that the job's and its run's last report stay
+    the agent's), when it is still silent: None when it reported meanwhile, ended, or another
     replica marked it first. The event goes in while the job is live: an event of a Lost job
-    would bring it back."""
+    would bring it back. `event`'s own datetime is for a legacy job with no datetime at all."""
     job = tx.one("stale_job", job_uuid=job_uuid, stale_seconds=stale_seconds)
     if job is None:
         return None
+    reports = [when for when in (job["job_datetime"], job["last_event_datetime"])
+               if isinstance(when, datetime)]
     event = {**event, "job_uuid": job_uuid,
+             "event_datetime": max(reports, default=event["event_datetime"]),
              "event_content": f"{event['event_content']} {_silence(job['silent_seconds'])}"}
     tx.check_lengths("armada_events", event)
     tx.execute("insert_event_if_absent", **event)

@@ -362,9 +362,11 @@ class Store:
         return await self._call(operations.list_runs_older_than, cutoff, limit, offset,
                                 write=False)
 
-    async def purge_run(self, run_uuid: str) -> Purged | None:
-        """The run deleted with its jobs and events; None when it was already gone."""
-        return await self._call(operations.purge_run, run_uuid, write=True)
+    async def purge_run(self, run_uuid: str, old_before: datetime | None = None
+                        ) -> Purged | None:
+        """The run deleted with its jobs and events; None when it was already gone, or with
+        `old_before` when it is no longer old (it reported since, or a job is live)."""
+        return await self._call(operations.purge_run, run_uuid, old_before, write=True)
 
     async def count_run_contents(self, run_uuid: str) -> tuple[int, int]:
         return await self._call(operations.count_run_contents, run_uuid, write=False)
