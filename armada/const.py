@@ -110,3 +110,5 @@ REDIS_RETRY_MAX_SECONDS = 5.0
 REDIS_DRAIN_SECONDS = 5.0
 
 EARLIEST_YEAR = 1753
+# The kind of an NDJSON export's last line, which counts the records before it.
+EXPORT_END = "end"
