@@ -23,7 +23,7 @@ from armada.http.security import add_security_headers
 from armada.keys import config_key, metrics_key, store_key, stream_key, subscribers_key
 from armada.lost_jobs import lost_jobs_task
 from armada.metrics import Metrics, metrics_handler
-from armada.retention import retention_task
+from armada.retention import retention_task, run_deletions_task
 from armada.search_index import search_index_task
 from armada.store import Store
 from armada.stream.numbering import LocalNumbering, Numbering
@@ -54,6 +54,7 @@ def init_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_numbering_running)
     app.cleanup_ctx.append(retention_task)
+    app.cleanup_ctx.append(run_deletions_task)
     app.cleanup_ctx.append(search_index_task)
     app.cleanup_ctx.append(lost_jobs_task)
     app.on_shutdown.append(flush_writes)

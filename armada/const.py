@@ -78,6 +78,8 @@ MAX_REQUEST_ID_LENGTH = 128
 
 RETENTION_INTERVAL_SECONDS = 3600.0
 RETENTION_BATCH_RUNS = 100
+# How often the service looks for runs `armada purge` deleted, to announce them (delete_run).
+RUN_DELETIONS_POLL_SECONDS = 1.0
 # Lost jobs (armada/lost_jobs.py): a Running or Pending job silent this long is Lost (by
 # default), looked for every min(ARMADA_JOB_STALE_AFTER / 2, this) seconds, so many at a time.
 JOB_STALE_AFTER_SECONDS = 1800.0

@@ -73,7 +73,7 @@ def reset_mssql(settings: MssqlSettings) -> None:
     with mssql_connect(settings, settings.database) as connection, \
             connection.cursor() as cursor:
         for table in ("armada_events", "armada_jobs", "armada_runs", "armada_job_activity",
-                      "armada_leases"):
+                      "armada_leases", "armada_run_deletions"):
             cursor.execute(f"IF OBJECT_ID(N'dbo.{table}', N'U') IS NOT NULL DROP TABLE dbo.{table}")
 
 

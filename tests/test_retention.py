@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -10,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from helpers import event_body, job_body, next_message
-from server_process import REPO_ROOT, service_environment
+from helpers import event_body, job_body, next_message, no_message
+from server_process import REPO_ROOT, ServiceProcess, service_environment
 
 from armada.config import SqliteSettings
 from armada.retention import parse_age
@@ -87,6 +89,31 @@ async def test_the_purge_command_prints_what_it_removes(client: Any, sqlite_path
     assert "deleted 2 runs" in done.stdout
     assert uuids(sqlite_path, "armada_runs", "run_uuid") == ["recent"]
     assert uuids(sqlite_path, "armada_events", "event_uuid") == ["recent-event"]
+
+
+async def test_runs_the_purge_command_deletes_are_announced_to_the_services_subscribers(
+        tmp_path: Path) -> None:
+    service = ServiceProcess(tmp_path / "armada.db", tmp_path)
+    await asyncio.to_thread(service.start)
+    try:
+        async with aiohttp.ClientSession(base_url=service.url) as session:
+            for run_uuid, when in (("recent", recent()), ("old-1", OLD),
+                                   ("old-2", "2021-06-01T00:00:00.000"), ("old-3", OLD)):
+                await post_run(session, run_uuid, when)
+            ws = await session.ws_connect("/ws/events/")
+
+            done = await asyncio.to_thread(purge, service.db_path, "--older-than", "30d")
+
+            assert done.returncode == 0, done.stderr
+            announced = [await next_message(ws) for _ in range(3)]
+            assert sorted(announced, key=str) == [
+                {"type": "delete_run", "data": {"run_uuid": run_uuid}}
+                for run_uuid in ("old-1", "old-2", "old-3")]
+            await no_message(ws, within=2.5)  # once each: taken from the table as announced
+            assert uuids(service.db_path, "armada_run_deletions", "run_uuid") == []
+            await ws.close()
+    finally:
+        await asyncio.to_thread(service.stop)
 
 
 async def test_the_dry_run_prints_the_jobs_and_events_the_purge_then_deletes(

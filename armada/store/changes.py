@@ -46,11 +46,17 @@ class Purged(NamedTuple):
     changes: tuple[Change, ...]
 
 
+class Announced(NamedTuple):
+    """Runs another process deleted (`armada purge`), taken to be announced: their changes."""
+
+    changes: tuple[Change, ...]
+
+
 def changes_of(result: object) -> tuple[Change, ...]:
-    """The changes a write answered, in the order they were made: a Written or a Purged
-    has them, create_events answers a list of Written (one per event); any other answer
+    """The changes a write answered, in the order they were made: a Written, a Purged or an
+    Announced has them, create_events answers a list of Written (one per event); any other answer
     (None, a lease's bool) is of a write the stream does not show."""
-    if isinstance(result, Written | Purged):
+    if isinstance(result, Written | Purged | Announced):
         return result.changes
     if isinstance(result, list):
         return tuple(change for written in result for change in written.changes)

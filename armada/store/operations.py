@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from armada import const
 from armada.errors import ApiError, Conflict, NotFound
-from armada.store.changes import Change, Purged, Written
+from armada.store.changes import Announced, Change, Purged, Written
 from armada.store.transaction import Record, Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
@@ -41,6 +41,7 @@ def prepare_schema(tx: Transaction) -> dict[str, dict[str, int]]:
     tx.execute("create_indexes")
     tx.execute("create_search_index")
     tx.execute("create_job_activity")
+    tx.execute("create_run_deletions")
     limits: dict[str, dict[str, int]] = {}
     for table in TABLES:
         columns = tx.all("table_columns", table_name=table)
@@ -321,14 +322,32 @@ def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: 
     return tx.all("list_runs_older_than", cutoff=cutoff, limit=limit, offset=offset)
 
 
-def purge_run(tx: Transaction, run_uuid: str) -> Purged | None:
-    """Events, then jobs, then the run, and how many of each went; None when it is gone."""
+def purge_run(tx: Transaction, run_uuid: str, announce_later: bool = False) -> Purged | None:
+    """Events, then jobs, then the run, and how many of each went; None when it is gone.
+    `announce_later` (a process without subscribers: `armada purge`) leaves the deletion
+    for the service to announce (take_run_deletions)."""
     events = tx.execute("delete_run_events", run_uuid=run_uuid)
     jobs = tx.execute("delete_run_jobs", run_uuid=run_uuid)
     if not tx.execute("delete_run", run_uuid=run_uuid):
         return None
+    if announce_later:
+        tx.execute("note_run_deletion", run_uuid=run_uuid)
     change = Change("delete_run", {"run_uuid": run_uuid}, run_uuid)
     return Purged(run_uuid, jobs, events, (change,))
+
+
+def count_run_deletions(tx: Transaction) -> int:
+    return int(tx.scalar("count_run_deletions"))
+
+
+def take_run_deletions(tx: Transaction, limit: int) -> Announced:
+    """Up to `limit` runs deleted by another process, removed from those waiting: their
+    delete_run changes."""
+    rows = tx.all("list_run_deletions", limit=limit)
+    if rows:
+        tx.execute("forget_run_deletions", last=rows[-1]["id"])
+    return Announced(tuple(Change("delete_run", {"run_uuid": row["run_uuid"]}, row["run_uuid"])
+                           for row in rows))
 
 
 def count_run_contents(tx: Transaction, run_uuid: str) -> tuple[int, int]:
