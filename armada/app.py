@@ -26,6 +26,7 @@ from armada.metrics import Metrics, metrics_handler
 from armada.retention import retention_task, run_deletions_task
 from armada.search_index import search_index_task
 from armada.store import Store
+from armada.store.changes import Sinks
 from armada.stream.numbering import LocalNumbering, Numbering
 from armada.stream.sink import StreamSink
 from armada.ws.subscribers import Subscribers
@@ -88,8 +89,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[store_key] = store
     metrics = app[metrics_key]
     store.observe = metrics.observe_operation
-    # Every committed change, and every COMMIT of unknown outcome, goes to the stream.
-    store.sink = app[stream_key]
+    # Every committed change, and every COMMIT of unknown outcome, goes to the stream, then
+    # to the metrics' counts.
+    store.sink = Sinks(app[stream_key], metrics.changes)
     metrics.read_from(app[subscribers_key], app[stream_key].numbering, store)
     await store.open()
     yield

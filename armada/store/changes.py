@@ -26,6 +26,10 @@ class Change(NamedTuple):
     record: Record
     run_uuid: str | None  # None only for a legacy job row without a run
     job_uuid: str | None = None  # None for a change of a whole run
+    # update_job_status: the job's status before it (None when not read).
+    previous_status: str | None = None
+    # update_job_status that left its run with no Running or Pending job: the run's status.
+    run_ended: str | None = None
 
 
 class Written(NamedTuple):
@@ -61,6 +65,21 @@ def changes_of(result: object) -> tuple[Change, ...]:
     if isinstance(result, list):
         return tuple(change for written in result for change in written.changes)
     return ()
+
+
+class Sinks:
+    """Several sinks as one (the stream, then the metrics), each handed every change."""
+
+    def __init__(self, *sinks: Sink) -> None:
+        self._sinks = sinks
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        for sink in self._sinks:
+            sink.committed(changes)
+
+    def commit_unknown(self) -> None:
+        for sink in self._sinks:
+            sink.commit_unknown()
 
 
 class Sink(Protocol):

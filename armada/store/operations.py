@@ -166,11 +166,32 @@ def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> Writte
     tx.check_lengths("armada_jobs", {"job_status": job_status})
     # Read before the update: nothing may fail after the one statement that changes.
     owner = tx.first("run_of_job", job_uuid=job_uuid)
+    ended = None if owner is None else _run_ended(tx, owner[0], job_uuid, owner[1], job_status)
     if owner is None or not tx.execute("update_job_status", job_uuid=job_uuid,
                                        job_status=job_status):
         raise NotFound(f"job {job_uuid} not found")
     change = {"job_uuid": job_uuid, "job_status": job_status}
-    return Written(change, False, (Change("update_job_status", change, owner[0], job_uuid),))
+    return Written(change, False, (Change("update_job_status", change, owner[0], job_uuid,
+                                          owner[1], ended),))
+
+
+def _run_ended(tx: Transaction, run_uuid: str | None, job_uuid: str, before: str | None,
+               after: str) -> str | None:
+    """The run's status when this job leaving Running or Pending leaves it none that is
+    (the write that ends the run, counted by /metrics); else None. Read before the update,
+    and only then: a few index seeks per job that ends, none per event."""
+    if before not in LIVE or after in LIVE or run_uuid is None:
+        return None
+    others = tx.first("run_end_state", run_uuid=run_uuid, job_uuid=job_uuid)
+    assert others is not None  # a SELECT without FROM answers one row
+    live, failed, cancelled = others
+    if live:
+        return None
+    if failed or after in (FAILED, LOST):
+        return FAILED
+    if cancelled or after == CANCELLED:
+        return CANCELLED
+    return SUCCESS
 
 
 def create_event(tx: Transaction, event: Record) -> Written:
@@ -453,6 +474,9 @@ def search_jobs(tx: Transaction, text: str, run_uuid: str | None, page: int, pag
 # Lost jobs (armada/lost_jobs.py): the sweep and its lease
 
 LOST = "Lost"
+FAILED, CANCELLED, SUCCESS = "Failed", "Cancelled", "Success"
+# A job still at work: its run is Running while one is.
+LIVE = ("Running", "Pending")
 
 
 def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> bool:
@@ -476,13 +500,15 @@ def mark_job_lost(tx: Transaction, job_uuid: str, stale_seconds: float, event: R
     job = tx.one("stale_job", job_uuid=job_uuid, stale_seconds=stale_seconds)
     if job is None:
         return None
+    ended = _run_ended(tx, job["run_uuid"], job_uuid, job["job_status"], LOST)
     event = {**event, "job_uuid": job_uuid,
              "event_content": f"{event['event_content']} {_silence(job['silent_seconds'])}"}
     tx.check_lengths("armada_events", event)
     tx.execute("insert_event_if_absent", **event)
     tx.execute("update_job_status", job_uuid=job_uuid, job_status=LOST)
     lost = {"job_uuid": job_uuid, "job_status": LOST}
-    return Written(lost, False, (Change("update_job_status", lost, job["run_uuid"], job_uuid),
+    return Written(lost, False, (Change("update_job_status", lost, job["run_uuid"], job_uuid,
+                                        job["job_status"], ended),
                                  Change("new_event", event, job["run_uuid"], job_uuid)))
 
 
