@@ -252,8 +252,8 @@ class RedisNumbering:
     def _checked_epoch(self, answer: int) -> None:
         """After EPOCH_SCRIPT: when it replaced the epoch, tell every replica's clients."""
         if answer == EPOCH_REPLACED:
-            log.warning("Redis restarted or its numbering went back (seq %d of this epoch was "
-                        "seen): a new epoch starts, clients resync", self.seq)
+            log.warning("Redis restarted, was replaced, or its numbering went back: a new "
+                        "epoch starts, clients resync")
             self.publish(RESYNC, None, None, resync_body(RESTARTED, None))
 
     def _lose(self, why: str) -> None:
