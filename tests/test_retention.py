@@ -116,6 +116,40 @@ async def test_runs_the_purge_command_deletes_are_announced_to_the_services_subs
         await asyncio.to_thread(service.stop)
 
 
+async def deletions_announced(*subscribers: Any, expected: int) -> list[str]:
+    """The runs of the delete_run messages the subscribers get, until `expected` came, then
+    nothing more for a while."""
+    runs: list[str] = []
+    async with asyncio.timeout(10):
+        while len(runs) < expected:
+            for ws in subscribers:
+                try:
+                    message = await next_message(ws, within=0.1)
+                except TimeoutError:
+                    continue
+                assert message["type"] == "delete_run", message
+                runs.append(message["data"]["run_uuid"])
+    for ws in subscribers:
+        await no_message(ws, within=1.5)
+    return runs
+
+
+async def test_each_run_the_purge_command_deletes_is_announced_once_among_replicas(
+        make_client: Any, sqlite_path: Path) -> None:
+    first, second = await make_client(), await make_client()
+    old = [f"old-{n}" for n in range(10)]
+    for run_uuid in old:
+        await post_run(first, run_uuid, OLD)
+    subscribers = [await first.ws_connect("/ws/events/"), await second.ws_connect("/ws/events/")]
+
+    done = await asyncio.to_thread(purge, sqlite_path, "--older-than", "30d")
+
+    assert done.returncode == 0, done.stderr
+    assert sorted(await deletions_announced(*subscribers, expected=len(old))) == old
+    for ws in subscribers:
+        await ws.close()
+
+
 async def test_the_dry_run_prints_the_jobs_and_events_the_purge_then_deletes(
         client: Any, sqlite_path: Path) -> None:
     await post_run(client, "recent", recent())
