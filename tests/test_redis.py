@@ -318,8 +318,12 @@ async def test_a_redis_restored_from_a_snapshot_starts_a_new_epoch_so_old_cursor
         await ws.close()
 
 
+@pytest.mark.parametrize("options", [(), ("--rename-command", "INFO", "")],
+                         ids=["redis", "redis-without-info"])
 async def test_a_counter_that_goes_back_in_redis_starts_a_new_epoch_and_live_clients_resync(
-        tmp_path, redis_server, session):
+        tmp_path, session, options):
+    redis_server = RedisServer(tmp_path / "redis", *options)
+    await asyncio.to_thread(redis_server.start)
     service = ServiceProcess(tmp_path / "armada.db", tmp_path, ARMADA_REDIS_URL=redis_server.url)
     await asyncio.to_thread(service.start)
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
@@ -349,3 +353,4 @@ async def test_a_counter_that_goes_back_in_redis_starts_a_new_epoch_and_live_cli
     finally:
         await client.aclose()
         await asyncio.to_thread(service.stop)
+        await asyncio.to_thread(redis_server.stop)

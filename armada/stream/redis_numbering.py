@@ -92,9 +92,11 @@ return seq
 # KEYS: epoch, seq, ring, ring's bytes, server. ARGV: a fresh epoch, the epoch and seq this
 # replica last saw. Starts a new epoch (and empties the ring) when there is none, when the
 # server is not the one the epoch was started on (its run_id changes at every start), or
-# when the counter went back in the epoch; answers 0 (kept), 1 (started), 2 (replaced).
+# when the counter went back in the epoch; answers 0 (kept), 1 (started), 2 (replaced). A
+# Redis that refuses INFO to scripts gives no run_id: the counter's check alone applies.
 EPOCH_SCRIPT = """
-local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') or ''
+local info = redis.pcall('INFO', 'server')
+local run_id = type(info) == 'string' and string.match(info, 'run_id:(%w+)') or ''
 local epoch = redis.call('GET', KEYS[1])
 if epoch and redis.call('GET', KEYS[5]) == run_id
     and (epoch ~= ARGV[2] or tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3])) then
