@@ -179,17 +179,15 @@ def _run_ended(tx: Transaction, run_uuid: str | None, job_uuid: str, before: str
                after: str) -> str | None:
     """The run's status when this job leaving Running or Pending leaves it none that is
     (the write that ends the run, counted by /metrics); else None. Read before the update,
-    and only then: a few index seeks per job that ends, none per event."""
+    and only then: once per job that ends, none per event (other_jobs_status.sql)."""
     if before not in LIVE or after in LIVE or run_uuid is None:
         return None
-    others = tx.first("run_end_state", run_uuid=run_uuid, job_uuid=job_uuid)
-    assert others is not None  # a SELECT without FROM answers one row
-    live, failed, cancelled = others
-    if live:
+    others = tx.scalar("other_jobs_status", run_uuid=run_uuid, job_uuid=job_uuid)
+    if others == RUNNING:
         return None
-    if failed or after in (FAILED, LOST):
+    if others == FAILED or after in (FAILED, LOST):
         return FAILED
-    if cancelled or after == CANCELLED:
+    if others == CANCELLED or after == CANCELLED:
         return CANCELLED
     return SUCCESS
 
@@ -474,9 +472,9 @@ def search_jobs(tx: Transaction, text: str, run_uuid: str | None, page: int, pag
 # Lost jobs (armada/lost_jobs.py): the sweep and its lease
 
 LOST = "Lost"
-FAILED, CANCELLED, SUCCESS = "Failed", "Cancelled", "Success"
+RUNNING, FAILED, CANCELLED, SUCCESS = "Running", "Failed", "Cancelled", "Success"
 # A job still at work: its run is Running while one is.
-LIVE = ("Running", "Pending")
+LIVE = (RUNNING, "Pending")
 
 
 def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> bool:
