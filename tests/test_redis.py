@@ -296,8 +296,8 @@ async def test_a_redis_restored_from_a_snapshot_starts_a_new_epoch_so_old_cursor
 
     await asyncio.to_thread(redis_server.stop)  # kill -9: the last 30 were never saved
     await asyncio.to_thread(redis_server.start)  # from the snapshot
-    async with redis.Redis.from_url(redis_server.url) as client:
-        assert int(await client.get("armada:stream:seq")) == 32
+    async with redis.Redis.from_url(redis_server.url) as client:  # the counter went back
+        assert int(await client.get("armada:stream:seq")) < cursor["seq"]
     await until_redis_connected_reads(session, a, 1)
     await until_redis_connected_reads(session, b, 1)
     await post_events(session, a.url, "after", 50)
