@@ -94,6 +94,8 @@ MAX_REQUEST_ID_LENGTH = 128
 
 RETENTION_INTERVAL_SECONDS = 3600.0
 RETENTION_BATCH_RUNS = 100
+# How often the service looks for runs `armada purge` deleted, to announce them (delete_run).
+RUN_DELETIONS_POLL_SECONDS = 1.0
 # Lost jobs (armada/lost_jobs.py): a Running job silent this long is Lost (by
 # default), looked for every min(ARMADA_JOB_STALE_AFTER / 2, this) seconds, so many at a time.
 JOB_STALE_AFTER_SECONDS = 1800.0
@@ -129,3 +131,5 @@ EARLIEST_YEAR = 1753
 # A body datetime later than the service's clock plus this is refused (ARMADA_MAX_CLOCK_SKEW):
 # it would otherwise be its run's last report for years.
 MAX_CLOCK_SKEW_SECONDS = 86400.0
+# The kind of an NDJSON export's last line, which counts the records before it.
+EXPORT_END = "end"

@@ -79,7 +79,8 @@ async def test_ndjson_export_holds_the_run_then_each_job_followed_by_its_events(
               if line["kind"] == "event"]
     assert sorted(jobs, key=str) == sorted(expected["jobs"], key=str)
     assert sorted(events, key=str) == sorted(expected["events"], key=str)
-    kinds = [(line["kind"], line.get("job_uuid")) for line in lines[1:]]
+    assert lines[-1] == {"kind": "end", "runs": 1, "jobs": 2, "events": 5}
+    kinds = [(line["kind"], line.get("job_uuid")) for line in lines[1:-1]]
     for position, (kind, job_uuid) in enumerate(kinds):
         if kind == "event":  # every event comes after its job
             assert ("job", job_uuid) in kinds[:position]
@@ -188,7 +189,7 @@ async def test_exporting_a_run_of_many_events_keeps_the_server_memory_flat(big_s
                     peak = max(peak, resident_bytes(pid))
     print(f"\nexport of {MANY_EVENTS} events: {time.monotonic() - started:.1f} s, server RSS "
           f"{before / MB:.0f} MB before, {peak / MB:.0f} MB at most during")
-    assert lines == 1 + 10 + MANY_EVENTS
+    assert lines == 1 + 10 + MANY_EVENTS + 1  # the run, its jobs and events, the end line
     assert peak - before < RSS_GROWTH_LIMIT
 
 
@@ -205,7 +206,7 @@ def test_armada_export_writes_the_file_to_stdout(tmp_path: Path):
             assert done.returncode == 0, done.stderr
             text = done.stdout.decode()
             if kind == "ndjson":
-                assert len([json.loads(line) for line in text.splitlines()]) == 1 + 2 + 30
+                assert len([json.loads(line) for line in text.splitlines()]) == 1 + 2 + 30 + 1
             else:
                 assert len(list(csv.DictReader(io.StringIO(text, newline="")))) == 1 + 2 + 30
         missing = subprocess.run(

@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from helpers import event_body, job_body, next_message
-from server_process import REPO_ROOT, service_environment
+from helpers import event_body, job_body, next_message, no_message
+from server_process import REPO_ROOT, ServiceProcess, service_environment
 
 from armada.config import Config, SqliteSettings
 from armada.retention import cutoff_before, parse_age
@@ -151,6 +152,65 @@ async def test_the_purge_command_prints_what_it_removes(client: Any, sqlite_path
     assert "deleted 2 runs" in done.stdout
     assert uuids(sqlite_path, "armada_runs", "run_uuid") == ["recent"]
     assert uuids(sqlite_path, "armada_events", "event_uuid") == ["recent-event"]
+
+
+async def test_runs_the_purge_command_deletes_are_announced_to_the_services_subscribers(
+        tmp_path: Path) -> None:
+    service = ServiceProcess(tmp_path / "armada.db", tmp_path)
+    await asyncio.to_thread(service.start)
+    try:
+        async with aiohttp.ClientSession(base_url=service.url) as session:
+            for run_uuid, when in (("recent", recent()), ("old-1", OLD),
+                                   ("old-2", "2021-06-01T00:00:00.000"), ("old-3", OLD)):
+                await post_run(session, run_uuid, when)
+            ws = await session.ws_connect("/ws/events/")
+
+            done = await asyncio.to_thread(purge, service.db_path, "--older-than", "30d")
+
+            assert done.returncode == 0, done.stderr
+            announced = [await next_message(ws) for _ in range(3)]
+            assert sorted(announced, key=str) == [
+                {"type": "delete_run", "data": {"run_uuid": run_uuid}}
+                for run_uuid in ("old-1", "old-2", "old-3")]
+            await no_message(ws, within=2.5)  # once each: taken from the table as announced
+            assert uuids(service.db_path, "armada_run_deletions", "run_uuid") == []
+            await ws.close()
+    finally:
+        await asyncio.to_thread(service.stop)
+
+
+async def deletions_announced(*subscribers: Any, expected: int) -> list[str]:
+    """The runs of the delete_run messages the subscribers get, until `expected` came, then
+    nothing more for a while."""
+    runs: list[str] = []
+    async with asyncio.timeout(10):
+        while len(runs) < expected:
+            for ws in subscribers:
+                try:
+                    message = await next_message(ws, within=0.1)
+                except TimeoutError:
+                    continue
+                assert message["type"] == "delete_run", message
+                runs.append(message["data"]["run_uuid"])
+    for ws in subscribers:
+        await no_message(ws, within=1.5)
+    return runs
+
+
+async def test_each_run_the_purge_command_deletes_is_announced_once_among_replicas(
+        make_client: Any, sqlite_path: Path) -> None:
+    first, second = await make_client(), await make_client()
+    old = [f"old-{n}" for n in range(10)]
+    for run_uuid in old:
+        await post_run(first, run_uuid, OLD)
+    subscribers = [await first.ws_connect("/ws/events/"), await second.ws_connect("/ws/events/")]
+
+    done = await asyncio.to_thread(purge, sqlite_path, "--older-than", "30d")
+
+    assert done.returncode == 0, done.stderr
+    assert sorted(await deletions_announced(*subscribers, expected=len(old))) == old
+    for ws in subscribers:
+        await ws.close()
 
 
 async def test_the_dry_run_prints_the_jobs_and_events_the_purge_then_deletes(

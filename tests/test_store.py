@@ -327,8 +327,9 @@ async def test_each_write_hands_the_sink_what_it_changed_with_its_run_and_job(
         await store.update_job_status("job-1", "Failed")
         await store.update_event_status("event-1", "Success")
         assert sink.take() == [
+            # Its status before, and the run's once its last live job ended (metrics).
             [Change("update_job_status", {"job_uuid": "job-1", "job_status": "Failed"},
-                    "run-1", "job-1")],
+                    "run-1", "job-1", "Running", "Failed")],
             [Change("update_event_status", {"event_uuid": "event-1", "event_status": "Success"},
                     "run-1", "job-1")],
         ]

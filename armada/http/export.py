@@ -7,8 +7,11 @@ EXPORT_JOBS_CHUNK at a time and each job's events EVENTS_LIST_CHUNK at a time, e
 its own short read transaction: one chunk of records is in memory at a time.
 
 NDJSON: one object per line, `{"kind": "run"|"job"|"event", ...the record as the API shows
-it}`. CSV: one table, a `kind` column then the union of the three records' columns
-(EXPORT_CSV_COLUMNS); a row fills the columns of its record and leaves the others empty.
+it}`, and a last line `{"kind": "end", "runs": 1, "jobs": J, "events": E}` written only
+once everything before it was: a file cut short (an export killed, a connection broken) has
+none, or counts that do not match, and `armada import` refuses it. CSV: one table, a `kind`
+column then the union of the three records' columns (EXPORT_CSV_COLUMNS); a row fills the
+columns of its record and leaves the others empty.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import csv
 import functools
 import io
 import logging
-from collections.abc import AsyncGenerator
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -60,15 +64,20 @@ async def export_run(request: web.Request) -> web.StreamResponse:
     if kind == "csv":
         await response.write(encoder([("header", {})]))
     await response.write(encoder([("run", run)]))
-    items = run_contents(store, run_uuid)
+    written = Counter({"run": 1})
+    contents = run_contents(store, run_uuid)
+    items = _counted(contents, written)
     try:
         if await write_chunks(request, response, items, encoder, sent=1, what="export",
                               unit="records"):
+            if kind == "ndjson":
+                await response.write(end_line(written))
             await response.write_eof()
     except ConnectionError:
         log.debug("%s %s: the client left before the end", request.method, request.path)
     finally:
         await items.aclose()
+        await contents.aclose()
     return response
 
 
@@ -90,6 +99,20 @@ async def run_contents(store: Store, run_uuid: str) -> AsyncGenerator[list[Item]
                         lambda position, job_uuid=job["job_uuid"]: store.list_events_page(
                             job_uuid, const.EVENTS_LIST_CHUNK, position)):
                     yield [("event", event) for event in event_out.many(events)]
+
+
+async def _counted(chunks: AsyncIterator[list[Item]], counts: Counter[str]
+                   ) -> AsyncGenerator[list[Item], None]:
+    """The chunks as they come, each record counted by its kind."""
+    async for chunk in chunks:
+        counts.update(kind for kind, _ in chunk)
+        yield chunk
+
+
+def end_line(counts: Counter[str]) -> bytes:
+    """The NDJSON export's last line: how many runs, jobs and events the lines before hold."""
+    return encode({"kind": const.EXPORT_END, "runs": counts["run"], "jobs": counts["job"],
+                   "events": counts["event"]}) + b"\n"
 
 
 def _ndjson_lines(items: list[Item]) -> bytes:

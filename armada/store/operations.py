@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from armada import const
 from armada.errors import ApiError, Conflict, NotFound
-from armada.store.changes import Change, Purged, Written
+from armada.store.changes import Announced, Change, Purged, Written
 from armada.store.transaction import Record, Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
@@ -48,6 +48,7 @@ def prepare_schema(tx: Transaction) -> dict[str, dict[str, int]]:
     tx.execute("create_indexes")
     tx.execute("create_search_index")
     tx.execute("create_job_activity")
+    tx.execute("create_run_deletions")
     limits: dict[str, dict[str, int]] = {}
     for table in TABLES:
         columns = tx.all("table_columns", table_name=table)
@@ -174,11 +175,30 @@ def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> Writte
     tx.check_lengths("armada_jobs", {"job_status": job_status})
     # Read before the update: nothing may fail after the one statement that changes.
     owner = tx.first("run_of_job", job_uuid=job_uuid)
+    ended = None if owner is None else _run_ended(tx, owner[0], job_uuid, owner[1], job_status)
     if owner is None or not tx.execute("update_job_status", job_uuid=job_uuid,
                                        job_status=job_status):
         raise NotFound(f"job {job_uuid} not found")
     change = {"job_uuid": job_uuid, "job_status": job_status}
-    return Written(change, False, (Change("update_job_status", change, owner[0], job_uuid),))
+    return Written(change, False, (Change("update_job_status", change, owner[0], job_uuid,
+                                          owner[1], ended),))
+
+
+def _run_ended(tx: Transaction, run_uuid: str | None, job_uuid: str, before: str | None,
+               after: str) -> str | None:
+    """The run's status when this job leaving Running or Pending leaves it none that is
+    (the write that ends the run, counted by /metrics); else None. Read before the update,
+    and only then: once per job that ends, none per event (other_jobs_status.sql)."""
+    if before not in LIVE or after in LIVE or run_uuid is None:
+        return None
+    others = tx.scalar("other_jobs_status", run_uuid=run_uuid, job_uuid=job_uuid)
+    if others == RUNNING:
+        return None
+    if others == FAILED or after in (FAILED, LOST):
+        return FAILED
+    if others == CANCELLED or after == CANCELLED:
+        return CANCELLED
+    return SUCCESS
 
 
 def create_event(tx: Transaction, sent: Record) -> Written:
@@ -334,10 +354,12 @@ def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: 
     return tx.all("list_runs_older_than", cutoff=cutoff, limit=limit, offset=offset)
 
 
-def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None
-              ) -> Purged | None:
+def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None,
+              announce_later: bool = False) -> Purged | None:
     """Events, then jobs, then the run, and how many of each went; None when it is gone, or
-    with `old_before` (retention) when it is no longer old (list_runs_older_than)."""
+    with `old_before` (retention) when it is no longer old (list_runs_older_than).
+    `announce_later` (a process without subscribers: `armada purge`) leaves the deletion
+    for the service to announce (take_run_deletions)."""
     if old_before is not None and tx.one("run_is_old", run_uuid=run_uuid,
                                          cutoff=old_before) is None:
         return None
@@ -345,8 +367,24 @@ def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None
     jobs = tx.execute("delete_run_jobs", run_uuid=run_uuid)
     if not tx.execute("delete_run", run_uuid=run_uuid):
         return None
+    if announce_later:
+        tx.execute("note_run_deletion", run_uuid=run_uuid)
     change = Change("delete_run", {"run_uuid": run_uuid}, run_uuid)
     return Purged(run_uuid, jobs, events, (change,))
+
+
+def count_run_deletions(tx: Transaction) -> int:
+    return int(tx.scalar("count_run_deletions"))
+
+
+def take_run_deletions(tx: Transaction, limit: int) -> Announced:
+    """Up to `limit` runs deleted by another process, removed from those waiting: their
+    delete_run changes."""
+    rows = tx.all("list_run_deletions", limit=limit)
+    if rows:
+        tx.execute("forget_run_deletions", last=rows[-1]["id"])
+    return Announced(tuple(Change("delete_run", {"run_uuid": row["run_uuid"]}, row["run_uuid"])
+                           for row in rows))
 
 
 def count_run_contents(tx: Transaction, run_uuid: str) -> tuple[int, int]:
@@ -476,6 +514,9 @@ def search_jobs(tx: Transaction, text: str, run_uuid: str | None, page: int, pag
 # Lost jobs (armada/lost_jobs.py): the sweep and its lease
 
 LOST = "Lost"
+RUNNING, FAILED, CANCELLED, SUCCESS = "Running", "Failed", "Cancelled", "Success"
+# A job still at work: its run is Running while one is.
+LIVE = (RUNNING, "Pending")
 
 
 def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> bool:
@@ -502,6 +543,7 @@ def mark_job_lost(tx: Transaction, job_uuid: str, stale_seconds: float, event: R
         return None
     reports = [when for when in (job["job_datetime"], job["last_event_datetime"])
                if isinstance(when, datetime)]
+    ended = _run_ended(tx, job["run_uuid"], job_uuid, job["job_status"], LOST)
     event = {**event, "job_uuid": job_uuid,
              "event_datetime": max(reports, default=event["event_datetime"]),
              "event_content": f"{event['event_content']} {_silence(job['silent_seconds'])}"}
@@ -509,7 +551,8 @@ def mark_job_lost(tx: Transaction, job_uuid: str, stale_seconds: float, event: R
     tx.execute("insert_event_if_absent", **event)
     tx.execute("update_job_status", job_uuid=job_uuid, job_status=LOST)
     lost = {"job_uuid": job_uuid, "job_status": LOST}
-    return Written(lost, False, (Change("update_job_status", lost, job["run_uuid"], job_uuid),
+    return Written(lost, False, (Change("update_job_status", lost, job["run_uuid"], job_uuid,
+                                        job["job_status"], ended),
                                  Change("new_event", event, job["run_uuid"], job_uuid)))
 
 

@@ -52,7 +52,7 @@ from armada import const
 from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import operations
-from armada.store.changes import Change, Purged, Sink, Written, changes_of
+from armada.store.changes import Announced, Change, Purged, Sink, Written, changes_of
 from armada.store.dialects import Dialect, make_dialect
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
@@ -362,11 +362,21 @@ class Store:
         return await self._call(operations.list_runs_older_than, cutoff, limit, offset,
                                 write=False)
 
-    async def purge_run(self, run_uuid: str, old_before: datetime | None = None
-                        ) -> Purged | None:
+    async def purge_run(self, run_uuid: str, old_before: datetime | None = None, *,
+                        announce_later: bool = False) -> Purged | None:
         """The run deleted with its jobs and events; None when it was already gone, or with
-        `old_before` when it is no longer old (it reported since, or a job is live)."""
-        return await self._call(operations.purge_run, run_uuid, old_before, write=True)
+        `old_before` when it is no longer old (it reported since, or a job is live). With
+        `announce_later` the deletion waits in the database for a service to announce it."""
+        return await self._call(operations.purge_run, run_uuid, old_before, announce_later,
+                                write=True)
+
+    async def count_run_deletions(self) -> int:
+        return await self._call(operations.count_run_deletions, write=False)
+
+    async def take_run_deletions(self, limit: int) -> Announced:
+        """Runs deleted by another process, taken (once, whatever the replicas): their
+        delete_run changes go to the sink."""
+        return await self._call(operations.take_run_deletions, limit, write=True)
 
     async def count_run_contents(self, run_uuid: str) -> tuple[int, int]:
         return await self._call(operations.count_run_contents, run_uuid, write=False)
