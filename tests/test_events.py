@@ -173,7 +173,7 @@ async def test_event_content_of_65535_characters_round_trips_exactly(client, job
     "",
     "   ",
     "line 1\nline 2\r\n\ttabbed \"quoted\" \\ back",
-    "\x00 nul and \x7f",
+    "\x01 control characters \x1f and \x7f",  # code point 0 is refused: tests/test_errors.py
 ])
 async def test_event_content_round_trips_every_character(client, subscribe, job, content):
     ws = await subscribe()
