@@ -41,6 +41,8 @@ IF NOT EXISTS (SELECT 1 FROM sys.indexes
     CREATE INDEX ix_armada_events_datetime ON dbo.armada_events (event_datetime, event_uuid);
 -- The Failed and Lost jobs of every run, newest first (list_failed_jobs_page).
 IF NOT EXISTS (SELECT 1 FROM sys.indexes
-               WHERE name = N'ix_armada_jobs_status_datetime' AND object_id = OBJECT_ID(N'dbo.armada_jobs'))
+               WHERE object_id = OBJECT_ID(N'dbo.armada_jobs')
+                   AND name IN (N'ix_armada_jobs_status_datetime',
+                                N'ix_armada_jobs_status_datetimeaa03ed936b1168555961ce6756cdfe32b'))
     CREATE INDEX ix_armada_jobs_status_datetime ON dbo.armada_jobs (job_status, job_datetime)
         INCLUDE (job_uuid);
