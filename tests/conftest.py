@@ -38,10 +38,13 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
 
 
 def mssql_settings() -> MssqlSettings:
+    """The test database SQL_SERVER_* name; one of its own per pytest-xdist worker
+    (`-n 3`: armada_test_gw0, armada_test_gw1, ...), created when missing."""
     settings = load_config(os.environ).database
     if not isinstance(settings, MssqlSettings):
         pytest.fail("ARMADA_TEST_MSSQL is set but SQL_SERVER_NAME is not")
-    return settings
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return replace(settings, database=f"{settings.database}_{worker}") if worker else settings
 
 
 def mssql_connect(settings: MssqlSettings, database: str) -> Any:
