@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -21,16 +20,13 @@ from aiohttp import web
 
 from armada import const
 from armada.background import running
-from armada.config import Config
+from armada.config import Config, parse_duration
 from armada.datetimes import format_datetime
 from armada.errors import StoreUnavailable
 from armada.keys import config_key, store_key
 from armada.store import Store
 
 log = logging.getLogger(__name__)
-
-AGE = re.compile(r"(\d+)([dhm]?)")
-AGE_UNITS = {"d": "days", "": "days", "h": "hours", "m": "minutes"}
 
 
 @dataclass(frozen=True)
@@ -107,11 +103,15 @@ async def _keep_purging(app: web.Application, age: timedelta, interval: float) -
 
 
 def parse_age(text: str) -> timedelta:
-    """`30d`, `30` (days), `12h` or `90m`."""
-    match = AGE.fullmatch(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 30d, 12h or 90m")
-    return timedelta(**{AGE_UNITS[match.group(2)]: int(match.group(1))})
+    """A duration as every setting writes one (`30d`, `12h`, `90m`), a plain number in days;
+    not zero (that would be every run)."""
+    try:
+        age = parse_duration(text, plain_unit="d")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not age:
+        raise argparse.ArgumentTypeError(f"{text!r} is no age: every run is older than that")
+    return age
 
 
 def purge_arguments(argv: list[str]) -> argparse.Namespace:
@@ -120,7 +120,7 @@ def purge_arguments(argv: list[str]) -> argparse.Namespace:
         description="Delete runs older than an age, with their jobs and events, and print them.",
     )
     parser.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",
-                        help="30d (days), 12h or 90m")
+                        help="30d (days), 12h, 90m or 45s; a plain number is days")
     parser.add_argument("--dry-run", action="store_true", help="only print what would go")
     return parser.parse_args(argv)
 

@@ -60,6 +60,8 @@ def run(config: Config) -> int:
 async def serve(config: Config) -> int:
     """0 after a signal and a graceful shutdown; 2 after one line on stderr when the address
     cannot be listened on (before the app has started, so nothing was opened)."""
+    for warning in config.warnings:
+        log.warning("%s", warning)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
