@@ -50,7 +50,7 @@ class SqliteSettings:
     dialect = "sqlite"
 
     def describe(self) -> str:
-        return f"SQLite at {self.path}"
+        return f"SQLite at {self.path.absolute()}"
 
 
 @dataclass(frozen=True)

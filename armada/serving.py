@@ -65,7 +65,8 @@ async def serve(config: Config) -> int:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, stopping.set)
+        loop.add_signal_handler(signal_number, _stop, stopping,
+                                signal.Signals(signal_number).name)
     try:
         sockets = await bound_sockets(config.host, config.port)
     except OSError as error:
@@ -84,8 +85,8 @@ async def serve(config: Config) -> int:
         limit = ConnectionLimit(runner.server, config.max_connections)
         for sock in sockets:
             listening.append(await loop.create_server(limit, sock=sock, backlog=BACKLOG))
-        log.info("serving on http://%s, %s, event loop %s", address(config),
-                 config.database.describe(), loop_name(loop))
+        log.info("serving on http://%s, %s, %s, event loop %s", address(config),
+                 config.database.describe(), tokens_in_use(config), loop_name(loop))
         await stopping.wait()
     finally:
         # As run_app: stop accepting, on_shutdown (WebSockets closed with 1001), requests in
@@ -95,7 +96,26 @@ async def serve(config: Config) -> int:
         await runner.cleanup()
         for sock in sockets:
             sock.close()
+    log.info("stopped")
     return 0
+
+
+def _stop(stopping: asyncio.Event, name: str) -> None:
+    if not stopping.is_set():
+        log.info("%s received: shutting down (requests in flight get up to %g s)", name,
+                 SHUTDOWN_TIMEOUT_SECONDS)
+    stopping.set()
+
+
+def tokens_in_use(config: Config) -> str:
+    """What the start line says of ARMADA_WRITE_TOKENS and ARMADA_READ_TOKENS (never a token)."""
+    needed = [what for what, tokens in (("reads", config.read_tokens),
+                                        ("writes", config.write_tokens)) if tokens]
+    if not needed:
+        return "no tokens: reads and writes open"
+    if len(needed) == 2:
+        return "tokens required for reads and writes"
+    return f"tokens required for {needed[0]}, {'writes' if needed[0] == 'reads' else 'reads'} open"
 
 
 async def bound_sockets(host: str, port: int) -> list[socket.socket]:

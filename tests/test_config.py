@@ -308,3 +308,10 @@ def test_every_armada_variable_named_in_the_configuration_is_known_and_documente
 
     assert named - set(OTHER_VARIABLES) == set(ARMADA_VARIABLES)
     assert documented == set(ARMADA_VARIABLES)
+
+
+def test_the_sql_server_description_names_host_and_database_and_never_the_password():
+    described = load_config(MSSQL).database.describe()
+
+    assert described == "SQL Server db.example.com:1433, database ArmadaDB"
+    assert "secret" not in described

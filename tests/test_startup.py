@@ -83,9 +83,9 @@ def test_armada_host_refuses_what_is_neither_an_ip_address_nor_a_host_name(host:
 def serving(tmp_path: Path, port: int, **variables: str) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m armada serve` on 127.0.0.1:`port` (logging at INFO), its stderr a pipe;
     killed at the end if it has not exited."""
-    env = service_environment(ARMADA_HOST="127.0.0.1", ARMADA_PORT=str(port),
-                              ARMADA_DB_PATH=str(tmp_path / "armada.db"), ARMADA_LOG_LEVEL="INFO",
-                              **variables)
+    env = service_environment(**{"ARMADA_HOST": "127.0.0.1", "ARMADA_PORT": str(port),
+                                 "ARMADA_DB_PATH": str(tmp_path / "armada.db"),
+                                 "ARMADA_LOG_LEVEL": "INFO", **variables})
     process = subprocess.Popen([sys.executable, "-m", "armada", "serve"], cwd=tmp_path, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -109,6 +109,26 @@ def test_serving_on_is_logged_once_the_port_accepts_connections(tmp_path: Path):
         assert f"serving on http://127.0.0.1:{port}" in line
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=START_TIMEOUT) == 0
+
+
+def test_the_start_line_names_the_database_file_in_full_and_the_tokens_and_stopping_is_logged(
+        tmp_path: Path):
+    port = free_port()
+    with serving(tmp_path, port, ARMADA_DB_PATH="armada.db",
+                 ARMADA_WRITE_TOKENS="write-token-never-logged") as process:
+        line = line_containing(process, "serving on")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=START_TIMEOUT) == 0
+        assert process.stderr is not None
+        after = process.stderr.read().decode()
+
+    assert f", SQLite at {tmp_path / 'armada.db'}, tokens required for writes, reads open, " \
+        in line, line
+    stopping = after.splitlines()
+    assert stopping[0].endswith(" INFO armada: SIGTERM received: shutting down (requests in "
+                                "flight get up to 60 s)"), after
+    assert stopping[-1].endswith(" INFO armada: stopped"), after
+    assert "write-token-never-logged" not in line + after
 
 
 def line_containing(process: subprocess.Popen[bytes], text: str) -> str:

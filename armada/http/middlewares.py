@@ -26,13 +26,17 @@ HTTP_ERROR_CODES = {
     431: "headers_too_large",
 }
 PASSED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+# The `error` of the body, for the request's log line.
+ERROR_CODE = web.ResponseKey("error_code", str)
 # Errors echo client input (an unknown field named "\ud800"); ASCII escapes always encode.
 error_dumps = partial(dumps, ensure_ascii=True)
 
 
 def error_response(status: int, body: dict[str, Any],
                    headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers, dumps=error_dumps)
+    response = web.json_response(body, status=status, headers=headers, dumps=error_dumps)
+    response[ERROR_CODE] = body["error"]
+    return response
 
 
 def validation_body(error: ValidationError) -> dict[str, Any]:
