@@ -90,7 +90,11 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     # Every committed change, and every COMMIT of unknown outcome, goes to the stream.
     store.sink = app[stream_key]
     metrics.read_from(app[subscribers_key], app[stream_key].numbering, store)
-    await store.open()
+    try:
+        await store.open()
+    except BaseException:
+        await store.close()
+        raise
     yield
     await store.close()
 

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from armada import const
 from armada.background import running
-from armada.config import Config, parse_duration
+from armada.config import Config, ConfigError, SqliteSettings, parse_duration
 from armada.datetimes import format_datetime
 from armada.errors import StoreUnavailable
 from armada.keys import config_key, store_key
@@ -126,8 +126,17 @@ def purge_arguments(argv: list[str]) -> argparse.Namespace:
 
 
 async def purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
-    """`python -m armada purge`: print what goes (or would go); the exit status."""
-    store = Store(config)
+    """`python -m armada purge`: print what goes (or would go); the exit status. A dry run
+    reads the database as it is, opened read-only: it creates no table or index, changes no
+    row. A missing database is an error, not an empty one to create."""
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    database = config.database
+    if isinstance(database, SqliteSettings) and not database.path.exists():
+        print(f"armada: configuration error: ARMADA_DB_PATH: {database.path.absolute()} does "
+              "not exist: there is nothing to purge", file=sys.stderr)
+        return 2
+    store = Store(config, read_only=dry_run)
     cutoff = cutoff_before(age)
     try:
         await store.open()
@@ -154,6 +163,9 @@ async def purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
     except StoreUnavailable as error:
         print(f"armada: {error.detail}", file=sys.stderr)
         return 1
+    except ConfigError as error:
+        print(f"armada: configuration error: {error}", file=sys.stderr)
+        return 2
     finally:
         await store.close()
 

@@ -145,26 +145,36 @@ def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.name == STORE_LOGGER]
 
 
-async def test_a_database_that_cannot_be_opened_logs_down_once_then_up_again(
+async def test_a_database_that_can_no_longer_be_opened_logs_down_once_then_up_again(
         aiohttp_client: Any, tmp_path: Path, store_log: pytest.LogCaptureFixture):
-    folder = tmp_path / "not-yet"
+    folder = tmp_path / "data"
+    folder.mkdir()
     client = await aiohttp_client(init_app(Config(
         database=SqliteSettings(path=folder / "armada.db"), db_timeout=BUSY_TIMEOUT)))
-
-    for _ in range(3):
-        for response in (await client.get("/api/runs/"), await client.post("/api/runs/", json=RUN),
-                         await client.get("/readyz")):
-            assert response.status == 503
-            assert "unable to open database file" in (await response.json())["detail"]
-    folder.mkdir()
     assert (await client.post("/api/runs/", json=RUN)).status == 201
+    # A write that fails (the lock held) costs the writer its connection; with the folder gone
+    # the new one cannot be opened.
+    locker = sqlite3.connect(folder / "armada.db", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    assert (await client.post("/api/runs/", json={**RUN, "run_uuid": "r-2"})).status == 503
+    locker.execute("ROLLBACK")
+    locker.close()
+    folder.rename(tmp_path / "away")
+
+    for n in range(3):
+        response = await client.post("/api/runs/", json={**RUN, "run_uuid": f"r-{n + 3}"})
+        assert response.status == 503
+        assert "unable to open database file" in (await response.json())["detail"]
+    (tmp_path / "away").rename(folder)
+    assert (await client.post("/api/runs/", json={**RUN, "run_uuid": "r-9"})).status == 201
     assert (await client.get("/readyz")).status == 200
 
     lines = store_lines(store_log)
-    assert len(lines) == 2, lines
+    assert len(lines) == 3, lines
     assert lines[0].startswith("database down (SQLite ")
-    assert lines[0].endswith(": unable to open database file; requests get 503 until it answers")
-    assert lines[1].startswith("database up again after ")
+    assert lines[0].endswith(": database is locked; requests get 503 until it answers")
+    assert lines[1].endswith(", now: unable to open database file")
+    assert lines[2].startswith("database up again after ")
 
 
 async def test_a_lock_that_only_writes_hit_is_announced_once_not_at_every_read_between(

@@ -140,8 +140,11 @@ class Availability:
 
 class Store:
     def __init__(self, config: Config, dialect: Dialect | None = None,
-                 sink: Sink | None = None) -> None:
-        self.dialect: Dialect = dialect or make_dialect(config.database, config.db_timeout)
+                 sink: Sink | None = None, read_only: bool = False) -> None:
+        # Read-only (a dry run): no table or index created, no write accepted.
+        self.read_only = read_only
+        self.dialect: Dialect = dialect or make_dialect(config.database, config.db_timeout,
+                                                        read_only)
         self.description = config.database.describe()
         self.availability = Availability(self.description, const.DB_DOWN_REMINDER_SECONDS)
         self.workers = config.db_workers
@@ -174,9 +177,25 @@ class Store:
 
     async def open(self) -> None:
         """Prepare the schema now if the database answers; otherwise on first use (the
-        failure is logged by `availability`)."""
+        failure is logged by `availability`). A database that waiting will not mend (a file
+        that is not SQLite, one never to be opened) raises ConfigError: a start stops there."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._open_now)
+        except Exception as error:
+            problem = self.dialect.configuration_problem(error)
+            if problem is not None:
+                raise problem from None
         with contextlib.suppress(StoreUnavailable):
             await self.ping()
+
+    def _open_now(self) -> None:
+        """On a worker thread: its connection, and the schema prepared (the first time)."""
+        try:
+            self._transaction(self._connect_or_forget_schema())
+        except BaseException:
+            self._discard_connection()
+            raise
 
     async def close(self) -> None:
         """Finish queued operations, then close every connection. Safe to call twice."""
@@ -375,6 +394,8 @@ class Store:
     async def _call(self, operation: Callable[..., T], *args: Any, write: bool) -> T:
         if self._closed:
             raise StoreUnavailable("the service is shutting down")
+        if write and self.read_only:
+            raise RuntimeError(f"{operation.__name__} writes, and this store is read-only")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if write:
@@ -614,7 +635,10 @@ class Store:
         self._unsettled -= count
 
     def _prepare(self, connection: Any) -> Limits:
-        """Create missing tables and indexes once per process; learn the column limits."""
+        """Create missing tables and indexes once per process; learn the column limits (none
+        to learn for a read-only store, which only reads)."""
+        if self.read_only:
+            return {}
         with self._schema_lock:
             if self._limits is None:
                 tx = Transaction(connection, self.dialect, self._queries, {})
