@@ -20,6 +20,7 @@ from armada.http.request_log import add_request_id, request_log_middleware
 from armada.http.routes import setup_routes
 from armada.http.schemas import event_out, job_out, run_out
 from armada.http.security import add_security_headers
+from armada.instances import instances_task
 from armada.keys import config_key, metrics_key, store_key, stream_key, subscribers_key
 from armada.lost_jobs import lost_jobs_task
 from armada.metrics import Metrics, metrics_handler
@@ -56,6 +57,7 @@ def init_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(retention_task)
     app.cleanup_ctx.append(search_index_task)
     app.cleanup_ctx.append(lost_jobs_task)
+    app.cleanup_ctx.append(instances_task)
     app.on_shutdown.append(flush_writes)
     app.on_shutdown.append(_close_subscribers)
     routes = setup_routes(app)

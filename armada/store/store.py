@@ -321,6 +321,17 @@ class Store:
         """Writes handed to the store and not answered yet (their caller may have gone)."""
         return self._unsettled
 
+    # Instances on one database (armada/instances.py)
+
+    async def announce_instance(self, name: str, holder: str, seconds: float) -> None:
+        await self._call(operations.announce_instance, name, holder, seconds, write=True)
+
+    async def live_instances(self, name: str) -> list[Record]:
+        return await self._call(operations.live_instances, name, write=False)
+
+    async def forget_instance(self, name: str) -> None:
+        await self._call(operations.forget_instance, name, write=True)
+
     # Lost jobs (armada/lost_jobs.py)
 
     async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
