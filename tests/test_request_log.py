@@ -159,3 +159,15 @@ def test_a_path_with_control_characters_is_logged_as_one_escaped_line(tmp_path: 
     assert " INFO armada.access: GET /api/runs/x\\n2026-12-06T09:00:00.000Z WARNING armada: " \
         "FORGED\\r\\x00\\u2028\\x85end 404 " in forged[0]
     assert all(TEXT_LINE.match(line) for line in lines if line), stderr
+
+
+async def test_a_redirect_is_logged_like_any_answer(
+        client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="armada.access")
+
+    response = await client.get("/api/docs", allow_redirects=False)
+
+    assert response.status == 302
+    lines = [record.getMessage() for record in caplog.records if record.name == "armada.access"]
+    assert len(lines) == 1 and lines[0].startswith("GET /api/docs 302 "), lines
+    assert "error=" not in lines[0]

@@ -65,12 +65,12 @@ def request_log_middleware(metrics: Metrics) -> Any:
         started = time.perf_counter()
         request_id = request_id_of(request)
         status = 500
-        error: str | None = None
+        error_code: str | None = None
         try:
             response = await handler(request)
             status = response.status
             if status >= 400:
-                error = response.get(ERROR_CODE)
+                error_code = response.get(ERROR_CODE)
             return response
         except web.HTTPException as error:
             status = error.status
@@ -84,20 +84,20 @@ def request_log_middleware(metrics: Metrics) -> Any:
             metrics.observe_request(route_label(request), request.method, status, seconds)
             level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
             if log.isEnabledFor(level):
-                _log_line(level, request, status, seconds * 1000, request_id, error)
+                _log_line(level, request, status, seconds * 1000, request_id, error_code)
 
     return middleware
 
 
 def _log_line(level: int, request: web.Request, status: int, duration_ms: float,
-              request_id: str, error: str | None) -> None:
+              request_id: str, error_code: str | None) -> None:
     extra = {"method": request.method, "path": request.path, "status": status,
              "duration_ms": round(duration_ms, 3), "request_id": request_id,
              "remote": request.remote}
-    if error is None:
+    if error_code is None:
         log.log(level, "%s %s %d %.1fms id=%s", request.method, request.path, status,
                 duration_ms, request_id, extra=extra)
     else:
-        extra["error"] = error
+        extra["error"] = error_code
         log.log(level, "%s %s %d %.1fms id=%s error=%s", request.method, request.path, status,
-                duration_ms, request_id, error, extra=extra)
+                duration_ms, request_id, error_code, extra=extra)
