@@ -21,7 +21,7 @@ from aiohttp import web
 from armada.app import init_app
 from armada.config import Config, ConfigError, SqliteSettings
 from armada.connections import ConnectionLimit, runner_settings
-from armada.database_lock import DatabaseInUse, claim
+from armada.database_lock import DatabaseInUse, claim, lock_path
 
 # What web.run_app used: requests in flight get this long to finish at shutdown.
 SHUTDOWN_TIMEOUT_SECONDS = 60.0
@@ -110,8 +110,9 @@ def _database_claimed(config: Config) -> Iterator[None]:
     try:
         lock: IO[bytes] = claim(path, shared=config.redis_url is not None)
     except OSError as error:
-        raise ConfigError("ARMADA_DB_PATH", f"cannot lock {path.absolute()}: "
-                                            f"{os.strerror(error.errno or 0).lower()}") from None
+        reason = (error.strerror or str(error)).lower()
+        raise ConfigError("ARMADA_DB_PATH", f"cannot open {lock_path(path.absolute())}, the "
+                                            f"lock beside the database: {reason}") from None
     with lock:
         yield
 
@@ -146,13 +147,13 @@ async def _serve_on(config: Config, sockets: list[socket.socket],
 
 def tokens_in_use(config: Config) -> str:
     """What the start line says of ARMADA_WRITE_TOKENS and ARMADA_READ_TOKENS (never a token)."""
-    needed = [what for what, tokens in (("reads", config.read_tokens),
-                                        ("writes", config.write_tokens)) if tokens]
-    if not needed:
-        return "no tokens: reads and writes open"
-    if len(needed) == 2:
+    if config.read_tokens and config.write_tokens:
         return "tokens required for reads and writes"
-    return f"tokens required for {needed[0]}, {'writes' if needed[0] == 'reads' else 'reads'} open"
+    if config.write_tokens:
+        return "tokens required for writes, reads open"
+    if config.read_tokens:
+        return "tokens required for reads, writes open"
+    return "no tokens: reads and writes open"
 
 
 async def bound_sockets(host: str, port: int) -> list[socket.socket]:

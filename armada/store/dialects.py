@@ -335,11 +335,9 @@ class MssqlDialect:
             isinstance(link, pytds.InterfaceError) or _mssql_number(link) in MSSQL_TRANSPORT
             for link in causes(error))
 
-
     def configuration_problem(self, error: BaseException) -> ConfigError | None:
         # A server that does not answer at start may be starting too (containers).
         return None
-
 
 def _mssql_reason(error: BaseException) -> str | None:
     import pytds
