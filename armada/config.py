@@ -19,6 +19,8 @@ TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+")
 HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# The longest duration a setting takes unless it says otherwise: a year, a leap one.
+LONGEST_DURATION_SECONDS = 366 * 86400
 SQL_SERVER_LOGIN = ("SQL_SERVER_USER", "SQL_SERVER_PASSWORD", "SQL_SERVER_DB")
 # Every ARMADA_* variable the service reads; any other one set is a warning at start.
 ARMADA_VARIABLES = (
@@ -133,8 +135,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
                                   0.1, 3600),
         retention_days=_duration(env, "ARMADA_RETENTION_DAYS", 0, 0, 36500 * 86400,
                                  plain_unit="d") / 86400 or None,
-        job_stale_after=_duration(env, "ARMADA_JOB_STALE_AFTER", const.JOB_STALE_AFTER_SECONDS,
-                                  0, 366 * 86400) or None,
+        job_stale_after=_duration(env, "ARMADA_JOB_STALE_AFTER",
+                                  const.JOB_STALE_AFTER_SECONDS) or None,
         warnings=tuple(_unknown_variables(env)),
     )
 
@@ -241,9 +243,9 @@ def _int(env: Mapping[str, str], variable: str, default: int, low: int, high: in
     return value
 
 
-def _duration(env: Mapping[str, str], variable: str, default: float, low: float, high: float,
-              plain_unit: str = "s") -> float:
-    """Seconds, from parse_duration's syntax."""
+def _duration(env: Mapping[str, str], variable: str, default: float, low: float = 0,
+              high: float = LONGEST_DURATION_SECONDS, plain_unit: str = "s") -> float:
+    """Seconds, from parse_duration's syntax, within low..high."""
     raw = env.get(variable)
     if not raw:
         return default
