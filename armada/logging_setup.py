@@ -67,7 +67,7 @@ class TextFormatter(logging.Formatter):
             record.exc_text = self.formatException(record.exc_info)
         for more in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
             if more:
-                text += "".join("\n  " + escape_controls(line) for line in more.splitlines())
+                text += "".join("\n  " + escape_controls(line) for line in more.split("\n"))
         return text
 
 
