@@ -27,4 +27,8 @@ WORKDIR /app
 USER armada
 VOLUME ["/data"]
 EXPOSE 8000
+# /healthz through the image's own python and its standard library (no curl in the image);
+# any answer but a 2xx, or none within the timeout, exits 1.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('ARMADA_PORT', '8000') + '/healthz', timeout=4)"]
 CMD ["armada", "serve"]

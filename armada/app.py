@@ -24,9 +24,10 @@ from armada.instances import instances_task
 from armada.keys import config_key, metrics_key, store_key, stream_key, subscribers_key
 from armada.lost_jobs import lost_jobs_task
 from armada.metrics import Metrics, metrics_handler
-from armada.retention import retention_task
+from armada.retention import retention_task, run_deletions_task
 from armada.search_index import search_index_task
 from armada.store import Store
+from armada.store.changes import Sinks
 from armada.stream.numbering import LocalNumbering, Numbering
 from armada.stream.sink import StreamSink
 from armada.ws.subscribers import Subscribers
@@ -55,6 +56,7 @@ def init_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_numbering_running)
     app.cleanup_ctx.append(retention_task)
+    app.cleanup_ctx.append(run_deletions_task)
     app.cleanup_ctx.append(search_index_task)
     app.cleanup_ctx.append(lost_jobs_task)
     app.cleanup_ctx.append(instances_task)
@@ -89,8 +91,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[store_key] = store
     metrics = app[metrics_key]
     store.observe = metrics.observe_operation
-    # Every committed change, and every COMMIT of unknown outcome, goes to the stream.
-    store.sink = app[stream_key]
+    # Every committed change, and every COMMIT of unknown outcome, goes to the stream, then
+    # to the metrics' counts.
+    store.sink = Sinks(app[stream_key], metrics.changes)
     metrics.read_from(app[subscribers_key], app[stream_key].numbering, store)
     try:
         await store.open()

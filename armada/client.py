@@ -15,8 +15,8 @@ What it sends (`POST /api/jobs/`, `POST /api/events/`, `PATCH /api/jobs/status`)
 - Datetimes are UTC now as `YYYY-MM-DDTHH:MM:SS.mmm`, with real milliseconds (the existing
   client always sent `.000`), so a job's events sort in the order they were sent.
 - `create_job()` registers the job as `Running` (and its run, when the launcher has not yet).
-  Calling it again re-sends its first body: while the job is still Running the service
-  answers 200 and nothing changes (after a final status it is a 409).
+  Calling it again re-sends its first body: the service answers 200 with the stored job, its
+  status whatever it is now, and nothing changes.
 - `record_success_event(c)` stores a `Success` event. `record_finalsuccess_event(c)` and
   `record_failed_event(c)` store a `Success`/`Failed` event, then set the job's status; when
   that second request fails, the event is stored already.

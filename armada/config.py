@@ -30,6 +30,7 @@ ARMADA_VARIABLES = (
     "ARMADA_HEADER_TIMEOUT", "ARMADA_MAX_CONNECTIONS", "ARMADA_REDIS_URL", "ARMADA_LOG_LEVEL",
     "ARMADA_LOG_FORMAT", "ARMADA_EVENT_LOOP", "ARMADA_WRITE_TOKENS", "ARMADA_READ_TOKENS",
     "ARMADA_REQUEST_TIMEOUT", "ARMADA_RETENTION_DAYS", "ARMADA_JOB_STALE_AFTER",
+    "ARMADA_MAX_CLOCK_SKEW",
 )
 # Not the service's, and no misspelling: the agents' client's and the CLI's token, the tests'.
 OTHER_VARIABLES = ("ARMADA_TOKEN",)
@@ -96,8 +97,10 @@ class Config:
     # Runs older than this many days are deleted (a fraction from `12h`); None: kept.
     retention_days: float | None = None
     retention_interval: float = const.RETENTION_INTERVAL_SECONDS
-    # Seconds without a report after which a Running or Pending job is Lost; None: never.
+    # Seconds without a report after which a Running job is Lost; None: never.
     job_stale_after: float | None = const.JOB_STALE_AFTER_SECONDS
+    # Seconds a body datetime may be ahead of the service's clock (a client's clock is off).
+    max_clock_skew: float = const.MAX_CLOCK_SKEW_SECONDS
     # One line each, logged at start: ARMADA_* variables that are set and mean nothing.
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -126,9 +129,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
                              1, 1_000_000),
         redis_url=_redis_url(env),
         log_level=_choice(env, "ARMADA_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-        log_format=_choice(env, "ARMADA_LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
-        event_loop=_choice(env, "ARMADA_EVENT_LOOP", "AUTO",
-                           ("AUTO", "UVLOOP", "ASYNCIO")).lower(),
+        log_format=_choice(env, "ARMADA_LOG_FORMAT", "text", ("text", "json")),
+        event_loop=_choice(env, "ARMADA_EVENT_LOOP", "auto", ("auto", "uvloop", "asyncio")),
         write_tokens=_tokens(env, "ARMADA_WRITE_TOKENS"),
         read_tokens=_tokens(env, "ARMADA_READ_TOKENS"),
         request_timeout=_duration(env, "ARMADA_REQUEST_TIMEOUT", const.REQUEST_TIMEOUT_SECONDS,
@@ -137,6 +139,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
                                  plain_unit="d") / 86400 or None,
         job_stale_after=_duration(env, "ARMADA_JOB_STALE_AFTER",
                                   const.JOB_STALE_AFTER_SECONDS) or None,
+        max_clock_skew=_duration(env, "ARMADA_MAX_CLOCK_SKEW", const.MAX_CLOCK_SKEW_SECONDS),
         warnings=tuple(_unknown_variables(env)),
     )
 
@@ -292,7 +295,10 @@ def _tokens(env: Mapping[str, str], variable: str) -> tuple[str, ...]:
 
 
 def _choice(env: Mapping[str, str], variable: str, default: str, allowed: tuple[str, ...]) -> str:
-    raw = (env.get(variable) or default).upper()
-    if raw not in allowed:
-        raise ConfigError(variable, f"{raw!r} is not one of {', '.join(allowed)}")
-    return raw
+    """One of `allowed` in any letter case, answered (and listed) as `allowed` spells it, the
+    README's spelling."""
+    raw = env.get(variable) or default
+    for value in allowed:
+        if raw.casefold() == value.casefold():
+            return value
+    raise ConfigError(variable, f"{raw!r} is not one of {', '.join(allowed)}")

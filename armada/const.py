@@ -26,6 +26,13 @@ SEARCH_INDEX_RETRY_SECONDS = 5.0
 # one chunk wait a few milliseconds.
 SEARCH_QUEUE_SECONDS = 0.5
 SEARCH_QUEUE_CHUNK = 500
+# Whatever the rows' size, a chunk of either indexes at most this much text (one event
+# whatever its length), on the one writer thread: random text costs about 0.7 µs a
+# character there, so ~25 ms. A chunk slower than SEARCH_CHUNK_SECONDS halves the next
+# one's text (down to SEARCH_CHUNK_MIN_CHARACTERS); one faster than half of it doubles it.
+SEARCH_CHUNK_CHARACTERS = 32_768
+SEARCH_CHUNK_MIN_CHARACTERS = 1024
+SEARCH_CHUNK_SECONDS = 0.025
 # A whole event list is read and sent this many events at a time (one read transaction
 # each): memory and each turn of the event loop stay small whatever the list's length.
 # Larger chunks held the loop longer for a list little faster (bench/events_list.py: 1,000
@@ -48,6 +55,8 @@ WEBSOCKET_PREFIX = "/ws/"
 # The live page (armada/http/page.py) and its files.
 PAGE_PATH = "/"
 PAGE_ASSETS_PATH = "/ui/"
+# The service's icon, where browsers ask for it (static/favicon.ico).
+FAVICON_PATH = "/favicon.ico"
 
 DB_WORKERS = 4
 DB_TIMEOUT_SECONDS = 5.0
@@ -59,7 +68,14 @@ RETRY_AFTER_SECONDS = 1
 COMMIT_LINGER_FROM_WRITES = 4
 COMMIT_LINGER_SECONDS = 0.002
 COMMIT_LINGER_GAP_SECONDS = 0.0005
+# Background writes (the search index) wait while other writes are queued, at most this
+# long, so that they still advance under constant load.
+BACKGROUND_WRITE_MAX_WAIT_SECONDS = 1.0
 READY_TIMEOUT_SECONDS = 2.0
+# A write that failed inside itself (a full disk) keeps /readyz at 503 this long after its
+# failure, unless a write commits meanwhile: the probe's empty write proves nothing of the
+# space, and once it has passed, traffic may come back to try.
+READY_AFTER_WRITE_FAILURE_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 # Writes cut by the request timeout still finish (and broadcast); shutdown waits this long.
 LATE_WRITES_DRAIN_SECONDS = 10.0
@@ -78,7 +94,9 @@ MAX_REQUEST_ID_LENGTH = 128
 
 RETENTION_INTERVAL_SECONDS = 3600.0
 RETENTION_BATCH_RUNS = 100
-# Lost jobs (armada/lost_jobs.py): a Running or Pending job silent this long is Lost (by
+# How often the service looks for runs `armada purge` deleted, to announce them (delete_run).
+RUN_DELETIONS_POLL_SECONDS = 1.0
+# Lost jobs (armada/lost_jobs.py): a Running job silent this long is Lost (by
 # default), looked for every min(ARMADA_JOB_STALE_AFTER / 2, this) seconds, so many at a time.
 JOB_STALE_AFTER_SECONDS = 1800.0
 LOST_JOBS_SWEEP_MAX_SECONDS = 60.0
@@ -113,3 +131,8 @@ REDIS_RETRY_MAX_SECONDS = 5.0
 REDIS_DRAIN_SECONDS = 5.0
 
 EARLIEST_YEAR = 1753
+# A body datetime later than the service's clock plus this is refused (ARMADA_MAX_CLOCK_SKEW):
+# it would otherwise be its run's last report for years.
+MAX_CLOCK_SKEW_SECONDS = 86400.0
+# The kind of an NDJSON export's last line, which counts the records before it.
+EXPORT_END = "end"

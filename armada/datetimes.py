@@ -10,9 +10,16 @@ from typing import Any
 
 from armada import const
 
+EARLIEST = datetime(const.EARLIEST_YEAR, 1, 1)
+
+
+class OutOfRange(ValueError):
+    """An ISO 8601 datetime outside what every database stores (SQL Server's DATETIME)."""
+
 
 def parse_datetime(text: str) -> datetime:
-    """Parse ISO 8601 text to naive UTC at millisecond precision; ValueError when it is not."""
+    """Parse ISO 8601 text to naive UTC at millisecond precision; ValueError when it is not,
+    OutOfRange when it is one before 1753 (or beyond the year 9999 in UTC)."""
     if not isinstance(text, str) or not 10 <= len(text) <= 40:
         raise ValueError("not an ISO 8601 datetime")
     value = datetime.fromisoformat(text)
@@ -20,9 +27,9 @@ def parse_datetime(text: str) -> datetime:
         try:
             value = value.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
-            raise ValueError("out of range once converted to UTC") from None
-    if value.year < const.EARLIEST_YEAR:
-        raise ValueError(f"year before {const.EARLIEST_YEAR}")
+            raise OutOfRange("out of range once converted to UTC") from None
+    if value < EARLIEST:
+        raise OutOfRange(f"before {format_datetime(EARLIEST)}")
     return truncate_to_millis(value)
 
 

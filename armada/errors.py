@@ -58,6 +58,21 @@ class FieldTooLong(ValidationFailed):
         self.limit = limit
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UpgradeRequired(ApiError):
+    """A plain HTTP request to the WebSocket path."""
+
+    status = 426
+    code = "upgrade_required"
+
+    def headers(self) -> dict[str, str]:
+        return {"Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
+
+
 class NotFound(ApiError):
     status = 404
     code = "not_found"

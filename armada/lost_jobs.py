@@ -1,10 +1,12 @@
-"""Lost jobs: a Running or Pending job with no report for ARMADA_JOB_STALE_AFTER becomes Lost.
+"""Lost jobs: a Running job with no report for ARMADA_JOB_STALE_AFTER becomes Lost (a Pending
+job, which no agent has taken yet, is waiting, never lost).
 
 Every min(stale / 2, 60 s) one replica (the holder of the `lost_jobs` lease, a row of
 armada_leases taken in a write transaction) reads the silent jobs from the index of
-armada_job_activity and marks each in its own transaction (the Lost status and a Failed event
-naming how long it was silent); the store hands both changes to the stream. A replica that
-dies mid-sweep leaves every job marked or not, and the lease expires for another to go on.
+armada_job_activity and marks each in its own transaction (the Lost status and a Lost event
+naming how long it was silent, dated at the agent's last report); the store hands both
+changes to the stream. A replica that dies mid-sweep leaves every job marked or not, and the
+lease expires for another to go on.
 On both databases alike, triggers on Armada's tables keep armada_job_activity in step
 (sql/<dialect>/create_job_activity.sql).
 """
@@ -54,7 +56,7 @@ async def sweep(store: Store, holder: str, stale_after: float) -> list[str]:
 
 def _lost_event() -> dict[str, object]:
     return {"event_uuid": str(uuid.uuid4()), "event_content": EVENT_CONTENT,
-            "event_datetime": datetime.now(UTC).replace(tzinfo=None), "event_status": "Failed"}
+            "event_datetime": datetime.now(UTC).replace(tzinfo=None), "event_status": "Lost"}
 
 
 async def lost_jobs_task(app: web.Application) -> AsyncIterator[None]:

@@ -2,7 +2,10 @@
 
 HTTP requests are counted by the route's path template (never the raw URL, whose ids would
 make one series per run), the WebSocket figures are read from the broadcaster when scraped,
-and the store reports each operation through its `observe` hook.
+and the store reports each operation through its `observe` hook. What the service is for
+(events stored, jobs and runs that ended) is counted from the store's committed changes
+(ChangeCounts, one of its sinks): no query of its own. prometheus_client's process, platform
+and GC collectors, and the build's version, are on the same registry.
 
 The per-request counters and histograms are tallied here, in plain dicts on the event loop,
 and handed to prometheus_client as metric families at each scrape: the library's own
@@ -13,24 +16,39 @@ the families and the registry stay the library's.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from armada.store.changes import Change
 
 UNMATCHED_ROUTE = "unmatched"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The `le` label of each bucket, as prometheus_client writes it.
 BUCKET_NAMES = (*(floatToGoString(bound) for bound in LATENCY_BUCKETS), "+Inf")
+DISTRIBUTION = "armada-backend"
+# The statuses that end a job (Lost does not: its agent may report again; armada_jobs_lost).
+JOB_END_STATUSES = ("Success", "Failed", "Cancelled")
+RUN_END_STATUSES = ("Success", "Failed", "Cancelled")
 
 
 class Metrics:
@@ -46,8 +64,17 @@ class Metrics:
             "armada_db_operation_duration_seconds",
             "Time from asking the store to its answer (queueing included), by operation",
             ("operation",))
+        self.changes = ChangeCounts()
         self.registry.register(_Tallies((self.requests, self.latency, self.db_operations,
-                                         self.db_latency), created_series()))
+                                         self.db_latency, *self.changes.tallies),
+                                        created_series()))
+        # prometheus_client's default collectors (process_*, python_info, python_gc_*), here
+        # on this registry: the library's default registry is not the one served.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)  # registers itself only where gc has stats
+        Info("armada_build", "The service's version", registry=self.registry).info(
+            {"version": _version()})
         self.jobs_lost = Counter(
             "armada_jobs_lost", "Jobs this replica marked Lost (no report for "
             "ARMADA_JOB_STALE_AFTER)", registry=self.registry,
@@ -84,17 +111,57 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+class ChangeCounts:
+    """What the service is for, counted from the store's committed changes (a sink, on the
+    event loop after each commit): events stored, jobs that ended by status, runs that ended
+    by status (a status change that left the run no Running or Pending job: the store says
+    which, `Change.run_ended`)."""
+
+    def __init__(self) -> None:
+        self.events = Tally("armada_events_ingested", "Events stored through this replica",
+                            (), zero=[()])
+        self.jobs = Tally(
+            "armada_jobs_finished", "Jobs given a status that ends them (Success, Failed, "
+            "Cancelled) through this replica, from another one or at their create",
+            ("status",), zero=[(status,) for status in JOB_END_STATUSES])
+        self.runs = Tally(
+            "armada_runs_finished", "Runs left with no Running or Pending job by a status "
+            "change through this replica, by the run's status then", ("status",),
+            zero=[(status,) for status in RUN_END_STATUSES])
+        self.tallies = (self.events, self.jobs, self.runs)
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            kind = change.type
+            if kind == "new_event":
+                self.events.add(())
+            elif kind == "update_job_status":
+                status = change.record["job_status"]
+                if status in JOB_END_STATUSES and change.previous_status not in JOB_END_STATUSES:
+                    self.jobs.add((status,))
+                if change.run_ended is not None:
+                    self.runs.add((change.run_ended,))
+            elif kind == "new_job" and change.record["job_status"] in JOB_END_STATUSES:
+                self.jobs.add((change.record["job_status"],))
+
+    def commit_unknown(self) -> None:
+        return None  # nothing is known of those writes to count
+
+
 class Tally:
     """A counter by label values, updated and scraped on the event loop only (no lock).
 
-    Label values may be any hashable (a status as an int); they are shown as text."""
+    Label values may be any hashable (a status as an int); they are shown as text. The
+    series of `zero` exist from the start, at 0."""
 
-    def __init__(self, name: str, documentation: str, labels: tuple[str, ...]) -> None:
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...],
+                 zero: Iterable[tuple[Hashable, ...]] = ()) -> None:
         self.name = name
         self.documentation = documentation
         self.labels = labels
         # label values -> [count, when the series was created]
-        self._series: dict[tuple[Hashable, ...], list[float]] = {}
+        self._series: dict[tuple[Hashable, ...], list[float]] = {
+            key: [0, time.time()] for key in zero}
 
     def add(self, key: tuple[Hashable, ...]) -> None:
         series = self._series.get(key)
@@ -189,6 +256,13 @@ class _Readings(Collector):
             value = None if source is None else source()
             if value is not None:
                 yield family(name, documentation, value=value)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown"
 
 
 def _redis_connected(numbering: Any) -> float | None:

@@ -1,9 +1,14 @@
-"""Retention: delete runs older than N days, with their jobs and events.
+"""Retention: delete runs older than N days, with their jobs and events. A run is old when its
+last report is (the newest of its, its jobs' and their events' datetimes, as the run summary's
+last_report_datetime) and none of its jobs is Running or Pending: an agent still at work
+keeps its run, whatever the run is dated.
 
 Each run goes in its own short transaction, a batch of runs at a time, so the API never
 waits long behind it. In the service a background task does it every
 `retention_interval` seconds (ARMADA_RETENTION_DAYS) and broadcasts `delete_run` for each
-run; `python -m armada purge --older-than 30d [--dry-run]` does it once.
+run; `python -m armada purge --older-than 30d [--dry-run]` does it once, from a process with
+no subscribers: each deletion it commits leaves a row in armada_run_deletions, in the same
+transaction, and the service (one replica) takes those rows every second and broadcasts them.
 """
 
 from __future__ import annotations
@@ -43,22 +48,29 @@ def cutoff_before(age: timedelta) -> datetime:
 
 
 async def purge(store: Store, cutoff: datetime, *,
-                on_purged: Callable[[Purged], None] | None = None) -> list[Purged]:
-    """Delete every run older than `cutoff`, each in its own transaction; answer them."""
+                on_purged: Callable[[Purged], None] | None = None,
+                announce_later: bool = False) -> list[Purged]:
+    """Delete every run older than `cutoff`, each in its own transaction; answer them.
+    `announce_later`: for a service to announce (a process without subscribers)."""
     purged: list[Purged] = []
     while True:
         runs = await store.list_runs_older_than(cutoff, const.RETENTION_BATCH_RUNS)
-        if not runs:
-            return purged
+        went = 0
         for run in runs:
             # The store hands each deletion to the stream (delete_run) after its commit.
-            deleted = await store.purge_run(run["run_uuid"])
-            if deleted is not None:  # None: deleted meanwhile through the API
+            deleted = await store.purge_run(run["run_uuid"], old_before=cutoff,
+                                            announce_later=announce_later)
+            if deleted is not None:  # None: deleted meanwhile, or it reported since listed
+                went += 1
                 record = Purged(run["run_uuid"], run["run_datetime"], deleted.jobs,
                                 deleted.events)
                 purged.append(record)
                 if on_purged is not None:
                     on_purged(record)
+        # A short batch was the last; one of which none went (each reported since it was
+        # listed, or was deleted) is left for the next pass rather than read again at once.
+        if len(runs) < const.RETENTION_BATCH_RUNS or not went:
+            return purged
 
 
 async def older_than(store: Store, cutoff: datetime) -> list[dict[str, object]]:
@@ -99,6 +111,28 @@ async def _keep_purging(app: web.Application, age: timedelta, interval: float) -
         await asyncio.sleep(interval)
 
 
+async def run_deletions_task(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: announce the runs `armada purge` deleted, while the service runs."""
+    async with running(_keep_announcing(app[store_key]), "run deletions"):
+        yield
+
+
+async def _keep_announcing(store: Store) -> None:
+    while True:
+        await asyncio.sleep(const.RUN_DELETIONS_POLL_SECONDS)
+        try:
+            # A read first: the write transaction that takes them only when some wait.
+            while await store.count_run_deletions():
+                taken = await store.take_run_deletions(const.RETENTION_BATCH_RUNS)
+                if not taken.changes:  # another replica took them
+                    break
+        except StoreUnavailable:
+            pass  # the store says when the database is down and back
+        except Exception:
+            log.exception("announcing the runs armada purge deleted failed; next try in %gs",
+                          const.RUN_DELETIONS_POLL_SECONDS)
+
+
 # python -m armada purge
 
 
@@ -116,8 +150,9 @@ def parse_age(text: str) -> timedelta:
 
 def purge_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m armada purge",
-        description="Delete runs older than an age, with their jobs and events, and print them.",
+        prog="armada purge",
+        description="Delete runs whose last report is older than an age and with no Running or "
+                    "Pending job, with their jobs and events, and print them.",
     )
     parser.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",
                         help="30d (days), 12h, 90m or 45s; a plain number is days")
@@ -156,7 +191,7 @@ async def purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
             print(f"deleted run {record.run_uuid} ({_when(record.run_datetime)}): "
                   f"{record.jobs} jobs, {record.events} events", flush=True)
 
-        purged = await purge(store, cutoff, on_purged=report)
+        purged = await purge(store, cutoff, on_purged=report, announce_later=True)
         print(f"deleted {len(purged)} runs older than {format_datetime(cutoff)}: "
               f"{sum(p.jobs for p in purged)} jobs, {sum(p.events for p in purged)} events")
         return 0

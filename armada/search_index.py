@@ -2,11 +2,15 @@
 
 A database that had events before the search index existed gets them indexed here first, a
 chunk of SEARCH_INDEX_CHUNK rows per write transaction, with a pause between chunks, so
-requests go on meanwhile (each chunk waits its turn with the other writes). Until the index
-is complete, `q=` searches use LIKE (store.operations.search_events_page). New events are
-queued by a trigger from the start and indexed from the queue every SEARCH_QUEUE_SECONDS,
-SEARCH_QUEUE_CHUNK at a time; searches take queued events as candidates meanwhile. On SQL
-Server there is no index: nothing to do.
+requests go on meanwhile. Until the index is complete, `q=` searches use LIKE
+(store.operations.search_events_page). New events are queued by a trigger from the start
+and indexed from the queue every SEARCH_QUEUE_SECONDS, SEARCH_QUEUE_CHUNK at a time;
+searches take queued events as candidates meanwhile. Every chunk also holds no more text
+than its Budget, and is background work for the store: it waits while agents' writes do.
+On SQL Server there is no index: nothing to do.
+
+While the database is down the store's log line says so (Availability); these tasks only
+try again, without a line per try.
 """
 
 from __future__ import annotations
@@ -27,6 +31,21 @@ from armada.store import Store
 log = logging.getLogger(__name__)
 
 
+class Budget:
+    """The text a chunk may index: SEARCH_CHUNK_CHARACTERS, halved after a chunk slower than
+    SEARCH_CHUNK_SECONDS (text of many distinct trigrams costs more per character), doubled
+    back after one faster than half of it."""
+
+    def __init__(self) -> None:
+        self.characters = const.SEARCH_CHUNK_CHARACTERS
+
+    def took(self, seconds: float) -> None:
+        if seconds > const.SEARCH_CHUNK_SECONDS:
+            self.characters = max(self.characters // 2, const.SEARCH_CHUNK_MIN_CHARACTERS)
+        elif seconds < const.SEARCH_CHUNK_SECONDS / 2:
+            self.characters = min(self.characters * 2, const.SEARCH_CHUNK_CHARACTERS)
+
+
 async def search_index_task(app: web.Application) -> AsyncIterator[None]:
     async with running(keep_search_index(app[store_key]), "search-index"):
         yield
@@ -35,20 +54,23 @@ async def search_index_task(app: web.Application) -> AsyncIterator[None]:
 async def keep_search_index(store: Store) -> None:
     """Index the rows that predate the index, then the queue of new ones, as long as the
     service runs (SQLite: on SQL Server there is no index)."""
-    if await build_search_index(store):
+    budget = Budget()
+    if await build_search_index(store, budget=budget):
         while True:
             await asyncio.sleep(const.SEARCH_QUEUE_SECONDS)
-            await index_queue(store)
+            await index_queue(store, budget=budget)
 
 
-async def index_queue(store: Store, chunk_rows: int = const.SEARCH_QUEUE_CHUNK) -> None:
+async def index_queue(store: Store, chunk_rows: int = const.SEARCH_QUEUE_CHUNK,
+                      budget: Budget | None = None) -> None:
     """Index every queued event, a chunk per write transaction."""
+    budget = budget or Budget()
     try:
         while (await store.search_index_state())["queued"]:
-            await store.index_queued_events(chunk_rows)
+            budget.took(await store.index_queued_events(chunk_rows, budget.characters))
     except StoreUnavailable as error:
-        log.warning("search index: database unavailable, queued events wait: %s",
-                    error.detail)
+        log.debug("search index: database unavailable, queued events wait: %s",
+                  error.detail)
     except Exception:
         # Searches find queued events all the same; the failure must not pass unseen.
         log.exception("search index: indexing queued events failed, next try in %gs",
@@ -56,9 +78,11 @@ async def index_queue(store: Store, chunk_rows: int = const.SEARCH_QUEUE_CHUNK) 
 
 
 async def build_search_index(store: Store, chunk_rows: int = const.SEARCH_INDEX_CHUNK,
-                             pause: float = const.SEARCH_INDEX_PAUSE_SECONDS) -> bool:
+                             pause: float = const.SEARCH_INDEX_PAUSE_SECONDS,
+                             budget: Budget | None = None) -> bool:
     """Index the rows that predate the index, until none is left; whether there is an
     index."""
+    budget = budget or Budget()
     started, announced = time.monotonic(), False
     while True:
         try:
@@ -71,10 +95,10 @@ async def build_search_index(store: Store, chunk_rows: int = const.SEARCH_INDEX_
                 log.info("search index: indexing %d existing events in the background; "
                          "q= searches use LIKE until it is done", state["pending_rows"])
                 announced = True
-            await store.build_search_index_chunk(chunk_rows)
+            budget.took(await store.build_search_index_chunk(chunk_rows, budget.characters))
         except StoreUnavailable as error:
-            log.warning("search index: database unavailable, next try in %gs: %s",
-                        const.SEARCH_INDEX_RETRY_SECONDS, error.detail)
+            log.debug("search index: database unavailable, next try in %gs: %s",
+                      const.SEARCH_INDEX_RETRY_SECONDS, error.detail)
             await asyncio.sleep(const.SEARCH_INDEX_RETRY_SECONDS)
             continue
         except Exception:

@@ -1,4 +1,4 @@
-"""`python -m armada tail [--run RUN] [--url URL] [--token TOKEN]`: the live stream in a terminal.
+"""`armada tail [--run RUN] [--url URL] [--token TOKEN]`: the live stream in a terminal.
 
 One readable line per message on stdout; connection news on stderr. After a disconnect
 it reconnects with backoff and resumes from the last `seq` (with its epoch), so nothing
@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import sys
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -125,6 +126,34 @@ def describe(status: int, body: Any, otherwise: str | None = None) -> str:
     return f"{status} {otherwise}" if otherwise is not None else f"{status}"
 
 
+def unreachable(url: str, error: BaseException) -> str:
+    """A failure to reach the service in a few words, `cannot reach URL: connection refused`,
+    not the client library's internals (its host key, ssl:default, the failed call)."""
+    return f"cannot reach {url}: {_failure(error)}"
+
+
+def _failure(error: BaseException) -> str:
+    if isinstance(error, aiohttp.InvalidURL):
+        return "not a valid URL"
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        return "the TLS certificate was refused"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        error = error.os_error
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "the connection was closed by the server"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ConnectionError):
+        return "connection lost"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, socket.gaierror):
+        return "host not found"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return type(error).__name__
+
+
 def bearer_headers(token: str | None) -> dict[str, str]:
     return {} if token is None else {"Authorization": f"Bearer {token}"}
 
@@ -169,7 +198,7 @@ async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO,
                     return 2
                 why = f"{error.status} {error.message}"
             except (aiohttp.ClientError, OSError, TimeoutError) as error:
-                why = str(error) or type(error).__name__
+                why = unreachable(url, error)
             print(f"-- disconnected ({why}); reconnecting in {delay:.1f} s", file=err, flush=True)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
@@ -177,7 +206,7 @@ async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO,
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m armada tail", description="Print the live stream, one line a message.")
+        prog="armada tail", description="Print the live stream, one line a message.")
     parser.add_argument("--run", metavar="RUN", help="only what concerns this run")
     parser.add_argument("--url", default=DEFAULT_URL,
                         help=f"the service (or its WebSocket) URL; default {DEFAULT_URL}")

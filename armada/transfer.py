@@ -2,9 +2,12 @@
 through the HTTP API, with the same `--url` and token as `armada tail`.
 
 Export writes the service's `/api/runs/{run_uuid}/export` answer to stdout as it arrives.
-Import reads an NDJSON export and sends each record through the API's idempotent creates
+Import reads an NDJSON export through once to check that it is whole (its last line, the
+end line, counts the records before it: a file cut short is refused, nothing imported), then
+sends each record through the API's idempotent creates
 (`POST /api/runs/`, `POST /api/jobs/`, events through `POST /api/events/batch`), so that
-importing twice changes nothing. A record the instance holds with other values (a 409, or a
+importing twice changes nothing (a status that moved on in the copy is kept: the creates never
+compare statuses). A record the instance holds with other values (a 409, or a
 run registered at another instant) is reported on stderr and left as it is; the rest is
 still imported, and the exit code is then 1.
 """
@@ -14,8 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -25,7 +31,7 @@ import aiohttp
 
 from armada import const
 from armada.client import TOKEN_VARIABLE
-from armada.tail import DEFAULT_URL, bearer_headers, describe, url_and_token
+from armada.tail import DEFAULT_URL, bearer_headers, describe, unreachable, url_and_token
 
 # What one POST /api/events/batch takes.
 IMPORT_BATCH = const.MAX_BATCH_EVENTS
@@ -78,8 +84,8 @@ async def export_run(url: str, run_uuid: str, kind: str, out: BinaryIO,
     out.flush()
 
 
-def read_export(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(kind, record) of each line of an NDJSON export; ValueError naming a bad line."""
+def _lines_of_export(lines: Iterable[str]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(line number, kind, object) of each line; ValueError naming a line that is not one."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -88,9 +94,39 @@ def read_export(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         except json.JSONDecodeError as error:
             raise ValueError(f"line {number}: not JSON ({error.msg})") from None
         kind = item.get("kind") if isinstance(item, dict) else None
-        if kind not in RECORD_FIELDS:
-            raise ValueError(f"line {number}: no kind run, job or event")
-        yield kind, {name: item[name] for name in RECORD_FIELDS[kind] if name in item}
+        if kind not in RECORD_FIELDS and kind != const.EXPORT_END:
+            raise ValueError(f"line {number}: no kind run, job, event or end")
+        yield number, kind, item
+
+
+def check_export(lines: Iterable[str]) -> None:
+    """ValueError unless `lines` are a whole export: records, then the end line counting them."""
+    held: Counter[str] = Counter()
+    end: dict[str, Any] | None = None
+    for number, kind, item in _lines_of_export(lines):
+        if end is not None:
+            raise ValueError(f"line {number}: a line after the end line")
+        if kind == const.EXPORT_END:
+            end = item
+        else:
+            held[kind] += 1
+    if end is None:
+        raise ValueError("no end line: the export is incomplete (cut short?)")
+    said = {kind: end.get(f"{kind}s") for kind in RECORD_FIELDS}
+    if said != {kind: held[kind] for kind in RECORD_FIELDS}:
+        raise ValueError(f"the end line counts {_counts(said)} but the file holds "
+                         f"{_counts(held)}: the export is incomplete")
+
+
+def _counts(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{kind}s {counts[kind]}" for kind in RECORD_FIELDS)
+
+
+def read_export(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(kind, record) of each record line of an NDJSON export (check_export checks the rest)."""
+    for _, kind, item in _lines_of_export(lines):
+        if kind != const.EXPORT_END:
+            yield kind, {name: item[name] for name in RECORD_FIELDS[kind] if name in item}
 
 
 class Importer:
@@ -156,8 +192,12 @@ class Importer:
             return response.status, answer
 
 
-async def import_file(url: str, lines: Iterator[str], err: TextIO,
+async def import_file(url: str, lines: TextIO, err: TextIO,
                       token: str | None = None) -> ImportReport:
+    """Import the export `lines` (read twice: checked whole first); ValueError, nothing
+    imported, when it is not a whole export."""
+    check_export(lines)
+    lines.seek(0)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
     async with aiohttp.ClientSession(headers=bearer_headers(token), timeout=timeout) as session:
         importer = Importer(session, url, err)
@@ -186,7 +226,10 @@ def export_main(argv: list[str]) -> int:
     except Refused as error:
         print(f"armada export: the server refused: {error}", file=sys.stderr)
         return 2
-    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+    except (aiohttp.ClientError, TimeoutError) as error:
+        print(f"armada export: {unreachable(url, error)}", file=sys.stderr)
+        return 2
+    except OSError as error:
         print(f"armada export: {error or type(error).__name__}", file=sys.stderr)
         return 2
     return 0
@@ -200,19 +243,29 @@ def import_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     url, token = url_and_token(parser, args)
     try:
-        if args.file == "-":
-            report = asyncio.run(import_file(url, iter(sys.stdin), sys.stderr, token))
-        else:
-            with Path(args.file).open(encoding="utf-8") as lines:
-                report = asyncio.run(import_file(url, lines, sys.stderr, token))
+        with _seekable(args.file) as lines:
+            report = asyncio.run(import_file(url, lines, sys.stderr, token))
     except ValueError as error:
-        print(f"armada import: {args.file}: {error}", file=sys.stderr)
+        print(f"armada import: {args.file}: {error}; nothing imported", file=sys.stderr)
         return 2
     except Refused as error:
         print(f"armada import: the server refused: {error}", file=sys.stderr)
         return 2
-    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+    except (aiohttp.ClientError, TimeoutError) as error:
+        print(f"armada import: {unreachable(url, error)}", file=sys.stderr)
+        return 2
+    except OSError as error:
         print(f"armada import: {error or type(error).__name__}", file=sys.stderr)
         return 2
     print(f"armada import: {report.summary()}", file=sys.stderr)
     return 1 if report.conflicts else 0
+
+
+def _seekable(file: str) -> TextIO:
+    """The file to import, open; stdin (`-`) copied to a temporary file, to be read twice."""
+    if file != "-":
+        return Path(file).open(encoding="utf-8")
+    copy = tempfile.TemporaryFile("w+", encoding="utf-8")
+    shutil.copyfileobj(sys.stdin, copy)
+    copy.seek(0)
+    return copy

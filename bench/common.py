@@ -162,11 +162,17 @@ def start_service(db_path: Path, profile: Path | None = None,
                   cwd=checkout)
 
 
+# Set by a bench's --sql-server: the services it starts use the SQL Server (or other TDS
+# engine) that this environment's SQL_SERVER_* variables name, instead of SQLite at db_path.
+SQL_SERVER_FROM_ENVIRONMENT = False
+
+
 def service_env(db_path: Path, port: int, checkout: Path = REPO_ROOT) -> dict[str, str]:
-    """The environment of `checkout`'s service on SQLite at `db_path`, 127.0.0.1:`port`:
-    none of ours inherited, logging warnings only, `EVENT_LOOP`, `checkout` on the path."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("ARMADA_", "SQL_SERVER_"))}
+    """The environment of `checkout`'s service on SQLite at `db_path` (or on SQL Server, see
+    SQL_SERVER_FROM_ENVIRONMENT), 127.0.0.1:`port`: none of ours inherited, logging warnings
+    only, `EVENT_LOOP`, `checkout` on the path."""
+    kept = ("ARMADA_",) if SQL_SERVER_FROM_ENVIRONMENT else ("ARMADA_", "SQL_SERVER_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(kept)}
     env.update(ARMADA_DB_PATH=str(db_path), ARMADA_PORT=str(port), ARMADA_HOST="127.0.0.1",
                ARMADA_LOG_LEVEL="WARNING", ARMADA_EVENT_LOOP=EVENT_LOOP,
                PYTHONPATH=os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")])))
@@ -532,3 +538,21 @@ class RawSubscriber(asyncio.Protocol):
         mask = os.urandom(4)
         masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
         self._transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+
+
+def sql_server_engine() -> str:
+    """The first line of @@VERSION of the engine SQL_SERVER_* name (a bench's label: Babelfish
+    answers as Babelfish, and its figures are not SQL Server's)."""
+    import pytds
+
+    from armada.config import MssqlSettings, load_config
+
+    settings = load_config(os.environ).database
+    if not isinstance(settings, MssqlSettings):
+        raise SystemExit("--sql-server: SQL_SERVER_NAME is not set")
+    with pytds.connect(dsn=settings.server, port=settings.port, user=settings.user,
+                       password=settings.password, database=settings.database,
+                       autocommit=True, login_timeout=10) as connection, \
+            connection.cursor() as cursor:
+        cursor.execute("SELECT @@VERSION")
+        return str(cursor.fetchone()[0]).strip().splitlines()[0]

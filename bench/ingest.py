@@ -5,6 +5,7 @@ loads with the same client, for the CPU ratio.
 
     python bench/ingest.py            # full: 30 s per scenario, 3 repetitions (about 12 min)
     python bench/ingest.py --quick    # smoke run: 3 s per scenario, 1 repetition
+    python bench/ingest.py --quick --sql-server   # the service on SQL_SERVER_* (not SQLite)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import common
 from common import (
     Figures,
     LoadResult,
@@ -160,7 +162,12 @@ async def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds per scenario (default 30)")
     parser.add_argument("--profile", type=Path,
                         help="run the service under py-spy: collapsed stacks into this folder")
+    parser.add_argument("--sql-server", action="store_true",
+                        help="the service on the database SQL_SERVER_* name, not SQLite")
     args = parser.parse_args()
+    if args.sql_server:
+        common.SQL_SERVER_FROM_ENVIRONMENT = True
+        print(f"database: {common.sql_server_engine()}", flush=True)
     reps = args.reps or (1 if args.quick else 3)
     duration = args.duration or (3.0 if args.quick else 30.0)
     bare_seconds = min(duration, BARE_SECONDS)

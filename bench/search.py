@@ -123,7 +123,8 @@ def write_cost(events: int = 20_000, commit_rows: int = 20,
                 if indexed and (first + commit_rows) % const.SEARCH_QUEUE_CHUNK == 0:
                     db.execute("BEGIN")
                     for statement in index_queue:
-                        db.execute(statement, {"chunk_rows": const.SEARCH_QUEUE_CHUNK})
+                        db.execute(statement, {"chunk_rows": const.SEARCH_QUEUE_CHUNK,
+                                               "last_rowid": first + commit_rows})
                     db.execute("COMMIT")
             costs.append((time.process_time() - started) / events * 1e6)
             db.close()

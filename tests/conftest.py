@@ -66,15 +66,37 @@ def create_mssql_database(settings: MssqlSettings) -> None:
         )
 
 
-def reset_mssql(settings: MssqlSettings) -> None:
-    """Drop the service's tables in the (dedicated) test database so each test starts empty
-    (with Armada's tables go their triggers; the lost jobs' tables hold a lease and rows)."""
+SERVICE_TABLES = ("armada_events", "armada_jobs", "armada_runs", "armada_job_activity",
+                  "armada_leases", "armada_run_deletions")
+
+
+@functools.cache
+def drop_mssql_schema(settings: MssqlSettings) -> None:
+    """Drop the service's tables (their triggers and indexes go with them) in the dedicated
+    test database: once per test run, so the run starts from the schema of this checkout."""
     create_mssql_database(settings)
     with mssql_connect(settings, settings.database) as connection, \
             connection.cursor() as cursor:
-        for table in ("armada_events", "armada_jobs", "armada_runs", "armada_job_activity",
-                      "armada_leases"):
+        for table in SERVICE_TABLES:
             cursor.execute(f"IF OBJECT_ID(N'dbo.{table}', N'U') IS NOT NULL DROP TABLE dbo.{table}")
+
+
+def reset_mssql(settings: MssqlSettings) -> None:
+    """Empty the service's tables so that each test starts with no rows; the schema is made
+    once per run, by the first service that starts (a test about the schema drops it:
+    `fresh_mssql_schema`)."""
+    drop_mssql_schema(settings)
+    with mssql_connect(settings, settings.database) as connection, \
+            connection.cursor() as cursor:
+        for table in SERVICE_TABLES:
+            cursor.execute(
+                f"IF OBJECT_ID(N'dbo.{table}', N'U') IS NOT NULL DELETE FROM dbo.{table}")
+
+
+def fresh_mssql_schema(settings: MssqlSettings) -> None:
+    """No service table at all, as on a database the service never saw."""
+    drop_mssql_schema.cache_clear()
+    drop_mssql_schema(settings)
 
 
 @pytest.fixture(params=[

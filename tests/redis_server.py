@@ -22,8 +22,9 @@ def redis_binary() -> str:
 
 
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *options: str) -> None:
         self.directory = directory
+        self.options = options  # more of redis-server's settings
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -33,7 +34,8 @@ class RedisServer:
         self.process = subprocess.Popen(
             [redis_binary(), "--bind", "127.0.0.1", "--port", str(self.port),
              "--save", "", "--appendonly", "no", "--dir", str(self.directory),
-             "--daemonize", "no", "--logfile", str(self.directory / "redis.log")],
+             "--daemonize", "no", "--logfile", str(self.directory / "redis.log"),
+             *self.options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + START_TIMEOUT

@@ -109,3 +109,16 @@ async def test_tokens_never_reach_the_logs(aiohttp_client: Any, config: Config,
     assert "armada.access" in ours
     for token in (WRITE, READ, "a-wrong-token-logged?"):
         assert token not in ours
+
+
+@pytest.mark.parametrize("tokens", [{}, {"write_tokens": (WRITE,), "read_tokens": (READ,)}],
+                         ids=["no tokens", "read tokens"])
+async def test_the_favicon_is_an_icon_that_needs_no_token(make_client: Any, tokens: dict) -> None:
+    client = await make_client(**tokens)
+    response = await client.get("/favicon.ico")
+
+    assert response.status == 200
+    assert response.content_type == "image/x-icon"
+    icon = await response.read()
+    assert icon[:4] == b"\x00\x00\x01\x00"  # an ICO file's header: reserved 0, type 1 (icon)
+    assert int.from_bytes(icon[4:6], "little") >= 1  # images in it

@@ -1,6 +1,9 @@
 """POST /api/events/batch: many events in one transaction, each with the single-event rules."""
 
+import json
+import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 from helpers import RUN, event_body, job_body, next_message, no_message
@@ -139,3 +142,27 @@ async def test_batch_rows_are_in_the_sqlite_file(client, job, config):
     await client.post("/api/events/batch", json=batch(7))
     with sqlite3.connect(config.database.path) as db:
         assert db.execute("SELECT COUNT(*) FROM armada_events").fetchone() == (7,)
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_batch_example() -> dict:
+    """The body of the README's `curl … /api/events/batch` example, as written there."""
+    example = re.search(r"curl [^\n]*/api/events/batch[^\n]*\n\s*-d '(.*?)'", README.read_text(),
+                        re.DOTALL)
+    assert example is not None, "the README has no batch example"
+    return json.loads(example.group(1))
+
+
+async def test_the_readme_batch_example_sent_twice_stores_each_event_once(client, job):
+    body = readme_batch_example()
+    assert all(event.get("event_uuid") for event in body["events"])
+
+    first = await client.post("/api/events/batch", json=body)
+    again = await client.post("/api/events/batch", json=body)
+
+    assert first.status == 201
+    assert again.status == 200
+    assert (await again.json())["created"] == []
+    assert await event_count(client, job) == len(body["events"])

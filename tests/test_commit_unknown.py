@@ -48,9 +48,10 @@ class CommitThenCut(SqliteDialect):
         self.armed = threading.Event()
         self._writing = threading.local()
 
-    def begin(self, connection: sqlite3.Connection, write: bool) -> None:
+    def begin(self, connection: sqlite3.Connection, write: bool,
+              wait: float | None = None) -> None:
         self._writing.now = write
-        super().begin(connection, write)
+        super().begin(connection, write, wait)
 
     def commit(self, connection: sqlite3.Connection) -> None:
         super().commit(connection)

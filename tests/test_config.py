@@ -315,3 +315,23 @@ def test_the_sql_server_description_names_host_and_database_and_never_the_passwo
 
     assert described == "SQL Server db.example.com:1433, database ArmadaDB"
     assert "secret" not in described
+
+
+@pytest.mark.parametrize("variable, value, listed", [
+    ("ARMADA_LOG_FORMAT", "xml", "'xml' is not one of text, json"),
+    ("ARMADA_EVENT_LOOP", "trio", "'trio' is not one of auto, uvloop, asyncio"),
+    ("ARMADA_LOG_LEVEL", "loud", "'loud' is not one of DEBUG, INFO, WARNING, ERROR"),
+])
+def test_a_value_not_among_the_choices_is_named_as_given_with_the_choices_as_the_readme_writes(
+        variable: str, value: str, listed: str):
+    assert str(config_error({variable: value})) == f"{variable}: {listed}"
+
+
+@pytest.mark.parametrize("variable, value, loaded", [
+    ("ARMADA_LOG_FORMAT", "JSON", "json"), ("ARMADA_EVENT_LOOP", "AsyncIO", "asyncio"),
+    ("ARMADA_LOG_LEVEL", "debug", "DEBUG"),
+])
+def test_choices_are_read_in_any_letter_case(variable: str, value: str, loaded: str):
+    attribute = {"ARMADA_LOG_FORMAT": "log_format", "ARMADA_EVENT_LOOP": "event_loop",
+                 "ARMADA_LOG_LEVEL": "log_level"}[variable]
+    assert getattr(load_config({variable: value}), attribute) == loaded

@@ -1,7 +1,12 @@
-"""Specification of datetimes on the wire: ISO 8601 in (no zone is UTC), one UTC form out."""
+"""Specification of datetimes on the wire: ISO 8601 in (no zone is UTC), one UTC form out;
+from 1753 to the service's clock plus ARMADA_MAX_CLOCK_SKEW."""
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from helpers import RUN, event_body, job_body, next_message
+
+from armada.config import ConfigError, load_config
 
 # (sent, answered): every accepted form comes back as UTC `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 ACCEPTED = [
@@ -19,8 +24,9 @@ ACCEPTED = [
     ("2026-02-24T10:30:00-05:30", "2026-02-24T16:00:00.000Z"),
     ("2026-02-24T10:30:00+00:00", "2026-02-24T10:30:00.000Z"),
     ("2026-02-24 10:30:00.000", "2026-02-24T10:30:00.000Z"),
-    ("2026-12-31T23:30:00-01:00", "2027-01-01T00:30:00.000Z"),
-    ("2028-02-29T00:00:00", "2028-02-29T00:00:00.000Z"),
+    ("2025-12-31T23:30:00-01:00", "2026-01-01T00:30:00.000Z"),
+    ("2024-02-29T00:00:00", "2024-02-29T00:00:00.000Z"),
+    ("1753-01-01T00:00:00", "1753-01-01T00:00:00.000Z"),
 ]
 
 REFUSED = [
@@ -160,3 +166,62 @@ async def test_other_invalid_datetimes_get_no_plus_hint(client, sent):
     assert body_error.status == query_error.status == 422
     assert PLUS_HINT not in str(await body_error.json())  # a JSON body keeps its `+`
     assert PLUS_HINT not in str(await query_error.json())
+
+
+@pytest.mark.parametrize("sent", ["0001-01-01T00:00:00", "1752-12-31T23:59:59.999",
+                                  "0001-01-01T00:30:00+01:00"])
+async def test_a_datetime_before_1753_is_a_422_that_says_the_accepted_range(client, sent):
+    response = await client.post("/api/runs/", json={**RUN, "run_datetime": sent})
+    assert response.status == 422
+    [message] = (await response.json())["fields"]["run_datetime"]
+    assert "1753-01-01T00:00:00.000Z" in message and "9999-12-31" in message
+    query = await client.get("/api/runs/", params={"since": sent})
+    assert "1753-01-01T00:00:00.000Z" in (await query.json())["fields"]["since"][0]
+
+
+def in_the_future(**delta: float) -> str:
+    return (datetime.now(UTC) + timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%S.000")
+
+
+async def test_a_datetime_beyond_the_clock_skew_is_a_422_naming_the_setting(client):
+    for path, body, field in [
+        ("/api/runs/", {**RUN, "run_datetime": "2099-01-01T00:00:00"}, "run_datetime"),
+        ("/api/jobs/", job_body(job_datetime=in_the_future(days=1, minutes=5)), "job_datetime"),
+    ]:
+        response = await client.post(path, json=body)
+        assert response.status == 422
+        error = await response.json()
+        assert list(error["fields"]) == [field]
+        assert "ARMADA_MAX_CLOCK_SKEW" in error["detail"]
+        assert "ARMADA_MAX_CLOCK_SKEW" in error["fields"][field][0]
+    assert (await (await client.get("/api/runs/")).json())["total"] == 0
+
+    await client.post("/api/jobs/", json=job_body())
+    late = event_body(event_datetime="2099-01-01T00:00:00")
+    response = await client.post("/api/events/", json=late)
+    assert list((await response.json())["fields"]) == ["event_datetime"]
+    batch = {"events": [event_body("e-0"), event_body("e-1", event_datetime=in_the_future(
+        days=2))]}
+    response = await client.post("/api/events/batch", json=batch)
+    assert response.status == 422
+    assert list((await response.json())["fields"]) == ["events.1.event_datetime"]
+    assert await (await client.get("/api/events/")).json() == []
+
+
+async def test_a_datetime_within_the_clock_skew_is_accepted_and_the_skew_is_a_setting(
+        make_client):
+    ahead = in_the_future(minutes=50)
+    client = await make_client()
+    assert (await client.post("/api/runs/", json={**RUN, "run_datetime": ahead})).status == 201
+    strict = await make_client(max_clock_skew=60)
+    response = await strict.post("/api/runs/", json={"run_uuid": "run-2", "run_datetime": ahead})
+    assert response.status == 422
+    assert "60 s" in (await response.json())["fields"]["run_datetime"][0]
+
+
+def test_max_clock_skew_is_a_duration_of_a_day_by_default():
+    assert load_config({}).max_clock_skew == 86400
+    assert load_config({"ARMADA_MAX_CLOCK_SKEW": "2h"}).max_clock_skew == 7200
+    assert load_config({"ARMADA_MAX_CLOCK_SKEW": "90"}).max_clock_skew == 90
+    with pytest.raises(ConfigError, match="ARMADA_MAX_CLOCK_SKEW"):
+        load_config({"ARMADA_MAX_CLOCK_SKEW": "soon"})

@@ -1,5 +1,6 @@
 """Specification of errors: every refusal is a 4xx in one JSON shape, and stores nothing."""
 
+import base64
 import json
 import sqlite3
 from urllib.parse import quote
@@ -131,7 +132,17 @@ async def test_json_that_is_not_an_object_is_a_422(client, baseline, method, pat
     response = await client.request(method, path, data=json.dumps(value).encode(),
                                     headers=JSON_BODY)
     assert response.status == 422
-    assert "_schema" in (await error_of(response))["fields"]
+    body = await error_of(response)
+    assert body["fields"] == {"body": ["Must be a JSON object."]}
+    assert body["detail"] == "invalid body"
+    assert await stored_rows(client) == baseline
+
+
+async def test_an_event_of_a_batch_that_is_not_an_object_is_a_422_naming_its_index(client,
+                                                                                  baseline):
+    response = await client.post("/api/events/batch", json={"events": [event_body("e-2"), [1, 2]]})
+    assert (await error_of(response))["fields"] == {"events": {"1": ["Must be a JSON object."]}}
+    assert "_schema" not in await response.text()
     assert await stored_rows(client) == baseline
 
 
@@ -185,6 +196,61 @@ async def test_a_lone_surrogate_in_any_text_is_a_422(client, baseline, method, p
     assert await stored_rows(client) == baseline
 
 
+NUL_REFUSED = ["Contains code point 0 (NUL), which cannot be stored."]
+
+
+@write_endpoints
+async def test_a_nul_in_any_text_of_a_body_is_a_422_naming_each_field(client, baseline, method,
+                                                                        path):
+    # Code point 0 is refused on SQLite too: SQL Server's TDS engines cannot store it.
+    texts = [key for key, value in VALID_BODY[path].items() if isinstance(value, str)
+             and not key.endswith("_datetime") and not key.endswith("_status")]
+    body = {**VALID_BODY[path], **{key: f"nul\x00inside {key}" for key in texts}}
+    response = await client.request(method, path, json=body)
+    assert response.status == 422
+    assert (await error_of(response))["fields"] == {key: NUL_REFUSED for key in texts}
+    assert await stored_rows(client) == baseline
+
+
+async def test_a_nul_in_an_event_of_a_batch_is_a_422_and_stores_none_of_it(client, baseline):
+    events = [event_body("event-2"), event_body("event-3", event_content="a\x00b")]
+    response = await client.post("/api/events/batch", json={"events": events})
+    assert (await error_of(response))["fields"] == {
+        "events": {"1": {"event_content": NUL_REFUSED}}}
+    assert await stored_rows(client) == baseline
+
+
+def cursor_with_nul() -> str:
+    raw = json.dumps(["2026-02-24T10:30:00.000000", "event\x00"]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("method, url, field", [
+    ("GET", "/api/events/?job_uuid=%00", "job_uuid"),
+    ("GET", "/api/events/?q=abc%00&limit=5", "q"),
+    ("GET", "/api/events/?q=abc%00", "q"),
+    ("GET", "/api/events/?limit=5&before=" + cursor_with_nul(), "before"),
+    ("GET", "/api/jobs/?run_uuid=run%00", "run_uuid"),
+    ("GET", "/api/jobs/?agent=%00", "agent"),
+    ("GET", "/api/jobs/?q=job%00", "q"),
+    ("GET", "/api/runs/?q=%00", "q"),
+    ("GET", "/api/runs/%00", "run_uuid"),
+    ("DELETE", "/api/runs/%00", "run_uuid"),
+    ("GET", "/api/runs/run-1%00/export", "run_uuid"),
+    ("GET", "/api/jobs/job%00", "job_uuid"),
+    ("GET", "/api/events/%00", "event_uuid"),
+    ("GET", "/ws/events/?run_uuid=%00", "run_uuid"),
+    ("GET", "/ws/events/?since=1&epoch=%00", "epoch"),
+])
+async def test_a_nul_in_a_query_parameter_or_path_segment_is_a_422_naming_it(
+        client, baseline, method, url, field):
+    response = await client.request(method, url)
+    assert response.status == 422
+    body = await error_of(response)
+    assert body["fields"] == {field: NUL_REFUSED}
+    assert await stored_rows(client) == baseline
+
+
 async def test_an_event_content_that_is_a_list_is_a_422(client, baseline):
     response = await client.post("/api/events/",
                                  json=event_body("event-2", event_content=["Page", "loaded"]))
@@ -197,7 +263,10 @@ async def test_a_body_over_one_mebibyte_is_a_413(client, baseline, method, path)
     padding = "x" * (1024 * 1024)
     response = await client.request(method, path, json={**VALID_BODY[path], "padding": padding})
     assert response.status == 413
-    assert (await error_of(response))["error"] == "payload_too_large"
+    body = await error_of(response)
+    assert body["error"] == "payload_too_large"
+    assert body["detail"] == ("the body is larger than 1048576 bytes, the limit ARMADA_MAX_BODY"
+                              " sets")
     assert await stored_rows(client) == baseline
 
 
@@ -211,7 +280,7 @@ async def test_the_body_limit_follows_the_configuration(make_client):
     small = await make_client(max_body=2048)
     response = await small.post("/api/runs/", json={**RUN, "run_uuid": "r" * 3000})
     assert response.status == 413
-    await error_of(response)
+    assert "2048 bytes, the limit ARMADA_MAX_BODY sets" in (await error_of(response))["detail"]
 
 
 # `/` is the live page (test_live_page.py).
@@ -237,8 +306,14 @@ async def test_a_wrong_method_is_a_405_in_json_with_the_allowed_ones(client, met
     assert response.headers["Allow"]
 
 
-async def test_the_websocket_path_without_an_upgrade_is_a_4xx_in_json(client):
-    await error_of(await client.get("/ws/events/"))
+@pytest.mark.parametrize("headers", [{}, {"Upgrade": "websocket"}, {"Connection": "Upgrade"}])
+async def test_the_websocket_path_without_an_upgrade_is_a_426_saying_so_in_json(client, headers):
+    response = await client.get("/ws/events/", headers=headers)
+    assert response.status == 426
+    body = await error_of(response)
+    assert body["error"] == "upgrade_required"
+    assert body["detail"].startswith("/ws/events/ is a WebSocket: connect with a WebSocket client")
+    assert response.headers["Upgrade"] == "websocket"
 
 
 @pytest.mark.parametrize("path", READS)

@@ -97,6 +97,19 @@ async def test_repeating_an_event_with_the_same_body_answers_200_and_broadcasts_
     assert await events_of(client) == [EVENT]
 
 
+async def test_an_event_repeated_after_its_status_changed_answers_the_stored_event(
+        client, subscribe, job):
+    assert (await client.post("/api/events/", json=event_body())).status == 201
+    await client.patch("/api/events/status", json={"event_uuid": "event-1",
+                                                   "event_status": "Failed"})
+    ws = await subscribe()
+    for repeat in (event_body(), event_body(event_status="Running")):
+        response = await client.post("/api/events/", json=repeat)
+        assert response.status == 200
+        assert await response.json() == {**EVENT, "event_status": "Failed"}
+    await no_message(ws)
+
+
 async def test_reusing_an_event_id_with_another_body_is_a_409(client, subscribe, job):
     await client.post("/api/events/", json=event_body())
     ws = await subscribe()
@@ -238,7 +251,8 @@ async def test_a_conflicting_event_answers_409_with_the_stored_and_the_sent_vers
     body = await response.json()
     assert "event_content" in body["detail"]
     assert body["stored"] == EVENT
-    assert body["sent"] == {**EVENT, "event_content": "Other"}
+    assert body["sent"] == {**event_body(event_content="Other"),
+                            "event_datetime": EVENT["event_datetime"]}
 
 
 async def test_twenty_simultaneous_posts_of_one_event_leave_one_row_and_one_broadcast(

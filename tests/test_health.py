@@ -5,7 +5,10 @@ open with tokens."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Any
 
 import pytest
 from helpers import RUN
+from server_process import ServiceProcess
 
 from armada import const
 from armada.app import init_app
@@ -140,3 +144,29 @@ async def test_readyz_is_503_while_another_process_holds_the_write_lock_and_200_
     assert write.status == 503 and "database is locked" in (await write.json())["detail"]
     assert (status, body) == (200, {"status": "ready"})
     assert (await client.post("/api/runs/", json=RUN)).status == 201
+
+
+def docker_healthcheck() -> list[str]:
+    """The Dockerfile's HEALTHCHECK command (its exec form), as written there."""
+    dockerfile = (Path(__file__).resolve().parent.parent / "Dockerfile").read_text()
+    found = re.search(r"^HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])$", dockerfile, re.MULTILINE)
+    assert found is not None, "the Dockerfile has no HEALTHCHECK CMD [...]"
+    return json.loads(found.group(1))
+
+
+def run_healthcheck(port: int) -> subprocess.CompletedProcess[str]:
+    program, *args = docker_healthcheck()
+    assert program == "python"
+    # -I -S: no site-packages, no user or environment paths: the standard library alone.
+    return subprocess.run([sys.executable, "-I", "-S", *args], capture_output=True, text=True,
+                          timeout=10, env={"ARMADA_PORT": str(port)})
+
+
+def test_the_docker_healthcheck_passes_on_a_serving_service_and_fails_on_none(tmp_path: Path):
+    service = ServiceProcess(tmp_path / "armada.db", tmp_path)
+    service.start()
+    try:
+        assert run_healthcheck(service.port).returncode == 0
+    finally:
+        service.stop()
+    assert run_healthcheck(service.port).returncode != 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from helpers import RUN, event_body, job_body
 
 
@@ -30,3 +31,22 @@ async def test_ids_that_differ_only_in_case_are_different_records(client: Any) -
     assert (await client.delete("/api/runs/RUN-1")).status == 200
     assert (await client.get("/api/jobs/JOB-1")).status == 404
     assert (await client.get("/api/jobs/job-1")).status == 200
+
+
+@pytest.mark.parametrize("blank", [" ", "  ", "\t", "\u3000"])
+async def test_a_blank_id_is_a_422_naming_the_field(client: Any, blank: str) -> None:
+    assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
+    for path, body, field in [
+        ("/api/runs/", {**RUN, "run_uuid": blank}, "run_uuid"),
+        ("/api/jobs/", job_body(blank), "job_uuid"),
+        ("/api/jobs/", job_body("job-2", blank), "run_uuid"),
+        ("/api/events/", event_body(blank, "job-1"), "event_uuid"),
+        ("/api/events/", event_body("event-1", blank), "job_uuid"),
+    ]:
+        response = await client.post(path, json=body)
+        assert response.status == 422, (path, body)
+        fields = (await response.json())["fields"]
+        assert list(fields) == [field]
+        assert "blank" in fields[field][0]
+    assert (await (await client.get("/api/runs/")).json())["total"] == 1
+    assert (await (await client.get("/api/jobs/")).json())["total"] == 1

@@ -124,7 +124,6 @@ async def test_repeating_a_job_with_the_same_instant_in_another_form_is_the_same
 
 
 @pytest.mark.parametrize("change", [
-    {"job_status": "Failed"},
     {"job_associated_agent": "agent-2"},
     {"job_datetime": "2026-02-24T11:00:00"},
     {"run_uuid": "run-2"},
@@ -140,6 +139,30 @@ async def test_reusing_a_job_id_with_another_body_is_a_409(client, subscribe, ch
     await no_message(ws)
     assert (await jobs_page(client))["jobs"] == [JOB]
     assert (await jobs_page(client, "?run_uuid=run-2"))["total"] == 0
+
+
+async def test_a_repeated_job_without_its_optional_agent_is_the_same_job(client, subscribe):
+    agent_7 = job_body(job_associated_agent="agent-7")
+    assert (await client.post("/api/jobs/", json=agent_7)).status == 201
+    ws = await subscribe()
+    for repeat in (job_body(), job_body(job_associated_agent=None)):
+        response = await client.post("/api/jobs/", json=repeat)
+        assert response.status == 200
+        assert await response.json() == {**JOB, "job_associated_agent": "agent-7"}
+    await no_message(ws)
+
+
+async def test_a_job_repeated_after_its_status_changed_answers_the_stored_job(
+        client, subscribe):
+    """A retry of the agent's create after a PATCH: the status is the service's to keep."""
+    assert (await client.post("/api/jobs/", json=job_body(job_status="Running"))).status == 201
+    await client.patch("/api/jobs/status", json={"job_uuid": "job-1", "job_status": "Success"})
+    ws = await subscribe()
+    response = await client.post("/api/jobs/", json=job_body(job_status="Running"))
+    assert response.status == 200
+    assert await response.json() == {**JOB, "job_status": "Success"}
+    await no_message(ws)
+    assert (await jobs_page(client))["jobs"] == [{**JOB, "job_status": "Success"}]
 
 
 @pytest.mark.parametrize("body, field", [
@@ -263,12 +286,14 @@ async def test_invalid_job_status_updates_are_a_422_and_change_nothing(client, b
 
 async def test_a_conflicting_job_answers_409_with_the_stored_and_the_sent_versions(client):
     await client.post("/api/jobs/", json=job_body())
-    response = await client.post("/api/jobs/", json=job_body(job_status="Failed"))
+    response = await client.post("/api/jobs/", json=job_body(job_associated_agent="agent-2"))
     assert response.status == 409
     body = await response.json()
-    assert "job_status" in body["detail"]
+    assert "job_associated_agent" in body["detail"]
     assert body["stored"] == JOB
-    assert body["sent"] == {**JOB, "job_status": "Failed"}
+    # What was sent, without the defaults of what was not.
+    assert body["sent"] == {**job_body(), "job_datetime": JOB["job_datetime"],
+                            "job_associated_agent": "agent-2"}
 
 
 async def test_twenty_simultaneous_posts_of_one_job_leave_one_row_and_one_broadcast(

@@ -1,8 +1,8 @@
-"""Specification of lost jobs (README "Lost jobs"): a Running or Pending job with no report for
-ARMADA_JOB_STALE_AFTER (here 1 s, swept every 0.5 s) becomes Lost, with a Failed event saying
-for how long it was silent, both broadcast and counted; a later report brings it back; with
-two replicas on one database it is marked once; the agents' client still works. On SQLite,
-and on SQL Server with ARMADA_TEST_MSSQL (tests/conftest.py).
+"""Specification of lost jobs (README "Lost jobs"): a Running job with no report for
+ARMADA_JOB_STALE_AFTER (here 1 s, swept every 0.5 s) becomes Lost (a Pending one never), with
+a Failed event saying for how long it was silent, both broadcast and counted; a later report
+brings it back; with two replicas on one database it is marked once; the agents' client still
+works. On SQLite, and on SQL Server with ARMADA_TEST_MSSQL (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ async def test_a_silent_job_is_marked_lost_announced_and_counted(make_client):
                       "data": {"job_uuid": "job-1", "job_status": "Lost"}}
     assert new_event["type"] == "new_event"
     event = new_event["data"]
-    assert (event["job_uuid"], event["event_status"]) == ("job-1", "Failed")
+    assert (event["job_uuid"], event["event_status"]) == ("job-1", "Lost")
     assert event["event_content"].startswith("Lost: no report from the job for 1 s")
 
     job = await (await client.get("/api/jobs/job-1")).json()
@@ -81,6 +81,33 @@ async def test_a_silent_job_is_marked_lost_announced_and_counted(make_client):
     await ws.close()
 
 
+async def test_a_lost_jobs_last_report_stays_its_agents_last_report(make_client):
+    client = await make_client(job_stale_after=STALE)
+    ws = await client.ws_connect("/ws/events/")
+    await client.post("/api/jobs/", json=job_body("job-1"))
+    await client.post("/api/jobs/", json=job_body("job-2"))
+    agents_last = event_body("e-1", "job-1", event_datetime="2026-02-24T10:45:00.000")
+    assert (await client.post("/api/events/", json=agents_last)).status == 201
+    for _ in range(4):  # new_run, new_job twice, new_event
+        await next_message(ws)
+
+    markers = {}
+    for _ in range(2):
+        new_event = (await lost_messages(ws))[0]["data"]
+        markers[new_event["job_uuid"]] = new_event
+    # Marked at the service's clock, dated at each agent's last report: its newest event, or
+    # the job's own datetime when it sent none.
+    assert markers["job-1"]["event_datetime"] == "2026-02-24T10:45:00.000Z"
+    assert markers["job-2"]["event_datetime"] == "2026-02-24T10:31:00.000Z"
+    assert {marker["event_status"] for marker in markers.values()} == {"Lost"}
+    run = await (await client.get("/api/runs/run-1")).json()
+    assert run["last_report_datetime"] == "2026-02-24T10:45:00.000Z"
+    newest = await (await client.get("/api/events/", params={"job_uuid": "job-2",
+                                                             "limit": 1})).json()
+    assert newest["events"][0]["event_datetime"] == "2026-02-24T10:31:00.000Z"
+    await ws.close()
+
+
 async def test_a_job_that_keeps_reporting_is_never_lost(make_client):
     client = await make_client(job_stale_after=STALE)
     await client.post("/api/jobs/", json=job_body("job-1", job_status="Pending"))
@@ -92,6 +119,24 @@ async def test_a_job_that_keeps_reporting_is_never_lost(make_client):
     job = await (await client.get("/api/jobs/job-1")).json()
     assert job["job_status"] == "Running"
     assert await metric(client, "armada_jobs_lost_total") == 0
+
+
+async def test_a_pending_job_waits_for_an_agent_and_is_never_lost(make_client):
+    client = await make_client(job_stale_after=STALE)
+    ws = await client.ws_connect("/ws/events/")
+    await client.post("/api/jobs/", json=job_body("job-1", job_status="Pending"))
+    await next_message(ws), await next_message(ws)
+
+    await no_message(ws, MARKED_WITHIN)
+    assert (await (await client.get("/api/jobs/job-1")).json())["job_status"] == "Pending"
+    assert await (await client.get("/api/events/", params={"job_uuid": "job-1"})).json() == []
+    run = await (await client.get("/api/runs/run-1")).json()
+    assert (run["run_status"], run["jobs_pending"], run["jobs_lost"]) == ("Running", 1, 0)
+    # Taken by an agent: from then on, its silence makes it Lost.
+    await client.patch("/api/jobs/status", json={"job_uuid": "job-1", "job_status": "Running"})
+    assert (await next_message(ws))["data"]["job_status"] == "Running"
+    assert (await lost_messages(ws))[1]["data"]["job_status"] == "Lost"
+    await ws.close()
 
 
 async def test_an_event_of_a_lost_job_brings_it_back_running(make_client):

@@ -1,10 +1,12 @@
-"""/metrics: requests by route template, WebSocket figures, store operations."""
+"""/metrics: requests by route template, WebSocket figures, store operations, the process
+and the build, and what the service is for: events stored, jobs and runs that ended."""
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import Any
 
-from helpers import RUN, next_message
+from helpers import RUN, event_body, job_body, next_message
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -138,3 +140,82 @@ def test_prometheus_clients_switch_drops_the_created_series_of_the_tallies_too(
     assert "armada_db_operation_duration_seconds_count" in names
     assert not any(name.startswith(("armada_http_", "armada_db_operation"))
                    and name.endswith("_created") for name in names)
+
+
+async def test_metrics_carry_the_process_the_python_and_the_build_version(client: Any) -> None:
+    samples = await scrape(client)
+
+    assert value(samples, "process_resident_memory_bytes") > 0
+    assert value(samples, "process_open_fds") > 0
+    assert ("process_cpu_seconds_total", frozenset()) in samples
+    assert any(name == "python_info" for name, _labels in samples)
+    assert any(name == "python_gc_collections_total" for name, _labels in samples)
+    version = importlib.metadata.version("armada-backend")
+    assert value(samples, "armada_build_info", version=version) == 1
+
+
+async def patch_status(client: Any, job_uuid: str, job_status: str) -> None:
+    response = await client.patch("/api/jobs/status",
+                                  json={"job_uuid": job_uuid, "job_status": job_status})
+    assert response.status == 200, await response.text()
+
+
+async def post(client: Any, path: str, body: dict[str, Any]) -> None:
+    response = await client.post(path, json=body)
+    assert response.status in (200, 201), await response.text()
+
+
+async def test_events_stored_and_jobs_and_runs_that_end_are_counted_by_status(
+        client: Any) -> None:
+    before = await scrape(client)
+    assert value(before, "armada_events_ingested_total") == 0
+    assert ("armada_jobs_finished_total", frozenset({("status", "Success")})) in before
+    assert ("armada_runs_finished_total", frozenset({("status", "Failed")})) in before
+
+    for job_uuid in ("job-1", "job-2"):
+        await post(client, "/api/jobs/", job_body(job_uuid))
+    await post(client, "/api/events/", event_body("e-1"))
+    await post(client, "/api/events/", event_body("e-1"))  # a repeat stores nothing
+    await post(client, "/api/events/batch", {"events": [event_body("e-2"),
+                                                        event_body("e-3", "job-2")]})
+    assert (await client.post("/api/events/", json=event_body("e-4", "nobody"))).status == 404
+    await patch_status(client, "job-1", "Success")
+    await patch_status(client, "job-1", "Success")  # ended already
+    middle = await scrape(client)
+    await patch_status(client, "job-2", "Failed")  # the run's last live job
+    await post(client, "/api/jobs/", job_body("job-3", "run-2", job_status="Cancelled"))
+    await post(client, "/api/jobs/", job_body("job-4", "run-3", job_status="Pending"))
+    await patch_status(client, "job-4", "Success")
+
+    samples = await scrape(client)
+
+    assert value(samples, "armada_events_ingested_total") == 3
+
+    def jobs(status: str) -> float:
+        return value(samples, "armada_jobs_finished_total", status=status)
+
+    def runs(status: str) -> float:
+        return value(samples, "armada_runs_finished_total", status=status)
+
+    assert (jobs("Success"), jobs("Failed"), jobs("Cancelled")) == (2, 1, 1)
+    assert value(middle, "armada_runs_finished_total", status="Success") == 0
+    assert (runs("Success"), runs("Failed"), runs("Cancelled")) == (1, 1, 0)
+
+
+async def test_a_run_whose_last_live_job_is_found_lost_is_counted_as_failed(
+        make_client: Any) -> None:
+    client = await make_client(job_stale_after=1.0)
+    ws = await client.ws_connect("/ws/events/")
+    await post(client, "/api/jobs/", job_body("job-1"))
+    await post(client, "/api/jobs/", job_body("job-2"))
+    await patch_status(client, "job-2", "Success")
+    messages = [await next_message(ws, within=5.0) for _ in range(6)]
+    assert {"type": "update_job_status",
+            "data": {"job_uuid": "job-1", "job_status": "Lost"}} in messages
+
+    samples = await scrape(client)
+
+    assert value(samples, "armada_runs_finished_total", status="Failed") == 1
+    assert value(samples, "armada_runs_finished_total", status="Success") == 0
+    assert value(samples, "armada_jobs_finished_total", status="Success") == 1
+    await ws.close()

@@ -238,6 +238,8 @@ async def test_a_ring_left_without_its_byte_count_starts_again(tmp_path, redis_s
     try:
         # As a version that bounded the ring by count alone left it.
         await client.set("armada:stream:epoch", "old-epoch")
+        # On this server (a ring of another server's numbering starts again regardless).
+        await client.set("armada:stream:server", (await client.info("server"))["run_id"])
         await client.set("armada:stream:seq", 1)
         await client.xadd("armada:stream:ring", {"m": '[1,"old-epoch","new_run",null,null]\n{}'},
                           id="1-0")
@@ -262,3 +264,93 @@ async def test_a_ring_left_without_its_byte_count_starts_again(tmp_path, redis_s
             await asyncio.to_thread(service.stop)
     finally:
         await client.aclose()
+
+
+async def post_events(session: aiohttp.ClientSession, url: str, prefix: str, count: int
+                      ) -> None:
+    """`count` events of job-1 in one batch: `count` new_event messages."""
+    body = {"events": [event_body(f"{prefix}-{n}") for n in range(count)]}
+    async with session.post(f"{url}/api/events/batch", json=body) as response:
+        assert response.status == 201, await response.text()
+
+
+def each_seq_names_one_message(messages: list[dict[str, Any]]) -> bool:
+    numbered = [(m["epoch"], m["seq"]) for m in messages if m["type"] != "resync"]
+    return len(numbered) == len(set(numbered))
+
+
+async def test_a_redis_restored_from_a_snapshot_starts_a_new_epoch_so_old_cursors_resync(
+        replicas, redis_server, session):
+    a, b = replicas
+    live = await session.ws_connect(f"{b.url}/ws/events/")
+    await post(session, f"{a.url}/api/runs/", RUN)
+    await post(session, f"{a.url}/api/jobs/", job_body())
+    await post_events(session, a.url, "saved", 30)
+    seen = [await next_envelope(live) for _ in range(32)]
+    async with redis.Redis.from_url(redis_server.url) as client:
+        await client.save()
+    await post_events(session, a.url, "unsaved", 30)
+    seen += [await next_envelope(live) for _ in range(30)]
+    cursor = seen[-1]
+    assert cursor["seq"] == 62
+
+    await asyncio.to_thread(redis_server.stop)  # kill -9: the last 30 were never saved
+    await asyncio.to_thread(redis_server.start)  # from the snapshot
+    async with redis.Redis.from_url(redis_server.url) as client:  # the counter went back
+        assert int(await client.get("armada:stream:seq")) < cursor["seq"]
+    await until_redis_connected_reads(session, a, 1)
+    await until_redis_connected_reads(session, b, 1)
+    await post_events(session, a.url, "after", 50)
+
+    resumed = await session.ws_connect(f"{a.url}/ws/events/", params={
+        "since": str(cursor["seq"]), "epoch": cursor["epoch"]})
+    first = await next_envelope(resumed)
+    assert (first["type"], first["data"].get("reason")) == ("resync", "other_epoch")
+    # The live client: a resync, then the new messages in a new epoch, no seq named twice.
+    while not any(m["type"] == "new_event" and m["data"]["event_uuid"] == "after-49"
+                  for m in seen):
+        seen.append(await next_envelope(live))
+    after_restart = seen[62:]
+    assert after_restart[0]["type"] == "resync"
+    assert all(m["epoch"] != cursor["epoch"] for m in after_restart if m["type"] != "resync")
+    assert each_seq_names_one_message(seen)
+    for ws in (live, resumed):
+        await ws.close()
+
+
+@pytest.mark.parametrize("options", [(), ("--rename-command", "INFO", "")],
+                         ids=["redis", "redis-without-info"])
+async def test_a_counter_that_goes_back_in_redis_starts_a_new_epoch_and_live_clients_resync(
+        tmp_path, session, options):
+    redis_server = RedisServer(tmp_path / "redis", *options)
+    await asyncio.to_thread(redis_server.start)
+    service = ServiceProcess(tmp_path / "armada.db", tmp_path, ARMADA_REDIS_URL=redis_server.url)
+    await asyncio.to_thread(service.start)
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        live = await session.ws_connect(f"{service.url}/ws/events/")
+        await post(session, f"{service.url}/api/runs/", RUN)
+        await post(session, f"{service.url}/api/jobs/", job_body())
+        await post_events(session, service.url, "before", 10)
+        seen = [await next_envelope(live) for _ in range(12)]
+        cursor = seen[-1]
+
+        await client.set("armada:stream:seq", 5)  # as a restore on the same server would
+        await post_events(session, service.url, "after", 10)
+        while not any(m["type"] == "resync" for m in seen):
+            seen.append(await next_envelope(live))
+        resync = next(m for m in seen if m["type"] == "resync")
+        assert resync["data"]["reason"] == "numbering_restarted"
+        assert resync["epoch"] != cursor["epoch"]
+        assert each_seq_names_one_message(seen)
+
+        resumed = await session.ws_connect(f"{service.url}/ws/events/", params={
+            "since": str(cursor["seq"]), "epoch": cursor["epoch"]})
+        first = await next_envelope(resumed)
+        assert (first["type"], first["data"].get("reason")) == ("resync", "other_epoch")
+        for ws in (live, resumed):
+            await ws.close()
+    finally:
+        await client.aclose()
+        await asyncio.to_thread(service.stop)
+        await asyncio.to_thread(redis_server.stop)

@@ -5,9 +5,13 @@ and jobs whose ids (and agents) contain a piece of text. Through the running ser
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import sqlite3
+import string
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,9 @@ import aiohttp
 import pytest
 from helpers import event_body, job_body
 from server_process import ServiceProcess
+
+from armada.config import Config, SqliteSettings
+from armada.store import Store
 
 SESSION_ID = "7f3a9c21-5e0b-4d6a-9b1e-0c2d4f6a8b10"
 
@@ -105,6 +112,18 @@ async def test_q_is_one_to_four_words(events):
         response = await events.get(f"/api/events/?q={q}")
         assert response.status == 422, q
         assert "q" in (await response.json())["fields"]
+
+
+@pytest.mark.parametrize("query", ["q=abc%00&limit=5", "q=abc%00", "q=Page+lo%00aded"])
+async def test_a_nul_in_q_is_a_422_not_a_database_outage(events, caplog, query):
+    caplog.set_level(logging.WARNING, logger="armada.store.store")
+    response = await events.get(f"/api/events/?{query}")
+    assert response.status == 422
+    assert (await response.json())["fields"] == {
+        "q": ["Contains code point 0 (NUL), which cannot be stored."]}
+    assert (await events.get("/readyz")).status == 200
+    assert [record.getMessage() for record in caplog.records
+            if record.name == "armada.store.store"] == []
 
 
 async def test_paging_through_a_search_gives_each_match_once_newest_first(client):
@@ -413,3 +432,60 @@ async def test_events_queued_for_the_index_when_the_service_is_killed_are_found_
     assert found == sorted(expected, reverse=True)
     assert found_indexed == found
     await asyncio.to_thread(integrity_check, path)
+
+
+# Indexing large events: bounded chunks, agents' writes first
+
+
+def random_text(seed: int, length: int) -> str:
+    """Text of many distinct trigrams: the costliest to index per character."""
+    generator = random.Random(seed)
+    return "".join(generator.choices(string.ascii_letters + string.digits, k=length))
+
+
+async def test_a_chunk_of_the_queue_indexes_its_budget_of_text_and_one_event_at_least(
+        sqlite_path: Path):
+    store = Store(Config(database=SqliteSettings(path=sqlite_path)))
+    try:
+        when = datetime(2026, 2, 24, 10, 30)
+        await store.create_job({"job_uuid": "job-1", "run_uuid": "run-1", "job_datetime": when,
+                                "job_associated_agent": "agent-1", "job_status": "Running"})
+        await store.create_events([
+            {"event_uuid": f"e{n}", "event_content": "z" * 600, "job_uuid": "job-1",
+             "event_datetime": when, "event_status": "Running"} for n in range(6)])
+        left = [await asyncio.to_thread(queued_rows, sqlite_path)]
+        for chunk_rows, chunk_characters in ((500, 1300), (500, 10), (2, 100_000), (500, 600)):
+            await store.index_queued_events(chunk_rows, chunk_characters)
+            left.append(await asyncio.to_thread(queued_rows, sqlite_path))
+    finally:
+        await store.close()
+
+    assert left == [6, 4, 3, 1, 0]
+    await asyncio.to_thread(integrity_check, sqlite_path)
+
+
+async def test_a_write_waits_for_one_chunk_of_the_search_index_not_for_all_the_large_events(
+        client, sqlite_path: Path):
+    await post(client, "/api/jobs/", job_body("job-a", "run-1"))
+    await indexed(sqlite_path)
+    large = [event_body(f"large-{n}", "job-a", event_content=random_text(n, 50_000))
+             for n in range(20)]
+    # Posted together (a commit or two): then all are queued for the same turn of indexing.
+    await asyncio.gather(*(post(client, "/api/events/", body) for body in large))
+
+    started = time.monotonic()
+    latencies = []
+    while await asyncio.to_thread(queued_rows, sqlite_path):
+        assert time.monotonic() - started < 120, "the large events were never indexed"
+        run = {"run_uuid": f"small-{len(latencies)}", "run_datetime": "2026-02-24T10:30:00.000"}
+        write_started = time.monotonic()
+        await post(client, "/api/runs/", run)
+        latencies.append(time.monotonic() - write_started)
+    indexing = time.monotonic() - started
+
+    # Indexing them all took seconds; a write waited for one event's chunk at most.
+    assert len(latencies) >= 5, (latencies, indexing)
+    assert max(latencies) < indexing / 4, (max(latencies), indexing)
+    assert uuids(await search(client, f"q={large[7]['event_content'][5000:5020]}")) \
+        == ["large-7"]
+    await asyncio.to_thread(integrity_check, sqlite_path)

@@ -193,6 +193,39 @@ async def test_a_write_on_a_locked_database_answers_503_then_succeeds_once_relea
     assert count(sqlite_path, "armada_runs") == 1
 
 
+WRITE_TIMEOUT = 1.0
+
+
+async def timed_post(client: TestClient, after: float, run_uuid: str) -> tuple[int, float]:
+    await asyncio.sleep(after)
+    started = time.monotonic()
+    response = await client.post("/api/runs/", json={**RUN, "run_uuid": run_uuid})
+    return response.status, time.monotonic() - started
+
+
+async def test_each_write_gets_its_503_at_its_own_deadline_while_another_connection_holds_the_lock(
+        make_client: Any, sqlite_path: Path):
+    client = await make_client(db_timeout=WRITE_TIMEOUT)
+    assert (await client.get("/readyz")).status == 200  # the schema exists
+    locker = sqlite3.connect(sqlite_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        # One write every 0.2 s while the lock is held 1.5 s beyond the last one's start.
+        writes = [asyncio.create_task(timed_post(client, 0.2 * n, f"run-{n}"))
+                  for n in range(8)]
+        await asyncio.sleep(0.2 * 7 + WRITE_TIMEOUT + 0.5)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    answers = await asyncio.gather(*writes)
+
+    # None waited behind the one before for a second timeout, none succeeded past its own.
+    assert [status for status, _ in answers] == [503] * len(answers), answers
+    assert all(WRITE_TIMEOUT * 0.8 <= waited < WRITE_TIMEOUT * 1.5 for _, waited in answers), \
+        answers
+    assert (await client.post("/api/runs/", json=RUN)).status == 201
+
+
 # Broken connections and a database that cannot be opened
 
 
@@ -290,8 +323,9 @@ async def test_each_write_hands_the_sink_what_it_changed_with_its_run_and_job(
         await store.update_job_status("job-1", "Failed")
         await store.update_event_status("event-1", "Success")
         assert sink.take() == [
+            # Its status before, and the run's once its last live job ended (metrics).
             [Change("update_job_status", {"job_uuid": "job-1", "job_status": "Failed"},
-                    "run-1", "job-1")],
+                    "run-1", "job-1", "Running", "Failed")],
             [Change("update_event_status", {"event_uuid": "event-1", "event_status": "Success"},
                     "run-1", "job-1")],
         ]
@@ -355,7 +389,7 @@ async def test_refused_writes_hand_the_sink_nothing(sqlite_path: Path):
             (store.update_job_status("no-such-job", "Failed"), NotFound),
             (store.update_event_status("no-such-event", "Failed"), NotFound),
             (store.delete_run("no-such-run"), NotFound),
-            (store.create_job({**job_record("job-1", "run-1"), "job_status": "Failed"}),
+            (store.create_job({**job_record("job-1", "run-1"), "job_associated_agent": "other"}),
              Conflict),
         ]
         for write, refused in refusals:

@@ -9,7 +9,9 @@ real drivers raise.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import signal
 import socket
 import sqlite3
@@ -145,38 +147,6 @@ def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.name == STORE_LOGGER]
 
 
-async def test_a_database_that_can_no_longer_be_opened_logs_down_once_then_up_again(
-        aiohttp_client: Any, tmp_path: Path, store_log: pytest.LogCaptureFixture):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    client = await aiohttp_client(init_app(Config(
-        database=SqliteSettings(path=folder / "armada.db"), db_timeout=BUSY_TIMEOUT)))
-    assert (await client.post("/api/runs/", json=RUN)).status == 201
-    # A write that fails (the lock held) costs the writer its connection; with the folder gone
-    # the new one cannot be opened.
-    locker = sqlite3.connect(folder / "armada.db", isolation_level=None)
-    locker.execute("BEGIN IMMEDIATE")
-    assert (await client.post("/api/runs/", json={**RUN, "run_uuid": "r-2"})).status == 503
-    locker.execute("ROLLBACK")
-    locker.close()
-    folder.rename(tmp_path / "away")
-
-    for n in range(3):
-        response = await client.post("/api/runs/", json={**RUN, "run_uuid": f"r-{n + 3}"})
-        assert response.status == 503
-        assert "unable to open database file" in (await response.json())["detail"]
-    (tmp_path / "away").rename(folder)
-    assert (await client.post("/api/runs/", json={**RUN, "run_uuid": "r-9"})).status == 201
-    assert (await client.get("/readyz")).status == 200
-
-    lines = store_lines(store_log)
-    assert len(lines) == 3, lines
-    assert lines[0].startswith("database down (SQLite ")
-    assert lines[0].endswith(": database is locked; requests get 503 until it answers")
-    assert lines[1].endswith(", now: unable to open database file")
-    assert lines[2].startswith("database up again after ")
-
-
 async def test_a_lock_that_only_writes_hit_is_announced_once_not_at_every_read_between(
         aiohttp_client: Any, sqlite_path: Path, store_log: pytest.LogCaptureFixture):
     client = await aiohttp_client(init_app(Config(
@@ -208,8 +178,8 @@ def test_a_database_that_stays_down_is_recalled_once_per_interval_with_the_failu
         availability.failed("connection refused")
         time.sleep(0.01)
     availability.failed("login failed")
-    availability.answered()
-    availability.answered()
+    availability.answered(wrote=True)
+    availability.answered(wrote=True)
 
     records = store_lines(store_log)
     assert records[0].startswith("database down (SQLite test.db): connection refused")
@@ -319,3 +289,111 @@ def test_sqlite_failures_read_in_sqlites_words(tmp_path: Path, message: str, rea
 
     assert dialect.is_unavailable(error)
     assert dialect.unavailable_reason(error) == reason
+
+
+# A full disk: reads go on, writes fail
+
+
+SEARCH_INDEX_LOGGER = "armada.search_index"
+
+
+@pytest.fixture
+def small_file_system(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs of 2 MiB mounted for the test (root only), unmounted after it."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs to fill (needs root): {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def fill(folder: Path) -> Path:
+    """Take every free byte of the file system that holds `folder`."""
+    filler = folder / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(descriptor, b"\0" * 4096):
+            pass
+    except OSError as error:
+        assert error.errno == errno.ENOSPC, error
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def queued_events(path: Path) -> int:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute("SELECT COUNT(*) FROM armada_search_queue").fetchone()[0]
+    finally:
+        connection.close()
+
+
+async def test_a_full_disk_keeps_readyz_503_and_the_log_down_while_reads_succeed(
+        aiohttp_client: Any, small_file_system: Path, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.WARNING, logger=STORE_LOGGER)
+    caplog.set_level(logging.DEBUG, logger=SEARCH_INDEX_LOGGER)  # the handler's level: last
+    path = small_file_system / "armada.db"
+    client = await aiohttp_client(init_app(Config(database=SqliteSettings(path=path),
+                                                  db_timeout=BUSY_TIMEOUT)))
+    assert (await client.post("/api/jobs/", json=job_body("job-1", "run-1"))).status == 201
+    # The disk fills with events queued for the search index (its task runs every 0.5 s):
+    # checked and filled with no await between, so that the task cannot take them meanwhile.
+    for n in range(20):
+        body = event_body(f"queued-{n}", "job-1", event_content="x" * 1000)
+        assert (await client.post("/api/events/", json=body)).status == 201
+        if queued_events(path):
+            filler = fill(small_file_system)
+            break
+    else:
+        pytest.fail("the search index took every event before the disk could be filled")
+
+    writes, probes, reads = [], [], []
+    outage_ends = time.monotonic() + 2.0  # four turns of the search index's task
+    n = 0
+    while time.monotonic() < outage_ends:
+        n += 1
+        body = event_body(f"full-{n}", "job-1", event_content="y" * 20_000)
+        writes.append(await client.post("/api/events/", json=body))
+        probes.append(await client.get("/readyz"))
+        reads.append(await client.get("/api/events/?job_uuid=job-1&limit=5"))
+        await asyncio.sleep(0.1)
+    lines_while_full = store_lines(caplog)
+    index_tries = [record for record in caplog.records if record.name == SEARCH_INDEX_LOGGER]
+
+    filler.unlink()
+    after = await client.post("/api/events/", json=event_body("after", "job-1"))
+    ready_after = await client.get("/readyz")
+
+    assert [response.status for response in writes] == [503] * len(writes)
+    assert all(response.status == 200 for response in reads)
+    assert [response.status for response in probes] == [503] * len(probes)
+    detail = (await probes[-1].json())["detail"]
+    assert "writes fail" in detail and "database or disk is full" in detail, detail
+    assert len(lines_while_full) == 1, lines_while_full
+    assert lines_while_full[0].startswith("database down (SQLite ")
+    assert "database or disk is full" in lines_while_full[0]
+    # The search index's task kept trying, and said so in no line of its own.
+    assert index_tries and all(record.levelno < logging.WARNING for record in index_tries)
+    assert after.status == 201
+    assert ready_after.status == 200
+    assert store_lines(caplog)[-1].startswith("database up again after ")
+@pytest.mark.parametrize("statement", [
+    "SELECT * FROM armada_events_search WHERE armada_events_search MATCH '\"abc'",
+    "SELECT * FROM no_such_table",
+    "SELEC 1",
+])
+def test_a_statement_sqlite_refuses_is_not_a_database_outage(tmp_path: Path, statement: str):
+    dialect = SqliteDialect(SqliteSettings(path=tmp_path / "armada.db"), BUSY_TIMEOUT)
+    connection = dialect.connect()
+    connection.execute("CREATE VIRTUAL TABLE armada_events_search USING fts5(event_content)")
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        connection.execute(statement)
+    connection.close()
+
+    assert not dialect.is_unavailable(refused.value)

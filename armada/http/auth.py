@@ -21,7 +21,7 @@ from armada.keys import config_key
 OPEN_PATHS = frozenset(path + slash for path in (const.HEALTH_PATH, const.READY_PATH,
                                                   const.METRICS_PATH) for slash in ("", "/"))
 # The live page and its files are open: the data they read is not (the page asks for a token).
-OPEN_PATHS |= {const.PAGE_PATH}
+OPEN_PATHS |= {const.PAGE_PATH, const.FAVICON_PATH}
 OPEN_PREFIXES = (const.DOCS_PATH, const.OPENAPI_PATH, const.PAGE_ASSETS_PATH)
 TOKEN_PARAMETER = "token"
 CHALLENGE = 'Bearer realm="armada"'

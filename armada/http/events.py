@@ -19,6 +19,7 @@ from armada.http.parsing import (
     load_body,
     load_match,
     load_query,
+    refuse_far_future,
 )
 from armada.http.schemas import (
     encode_cursor,
@@ -75,6 +76,7 @@ async def get_event(request: web.Request) -> web.Response:
 
 async def create_event(request: web.Request) -> web.Response:
     event = await load_body(request, event_schema)
+    refuse_far_future(request, {"event_datetime": event["event_datetime"]})
     written = await request.app[store_key].create_event(event)
     return created_response(event_out, written.record, written.created)
 
@@ -89,6 +91,8 @@ async def update_event_status(request: web.Request) -> web.Response:
 async def create_events(request: web.Request) -> web.Response:
     """Up to MAX_BATCH_EVENTS events in one transaction: all are stored, or none."""
     batch = await load_body(request, event_batch_schema)
+    refuse_far_future(request, {f"events.{index}.event_datetime": event["event_datetime"]
+                                for index, event in enumerate(batch["events"])})
     results = await request.app[store_key].create_events(batch["events"])
     created = [written.record["event_uuid"] for written in results if written.created]
     return json_response(

@@ -1,5 +1,5 @@
 """Probes: `/healthz` (the process answers; no I/O) and `/readyz` (the database answers a
-read and takes a write, in time)."""
+read and takes a write, in time, and writes do not fail)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ async def readyz(request: web.Request) -> web.Response:
     READY_TIMEOUT_SECONDS: a replica whose writes all fail (another process holding SQLite's
     write lock) is not ready although it reads. The write goes through the store's writer
     like any write, so it takes the write lock (BEGIN IMMEDIATE) only when the writer
-    would, and commits with whatever writes wait beside it."""
+    would, and commits with whatever writes wait beside it. An empty write passes where a
+    full disk fails every real one: a write that failed inside itself in the last
+    READY_AFTER_WRITE_FAILURE_SECONDS, with none committed since, makes it not ready too."""
     store = request.app[store_key]
     writing = False
     try:
@@ -41,4 +43,7 @@ async def readyz(request: web.Request) -> web.Response:
     except StoreUnavailable as error:
         raise NotReady(("the database reads, but a write failed: " if writing else "")
                        + error.detail) from None
+    failing = store.availability.writes_failing(const.READY_AFTER_WRITE_FAILURE_SECONDS)
+    if failing is not None:
+        raise NotReady(f"the database reads, but writes fail (database unavailable: {failing})")
     return json_response({"status": "ready"})

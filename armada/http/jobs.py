@@ -12,6 +12,7 @@ from armada.http.parsing import (
     load_body,
     load_match,
     load_query,
+    refuse_far_future,
 )
 from armada.http.schemas import (
     job_out,
@@ -46,6 +47,7 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def create_job(request: web.Request) -> web.Response:
     job = await load_body(request, job_schema)
+    refuse_far_future(request, {"job_datetime": job["job_datetime"]})
     written = await request.app[store_key].create_job(job)
     return created_response(job_out, written.record, written.created)
 

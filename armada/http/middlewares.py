@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 from marshmallow import ValidationError
+from marshmallow.exceptions import SCHEMA
 
 from armada.errors import ApiError
 from armada.jsonutil import dumps
@@ -25,6 +26,8 @@ HTTP_ERROR_CODES = {
     415: "unsupported_media_type",
     431: "headers_too_large",
 }
+# The name a validation error gives the body as a whole (one that is not a JSON object).
+BODY_FIELD = "body"
 PASSED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 # The `error` of the body, for the request's log line.
 ERROR_CODE = web.ResponseKey("error_code", str)
@@ -40,12 +43,25 @@ def error_response(status: int, body: dict[str, Any],
 
 
 def validation_body(error: ValidationError) -> dict[str, Any]:
-    fields = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    fields = _named(error.messages if isinstance(error.messages, dict)
+                    else {SCHEMA: error.messages})
     return {
         "error": "validation_error",
         "detail": "invalid " + ", ".join(sorted(map(str, fields))),
         "fields": fields,
     }
+
+
+def _named(messages: Any, top: bool = True) -> Any:
+    """marshmallow's messages without its internal `_schema` key, under which it files what
+    it says of a whole value (one that is not an object): the body's are the body's, a
+    nested value's are its field's or list item's own."""
+    if not isinstance(messages, dict):
+        return messages
+    if not top and set(messages) == {SCHEMA}:
+        return messages[SCHEMA]
+    return {(BODY_FIELD if key == SCHEMA else key): _named(value, top=False)
+            for key, value in messages.items()}
 
 
 @web.middleware

@@ -100,7 +100,8 @@ DESCRIPTIONS: dict[tuple[str, str], Description] = {
         "Delete a run with its jobs and events, in one transaction", {200: OkSchema},
         path=schemas.RunPath),
     ("GET", "/api/runs/{run_uuid}/export"): Description(
-        "A run, its jobs and all their events as one file (NDJSON or CSV), streamed",
+        "A run, its jobs and all their events as one file, streamed: NDJSON (its last "
+        "line, kind end, counts the records) or CSV",
         {200: {"type": "string"}}, path=schemas.RunPath, query=schemas.ExportQuery),
     ("GET", "/api/jobs/"): Description(
         "Jobs, newest first, optionally of one run", {200: JobsPage}, query=schemas.JobsQuery),

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from aiohttp import hdrs, web
 from marshmallow import Schema
 
-from armada.errors import InvalidJson, UnsupportedMediaType, ValidationFailed
+from armada.datetimes import format_datetime
+from armada.errors import InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from armada.http.deadlines import answer_started
 from armada.http.request_log import request_id_of
 from armada.http.schemas import RecordDumper
 from armada.jsonutil import encode
+from armada.keys import config_key
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,11 @@ async def load_body(request: web.Request, schema: Schema) -> dict[str, Any]:
         raise UnsupportedMediaType(
             f"the body must be JSON sent as Content-Type: {JSON_MEDIA_TYPE}, not "
             + (repr(declared[:100]) if declared else "without a Content-Type"))
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"the body is larger than {request.client_max_size} bytes, the "
+                              "limit ARMADA_MAX_BODY sets") from None
     try:
         # orjson is four times faster. What it refuses (lone surrogates, NaN, bad UTF-8)
         # is decided by the standard library, as before. It reads an integer beyond 64
@@ -59,6 +66,20 @@ def _standard_json(raw: bytes) -> Any:
     except (ValueError, RecursionError):
         raise InvalidJson("body is not JSON this service accepts (too deeply nested or "
                           "a number too long)") from None
+
+
+def refuse_far_future(request: web.Request, datetimes: Mapping[str, datetime]) -> None:
+    """A 422 naming each datetime later than the service's clock plus ARMADA_MAX_CLOCK_SKEW:
+    stored, it would be its run's last report for years."""
+    skew = request.app[config_key].max_clock_skew
+    latest = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=skew)
+    late = [name for name, when in datetimes.items() if when > latest]
+    if late:
+        bound = (f"later than {format_datetime(latest)}, the service's clock plus "
+                 f"ARMADA_MAX_CLOCK_SKEW ({skew:g} s)")
+        more = f" (and {len(late) - 1} more)" if len(late) > 1 else ""
+        raise ValidationFailed(f"{late[0]} is {bound}{more}",
+                               {name: [f"In the future: {bound}."] for name in late})
 
 
 def load_query(request: web.Request, schema: Schema) -> dict[str, Any]:

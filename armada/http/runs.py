@@ -16,6 +16,7 @@ from armada.http.parsing import (
     load_body,
     load_match,
     load_query,
+    refuse_far_future,
 )
 from armada.http.schemas import run_out, run_path, run_schema, run_summary_out, runs_query
 from armada.keys import store_key
@@ -47,6 +48,7 @@ async def get_run(request: web.Request) -> web.Response:
 
 async def create_run(request: web.Request) -> web.Response:
     run = await load_body(request, run_schema)
+    refuse_far_future(request, {"run_datetime": run["run_datetime"]})
     written = await request.app[store_key].create_run(run)
     return created_response(run_out, written.record, written.created)
 

@@ -29,32 +29,50 @@ from marshmallow import (
 )
 
 from armada import const
-from armada.datetimes import format_datetime, parse_datetime, plus_read_as_space
+from armada.datetimes import (
+    EARLIEST,
+    OutOfRange,
+    format_datetime,
+    parse_datetime,
+    plus_read_as_space,
+)
 from armada.http.marshmallow_plan import PlannedLoad, ValidatorsOnce
 from armada.stream.messages import MESSAGE_TYPES
 
 
-def _no_lone_surrogates(value: str) -> None:
+def storable(value: str) -> None:
+    """Refuse what a database cannot store (SQL Server's TDS engines refuse code point 0),
+    on every database alike, so the contract does not depend on the one behind it."""
+    if "\x00" in value:
+        raise ValidationError("Contains code point 0 (NUL), which cannot be stored.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("Contains an unpaired UTF-16 surrogate.") from None
 
 
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank (white space only).")
+
+
 class Text(ValidatorsOnce, fields.String):
-    """A string that can be stored: valid Unicode, optionally bounded."""
+    """A string that can be stored (`storable`), optionally bounded, optionally not blank:
+    every text of a body, a query or a path that reaches the database is one."""
 
     def __init__(self, *, min_length: int | None = None, max_length: int | None = None,
-                 **kwargs: Any) -> None:
-        validators = [_no_lone_surrogates]
+                 blank: bool = True, **kwargs: Any) -> None:
+        validators = [storable]
         if min_length is not None or max_length is not None:
             validators.append(validate.Length(min=min_length, max=max_length))
+        if not blank:
+            validators.append(_not_blank)
         super().__init__(validate=validators, **kwargs)
 
 
 def Identifier(**kwargs: Any) -> Text:
-    """An opaque id: 1 to 255 characters."""
-    return Text(min_length=1, max_length=const.MAX_ID_LENGTH, **kwargs)
+    """An opaque id: 1 to 255 characters, not all white space."""
+    return Text(min_length=1, max_length=const.MAX_ID_LENGTH, blank=False, **kwargs)
 
 
 CANONICAL_STATUS = {status.lower(): status for status in const.STATUSES}
@@ -78,13 +96,19 @@ class Status(Text):
 class UtcDateTime(ValidatorsOnce):
     """ISO 8601 in (no zone means UTC); `YYYY-MM-DDTHH:MM:SS.mmmZ` out."""
 
-    default_error_messages = {"invalid": "Not a valid ISO 8601 datetime."}
+    default_error_messages = {
+        "invalid": "Not a valid ISO 8601 datetime.",
+        "range": f"Out of range: accepted from {format_datetime(EARLIEST)} (the earliest a "
+                 f"SQL Server DATETIME holds) to {format_datetime(datetime.max)}.",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         if not isinstance(value, str):
             raise self.make_error("invalid")
         try:
             return parse_datetime(value)
+        except OutOfRange:
+            raise self.make_error("range") from None
         except ValueError:
             raise self.make_error("invalid") from None
 
@@ -137,7 +161,7 @@ class Cursor(fields.Field):
             position = json.loads(raw.decode("utf-8"))
             when_text, uuid_ = position
             when = datetime.fromisoformat(when_text)
-            uuid_.encode("utf-8")
+            storable(uuid_)
         except (ValueError, TypeError, AttributeError, RecursionError):
             raise self.make_error("invalid") from None
         if not isinstance(position, list) or when.tzinfo is not None \
@@ -153,6 +177,8 @@ class StrictSchema(PlannedLoad):
     class Meta:
         unknown = RAISE
 
+    error_messages = {"type": "Must be a JSON object."}
+
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # Records are plain dicts: a dict lookup, not marshmallow's generic one (lists dump faster).
         if type(obj) is dict:
@@ -160,17 +186,19 @@ class StrictSchema(PlannedLoad):
         return super().get_attribute(obj, attr, default)
 
 
-class DefaultsForNulls(StrictSchema):
-    """Optional fields sent as `null` take their default, as the previous service did."""
+class NullsNotSent(StrictSchema):
+    """Optional fields sent as `null` count as not sent, as the previous service took them;
+    an id not sent is generated. The store gives the others their defaults, so that a
+    repeated create compares only what its client sent (operations.JOB_DEFAULTS)."""
 
-    defaults: dict[str, Any] = {}
+    generated_id = ""
 
     @post_load
-    def fill_defaults(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        for name, default in self.defaults.items():
-            if data.get(name) is None:
-                data[name] = default() if callable(default) else default
-        return data
+    def drop_nulls(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        sent = {name: value for name, value in data.items() if value is not None}
+        if self.generated_id not in sent:
+            sent[self.generated_id] = new_uuid()
+        return sent
 
 
 def new_uuid() -> str:
@@ -182,8 +210,8 @@ class RunSchema(StrictSchema):
     run_datetime = UtcDateTime(required=True)
 
 
-class JobSchema(DefaultsForNulls):
-    defaults = {"job_uuid": new_uuid, "job_associated_agent": "Unknown", "job_status": "Running"}
+class JobSchema(NullsNotSent):
+    generated_id = "job_uuid"
 
     job_uuid = Identifier(allow_none=True)
     run_uuid = Identifier(required=True)
@@ -192,8 +220,8 @@ class JobSchema(DefaultsForNulls):
     job_status = Status(allow_none=True)
 
 
-class EventSchema(DefaultsForNulls):
-    defaults = {"event_uuid": new_uuid, "event_status": "Running"}
+class EventSchema(NullsNotSent):
+    generated_id = "event_uuid"
 
     event_uuid = Identifier(allow_none=True)
     event_content = Text(required=True)
@@ -395,7 +423,7 @@ class StreamQuery(StrictSchema):
     """The query string of `/ws/events/`; refused with a 422 before the upgrade."""
 
     since = fields.Integer(strict=False, validate=validate.Range(min=0, max=2**63 - 1))
-    epoch = fields.String(validate=validate.Length(min=1, max=64))
+    epoch = Text(min_length=1, max_length=64)
     run_uuid = Identifier()
     job_uuid = Identifier()
     types = fields.String(validate=validate.Length(min=1, max=1000))

@@ -26,6 +26,10 @@ class Change(NamedTuple):
     record: Record
     run_uuid: str | None  # None only for a legacy job row without a run
     job_uuid: str | None = None  # None for a change of a whole run
+    # update_job_status: the job's status before it (None when not read).
+    previous_status: str | None = None
+    # update_job_status that left its run with no Running or Pending job: the run's status.
+    run_ended: str | None = None
 
 
 class Written(NamedTuple):
@@ -46,15 +50,36 @@ class Purged(NamedTuple):
     changes: tuple[Change, ...]
 
 
+class Announced(NamedTuple):
+    """Runs another process deleted (`armada purge`), taken to be announced: their changes."""
+
+    changes: tuple[Change, ...]
+
+
 def changes_of(result: object) -> tuple[Change, ...]:
-    """The changes a write answered, in the order they were made: a Written or a Purged
-    has them, create_events answers a list of Written (one per event); any other answer
+    """The changes a write answered, in the order they were made: a Written, a Purged or an
+    Announced has them, create_events answers a list of Written (one per event); any other answer
     (None, a lease's bool) is of a write the stream does not show."""
-    if isinstance(result, Written | Purged):
+    if isinstance(result, Written | Purged | Announced):
         return result.changes
     if isinstance(result, list):
         return tuple(change for written in result for change in written.changes)
     return ()
+
+
+class Sinks:
+    """Several sinks as one (the stream, then the metrics), each handed every change."""
+
+    def __init__(self, *sinks: Sink) -> None:
+        self._sinks = sinks
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        for sink in self._sinks:
+            sink.committed(changes)
+
+    def commit_unknown(self) -> None:
+        for sink in self._sinks:
+            sink.commit_unknown()
 
 
 class Sink(Protocol):

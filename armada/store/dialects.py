@@ -53,7 +53,8 @@ class Dialect(Protocol):
     def connect(self) -> Any: ...
     def prepare(self, sql: str) -> str: ...
     def adapt(self, params: dict[str, Any]) -> dict[str, Any]: ...
-    def begin(self, connection: Any, write: bool) -> None: ...
+    # `wait`: at most this many seconds for the write lock, where the dialect waits at BEGIN.
+    def begin(self, connection: Any, write: bool, wait: float | None = None) -> None: ...
     def commit(self, connection: Any) -> None: ...
     def rollback(self, connection: Any) -> None: ...
     def savepoint(self, connection: Any) -> None: ...
@@ -63,6 +64,8 @@ class Dialect(Protocol):
     def is_duplicate_key(self, error: BaseException) -> bool: ...
     def is_retryable(self, error: BaseException) -> bool: ...
     def is_unavailable(self, error: BaseException) -> bool: ...
+    # BEGIN gave up waiting for a lock that another connection holds.
+    def is_busy(self, error: BaseException) -> bool: ...
     # Why the database cannot serve, in a few words: for the 503, /readyz and the log.
     def unavailable_reason(self, error: BaseException) -> str: ...
     # The connection broke under the statement (a COMMIT): it may have taken effect or not.
@@ -171,7 +174,10 @@ class SqliteDialect:
             for key, value in params.items()
         }
 
-    def begin(self, connection: sqlite3.Connection, write: bool) -> None:
+    def begin(self, connection: sqlite3.Connection, write: bool,
+              wait: float | None = None) -> None:
+        if wait is not None:
+            connection.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
     def commit(self, connection: sqlite3.Connection) -> None:
@@ -203,7 +209,18 @@ class SqliteDialect:
         return self.is_duplicate_key(error) or self.is_closed_connection(error)
 
     def is_unavailable(self, error: BaseException) -> bool:
-        return isinstance(error, sqlite3.OperationalError | sqlite3.ProgrammingError | OSError)
+        # SQLITE_ERROR is a statement SQLite refused (its syntax, a search string it cannot
+        # read): a fault of the request or of the code, never a database outage.
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF == sqlite3.SQLITE_ERROR:
+            return False
+        if isinstance(error, sqlite3.ProgrammingError):
+            return self.is_closed_connection(error)
+        return isinstance(error, sqlite3.OperationalError | OSError)
+
+    def is_busy(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.OperationalError) and \
+            getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
     def unavailable_reason(self, error: BaseException) -> str:
         # SQLite's own words are the reason ("unable to open database file", "database is
@@ -279,8 +296,9 @@ class MssqlDialect:
     def adapt(self, params: dict[str, Any]) -> dict[str, Any]:
         return params
 
-    def begin(self, connection: Any, write: bool) -> None:
-        """Nothing to do: pytds begins a transaction on connect and after each commit/rollback."""
+    def begin(self, connection: Any, write: bool, wait: float | None = None) -> None:
+        """Nothing to do: pytds begins a transaction on connect and after each commit/rollback
+        (locks are waited for in the statements that take them)."""
 
     def commit(self, connection: Any) -> None:
         connection.commit()
@@ -309,6 +327,9 @@ class MssqlDialect:
 
     def is_retryable(self, error: BaseException) -> bool:
         return _mssql_number(error) in MSSQL_DUPLICATE_KEY | MSSQL_RETRY
+
+    def is_busy(self, error: BaseException) -> bool:
+        return False  # BEGIN takes no lock here (begin): a write waits in its statements
 
     def is_unavailable(self, error: BaseException) -> bool:
         import pytds

@@ -7,16 +7,23 @@ belongs to, read in the same transaction.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from armada import const
 from armada.errors import ApiError, Conflict, NotFound
-from armada.store.changes import Change, Purged, Written
+from armada.store.changes import Announced, Change, Purged, Written
 from armada.store.transaction import Record, Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
+# What a create stores for an optional field its client did not send.
+JOB_DEFAULTS = {"job_associated_agent": "Unknown", "job_status": "Running"}
+EVENT_DEFAULTS = {"event_status": "Running"}
+# Statuses move on later (PATCH, a sweep): a repeated create never compares them.
+CHANGED_LATER = frozenset({"job_status", "event_status"})
 # The open ends of a since/until range: binding both keeps every datetime range seekable.
 EARLIEST = datetime(const.EARLIEST_YEAR, 1, 1)
 LATEST = datetime.max
@@ -41,6 +48,7 @@ def prepare_schema(tx: Transaction) -> dict[str, dict[str, int]]:
     tx.execute("create_indexes")
     tx.execute("create_search_index")
     tx.execute("create_job_activity")
+    tx.execute("create_run_deletions")
     limits: dict[str, dict[str, int]] = {}
     for table in TABLES:
         columns = tx.all("table_columns", table_name=table)
@@ -96,9 +104,11 @@ def delete_run(tx: Transaction, run_uuid: str) -> Purged:
     return purged
 
 
-def create_job(tx: Transaction, job: Record) -> Written:
+def create_job(tx: Transaction, sent: Record) -> Written:
     """Insert the job, and its run first when that is not registered yet (the run's
-    change comes first: the job's refers to it)."""
+    change comes first: the job's refers to it); a repeat answers the stored job, unchanged,
+    when what was sent agrees with it."""
+    job = {**JOB_DEFAULTS, **sent}
     tx.check_lengths("armada_jobs", job)
     run_uuid = job["run_uuid"]
     run = {"run_uuid": run_uuid, "run_datetime": job["job_datetime"]}
@@ -108,7 +118,7 @@ def create_job(tx: Transaction, job: Record) -> Written:
     if tx.execute("insert_job_if_absent", **job):
         return Written(job, True, (*new_run, Change("new_job", job, run_uuid, job["job_uuid"])))
     stored = tx.one("get_job", job_uuid=job["job_uuid"])
-    _same_or_conflict("job", job, stored)
+    _same_or_conflict("job", sent, stored)
     assert stored is not None  # _same_or_conflict raised otherwise
     return Written(stored, False, new_run)
 
@@ -165,32 +175,55 @@ def update_job_status(tx: Transaction, job_uuid: str, job_status: str) -> Writte
     tx.check_lengths("armada_jobs", {"job_status": job_status})
     # Read before the update: nothing may fail after the one statement that changes.
     owner = tx.first("run_of_job", job_uuid=job_uuid)
+    ended = None if owner is None else _run_ended(tx, owner[0], job_uuid, owner[1], job_status)
     if owner is None or not tx.execute("update_job_status", job_uuid=job_uuid,
                                        job_status=job_status):
         raise NotFound(f"job {job_uuid} not found")
     change = {"job_uuid": job_uuid, "job_status": job_status}
-    return Written(change, False, (Change("update_job_status", change, owner[0], job_uuid),))
+    return Written(change, False, (Change("update_job_status", change, owner[0], job_uuid,
+                                          owner[1], ended),))
 
 
-def create_event(tx: Transaction, event: Record) -> Written:
-    """Insert the event of an existing job; a repeat answers the stored event, unchanged."""
+def _run_ended(tx: Transaction, run_uuid: str | None, job_uuid: str, before: str | None,
+               after: str) -> str | None:
+    """The run's status when this job leaving Running or Pending leaves it none that is
+    (the write that ends the run, counted by /metrics); else None. Read before the update,
+    and only then: once per job that ends, none per event (other_jobs_status.sql)."""
+    if before not in LIVE or after in LIVE or run_uuid is None:
+        return None
+    others = tx.scalar("other_jobs_status", run_uuid=run_uuid, job_uuid=job_uuid)
+    if others == RUNNING:
+        return None
+    if others == FAILED or after in (FAILED, LOST):
+        return FAILED
+    if others == CANCELLED or after == CANCELLED:
+        return CANCELLED
+    return SUCCESS
+
+
+def create_event(tx: Transaction, sent: Record) -> Written:
+    """Insert the event of an existing job; a repeat answers the stored event, unchanged,
+    when what was sent agrees with it. A new event of a Lost job makes it Running again: its
+    agent was only slow."""
+    event = {**EVENT_DEFAULTS, **sent}
     tx.check_lengths("armada_events", event)
     job_uuid = event["job_uuid"]
     # Read before the insert: nothing may fail after the one statement that changes. The
     # insert checks the job again: on SQL Server it may have gone since, under its lock.
     owner = tx.first("run_of_job", job_uuid=job_uuid)
+    revived = owner is not None and owner[1] == LOST and bool(
+        tx.execute("revive_lost_job", job_uuid=job_uuid, event_uuid=event["event_uuid"]))
     if owner is not None and tx.execute("insert_event_if_absent", **event):
         new_event = Change("new_event", event, owner[0], job_uuid)
-        if owner[1] != LOST:
+        if not revived:
             return Written(event, True, (new_event,))
-        # The insert's trigger made the job Running again: its agent was only slow.
-        revived = {"job_uuid": job_uuid, "job_status": "Running"}
-        return Written(event, True, (new_event, Change("update_job_status", revived, owner[0],
+        running = {"job_uuid": job_uuid, "job_status": "Running"}
+        return Written(event, True, (new_event, Change("update_job_status", running, owner[0],
                                                        job_uuid)))
     stored = tx.one("get_event", event_uuid=event["event_uuid"])
     if stored is None:
         raise NotFound(f"job {job_uuid} not found")
-    _same_or_conflict("event", event, stored)
+    _same_or_conflict("event", sent, stored)
     return Written(stored, False, ())
 
 
@@ -294,10 +327,12 @@ def _same(stored: Any, sent: Any) -> bool:
 
 
 def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
-    """A repeated create is fine when it says the same; a different body is a conflict."""
+    """A repeated create is fine when what it sent agrees with the stored record, statuses
+    aside; anything else is a conflict."""
     if stored is None:
         raise RuntimeError(f"{kind} neither inserted nor found")
-    differing = sorted(key for key, value in sent.items() if not _same(stored.get(key), value))
+    differing = sorted(key for key, value in sent.items()
+                       if key not in CHANGED_LATER and not _same(stored.get(key), value))
     if differing:
         raise Conflict(
             f"{kind} {sent[f'{kind}_uuid']} already exists with other values "
@@ -308,7 +343,8 @@ def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
 
 # Writes that change the database in one statement at most, their last, and raise an ApiError
 # only when it changed nothing: where a failed statement undoes itself, they need no savepoint
-# (tests/test_group_commit.py checks each against a statement trace).
+# (tests/test_group_commit.py checks each against a statement trace). create_event of a Lost
+# job changes it first, only when the event is new: the insert that follows then changes too.
 ONE_STATEMENT_WRITES = frozenset({create_run, create_event, update_job_status,
                                   update_event_status})
 
@@ -318,14 +354,37 @@ def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: 
     return tx.all("list_runs_older_than", cutoff=cutoff, limit=limit, offset=offset)
 
 
-def purge_run(tx: Transaction, run_uuid: str) -> Purged | None:
-    """Events, then jobs, then the run, and how many of each went; None when it is gone."""
+def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None,
+              announce_later: bool = False) -> Purged | None:
+    """Events, then jobs, then the run, and how many of each went; None when it is gone, or
+    with `old_before` (retention) when it is no longer old (list_runs_older_than).
+    `announce_later` (a process without subscribers: `armada purge`) leaves the deletion
+    for the service to announce (take_run_deletions)."""
+    if old_before is not None and tx.one("run_is_old", run_uuid=run_uuid,
+                                         cutoff=old_before) is None:
+        return None
     events = tx.execute("delete_run_events", run_uuid=run_uuid)
     jobs = tx.execute("delete_run_jobs", run_uuid=run_uuid)
     if not tx.execute("delete_run", run_uuid=run_uuid):
         return None
+    if announce_later:
+        tx.execute("note_run_deletion", run_uuid=run_uuid)
     change = Change("delete_run", {"run_uuid": run_uuid}, run_uuid)
     return Purged(run_uuid, jobs, events, (change,))
+
+
+def count_run_deletions(tx: Transaction) -> int:
+    return int(tx.scalar("count_run_deletions"))
+
+
+def take_run_deletions(tx: Transaction, limit: int) -> Announced:
+    """Up to `limit` runs deleted by another process, removed from those waiting: their
+    delete_run changes."""
+    rows = tx.all("list_run_deletions", limit=limit)
+    if rows:
+        tx.execute("forget_run_deletions", last=rows[-1]["id"])
+    return Announced(tuple(Change("delete_run", {"run_uuid": row["run_uuid"]}, row["run_uuid"])
+                           for row in rows))
 
 
 def count_run_contents(tx: Transaction, run_uuid: str) -> tuple[int, int]:
@@ -396,14 +455,38 @@ def search_index_state(tx: Transaction) -> Record:
     return state
 
 
-def build_search_index_chunk(tx: Transaction, chunk_rows: int) -> None:
-    """Index the next `chunk_rows` rows that existed before the search index did."""
-    tx.execute("build_search_index_chunk", chunk_rows=chunk_rows)
+def build_search_index_chunk(tx: Transaction, chunk_rows: int, chunk_characters: int) -> float:
+    """Index the next rows that existed before the search index did: at most `chunk_rows`,
+    and no more text than `chunk_characters` (one row, whatever its size); the seconds
+    it took."""
+    started = time.perf_counter()
+    last = _last_within(tx, "pending_event_sizes", chunk_rows, chunk_characters)
+    tx.execute("build_search_index_chunk", last_rowid=last)
+    return time.perf_counter() - started
 
 
-def index_queued_events(tx: Transaction, chunk_rows: int) -> None:
-    """Index the oldest `chunk_rows` new events waiting in the search index's queue."""
-    tx.execute("index_queued_events", chunk_rows=chunk_rows)
+def index_queued_events(tx: Transaction, chunk_rows: int, chunk_characters: int) -> float:
+    """Index the oldest new events waiting in the search index's queue: at most `chunk_rows`,
+    and no more text than `chunk_characters` (one event, whatever its size); the seconds
+    it took."""
+    started = time.perf_counter()
+    last = _last_within(tx, "queued_event_sizes", chunk_rows, chunk_characters)
+    if last is not None:
+        tx.execute("index_queued_events", last_rowid=last)
+    return time.perf_counter() - started
+
+
+def _last_within(tx: Transaction, query: str, chunk_rows: int, chunk_characters: int
+                 ) -> int | None:
+    """The rowid that ends the first rows of `query` (rowid, characters) whose text fits in
+    `chunk_characters`, the first row always; None when there are none."""
+    last, total = None, 0
+    with contextlib.closing(tx.each(query, chunk_rows=chunk_rows)) as rows:
+        for rowid, characters in rows:
+            if last is not None and total + characters > chunk_characters:
+                break
+            last, total = rowid, total + characters
+    return last
 
 
 def search_runs(tx: Transaction, text: str, page: int, page_size: int,
@@ -431,6 +514,9 @@ def search_jobs(tx: Transaction, text: str, run_uuid: str | None, page: int, pag
 # Lost jobs (armada/lost_jobs.py): the sweep and its lease
 
 LOST = "Lost"
+RUNNING, FAILED, CANCELLED, SUCCESS = "Running", "Failed", "Cancelled", "Success"
+# A job still at work: its run is Running while one is.
+LIVE = (RUNNING, "Pending")
 
 
 def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> bool:
@@ -440,7 +526,7 @@ def take_lease(tx: Transaction, name: str, holder: str, seconds: float) -> bool:
 
 
 def stale_jobs(tx: Transaction, stale_seconds: float, limit: int) -> list[str]:
-    """Up to `limit` Running or Pending jobs silent for `stale_seconds`, longest silent first."""
+    """Up to `limit` Running jobs silent for `stale_seconds`, longest silent first."""
     return [row["job_uuid"] for row in tx.all("stale_jobs", stale_seconds=stale_seconds,
                                               limit=limit)]
 
@@ -448,19 +534,25 @@ def stale_jobs(tx: Transaction, stale_seconds: float, limit: int) -> list[str]:
 def mark_job_lost(tx: Transaction, job_uuid: str, stale_seconds: float, event: Record
                   ) -> Written | None:
     """Mark the job Lost, with `event` (its content completed with how long the job was
-    silent), when it is still silent: None when it reported meanwhile, ended, or another
+    silent, dated at its agent's last report, so that the job's and its run's last report stay
+    the agent's), when it is still silent: None when it reported meanwhile, ended, or another
     replica marked it first. The event goes in while the job is live: an event of a Lost job
-    would bring it back."""
+    would bring it back. `event`'s own datetime is for a legacy job with no datetime at all."""
     job = tx.one("stale_job", job_uuid=job_uuid, stale_seconds=stale_seconds)
     if job is None:
         return None
+    reports = [when for when in (job["job_datetime"], job["last_event_datetime"])
+               if isinstance(when, datetime)]
+    ended = _run_ended(tx, job["run_uuid"], job_uuid, job["job_status"], LOST)
     event = {**event, "job_uuid": job_uuid,
+             "event_datetime": max(reports, default=event["event_datetime"]),
              "event_content": f"{event['event_content']} {_silence(job['silent_seconds'])}"}
     tx.check_lengths("armada_events", event)
     tx.execute("insert_event_if_absent", **event)
     tx.execute("update_job_status", job_uuid=job_uuid, job_status=LOST)
     lost = {"job_uuid": job_uuid, "job_status": LOST}
-    return Written(lost, False, (Change("update_job_status", lost, job["run_uuid"], job_uuid),
+    return Written(lost, False, (Change("update_job_status", lost, job["run_uuid"], job_uuid,
+                                        job["job_status"], ended),
                                  Change("new_event", event, job["run_uuid"], job_uuid)))
 
 

@@ -7,6 +7,13 @@ keeps arriving for up to 2 ms), runs each inside its own savepoint of one shared
 commits once, and only then answers them all, in order. So each request still gets its
 answer only after its own write is on disk, and one fsync serves a whole burst.
 
+Background work (the search index) is written in transactions of its own, when no other
+write waits (or once it has waited BACKGROUND_WRITE_MAX_WAIT_SECONDS): an agent's write
+never waits for more than one such chunk. Every other write has one deadline,
+ARMADA_DB_TIMEOUT from when it was handed over, whatever waits ahead of it: past it, it is
+answered 503 and not run, and a BEGIN waits for the lock only until the first deadline
+of its batch.
+
 Each write answers what it changed (armada/store/changes.py). The store hands the changes
 of each committed write to its one `sink`, on the event loop, in commit order, before the
 write's caller resumes, and even when the caller has gone (a request cut by its timeout):
@@ -18,7 +25,8 @@ that thread's next operation, never reused.
 
 When the database does not answer, each operation fails with StoreUnavailable (a 503)
 carrying the dialect's reason ("connection refused", "login failed", "database is
-locked"), and the log says so once per change (Availability), not once per failure.
+locked"), and the log says so once per change (Availability), not once per failure; only
+a write says it is up again.
 
 A COMMIT that fails because the connection broke leaves its outcome unknown: its writes
 are answered 503 (a retry finds what was stored) and the sink's `commit_unknown` runs on
@@ -33,6 +41,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -43,7 +52,7 @@ from armada import const
 from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import operations
-from armada.store.changes import Change, Purged, Sink, Written, changes_of
+from armada.store.changes import Announced, Change, Purged, Sink, Written, changes_of
 from armada.store.dialects import Dialect, make_dialect
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
@@ -64,6 +73,9 @@ class PendingWrite:
     future: asyncio.Future[Any]
     operation: Callable[..., Any]
     args: tuple[Any, ...]
+    queued: float  # time.monotonic() when it was handed to the store
+    deadline: float  # answered by then: committed, or 503 without having run
+    background: bool = False
     result: Any = None
     error: BaseException | None = None
 
@@ -77,6 +89,15 @@ class _WriteBroke(Exception):
         self.error = error
 
 
+class _NotBegun(Exception):
+    """No transaction could begin (no connection, or the lock was not had in time)."""
+
+    def __init__(self, error: Exception, busy: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.busy = busy  # another connection held the write lock until the first deadline
+
+
 class _CommitUnknown(Exception):
     """The COMMIT itself broke with the connection: the batch may be committed or not."""
 
@@ -86,10 +107,15 @@ class _CommitUnknown(Exception):
 
 
 class Availability:
-    """Whether the database answers, as the operations find it, told in the log once per
+    """Whether the database takes writes, as the operations find it, told in the log once per
     change: down (with the cause), a new cause, up again. While it stays down, one reminder
     every `remind_every` seconds; a database that comes and goes within that time (a lock
     that only writes hit) is not announced again until it has passed.
+
+    Any failed operation says it is down; only a committed write says it is up again (reads
+    go on while another process holds the lock or the disk is full). A failure inside a
+    write (its statements or its COMMIT: a full disk) is over only when a write that was
+    not empty commits: an empty one proves the connection and the lock, not the space.
 
     Called from the store's threads; `answered` costs one attribute read while all is well.
     """
@@ -98,23 +124,28 @@ class Availability:
         self.description = description
         self.remind_every = remind_every
         self.reason: str | None = None  # why the database does not answer; None while it does
+        self.in_write = False  # this stretch of down time saw a write fail inside itself
+        self.failed_at = 0.0  # time.monotonic() of the last failure
         self._lock = threading.Lock()
         self._since = 0.0
         self._said_at = -remind_every  # when a line last said it was down
         self._said = False  # this stretch of down time was announced
         self._failures = 0  # failed operations since that line
 
-    def failed(self, reason: str) -> None:
+    def failed(self, reason: str, in_write: bool = False) -> None:
         with self._lock:
             now = time.monotonic()
             self._failures += 1
+            self.failed_at = now
             if self.reason is None:
-                self.reason, self._since = reason, now
+                self.reason, self._since, self.in_write = reason, now, in_write
                 self._said = now - self._said_at >= self.remind_every
                 if self._said:
                     self._say(now, "database down (%s): %s; requests get 503 until it answers",
                               self.description, reason)
-            elif reason != self.reason:
+                return
+            self.in_write = self.in_write or in_write
+            if reason != self.reason:
                 self.reason = reason
                 self._say(now, "database still down (%s), now: %s", self.description, reason)
             elif now - self._said_at >= self.remind_every:
@@ -122,8 +153,9 @@ class Availability:
                           "failed since the last line", now - self._since, self.description,
                           reason, self._failures)
 
-    def answered(self) -> None:
-        if self.reason is None:
+    def answered(self, wrote: bool) -> None:
+        """A write committed; `wrote`: it was not empty."""
+        if self.reason is None or (self.in_write and not wrote):
             return
         with self._lock:
             if self.reason is None:
@@ -131,7 +163,15 @@ class Availability:
             if self._said:
                 log.warning("database up again after %.1f s (%s)",
                             time.monotonic() - self._since, self.description)
-            self.reason = None
+            self.reason, self.in_write = None, False
+
+    def writes_failing(self, within: float) -> str | None:
+        """Why writes fail, when one failed inside itself in the last `within` seconds."""
+        reason = self.reason
+        if reason is not None and self.in_write and \
+                time.monotonic() - self.failed_at < within:
+            return reason
+        return None
 
     def _say(self, now: float, message: str, *args: Any) -> None:
         log.warning(message, *args)
@@ -148,6 +188,7 @@ class Store:
         self.description = config.database.describe()
         self.availability = Availability(self.description, const.DB_DOWN_REMINDER_SECONDS)
         self.workers = config.db_workers
+        self.write_timeout = config.db_timeout
         self._queries: dict[str, Query] = {
             name: replace(query, statements=tuple(map(self.dialect.prepare, query.statements)))
             for name, query in load_queries(self.dialect.name).items()
@@ -307,9 +348,9 @@ class Store:
 
     async def flush(self) -> None:
         """Wait until every write handed to the store so far is answered: committed with its
-        changes handed over, or failed (an empty write queued behind them:
-        the writer keeps order). Nothing to wait for when no write is pending, whether the
-        database answers or not."""
+        changes handed over, or failed (an empty write queued behind them: the writer keeps
+        order; background work aside). Nothing to wait for when no write is pending, whether
+        the database answers or not."""
         if self._unsettled == 0:
             return
         # Its own failure only says the database failed the writes before it too.
@@ -324,7 +365,9 @@ class Store:
     # Instances on one database (armada/instances.py)
 
     async def announce_instance(self, name: str, holder: str, seconds: float) -> None:
-        await self._call(operations.announce_instance, name, holder, seconds, write=True)
+        """Background work: the agents' writes go first."""
+        await self._call(operations.announce_instance, name, holder, seconds, write=True,
+                         background=True)
 
     async def live_instances(self, name: str) -> list[Record]:
         return await self._call(operations.live_instances, name, write=False)
@@ -351,9 +394,21 @@ class Store:
         return await self._call(operations.list_runs_older_than, cutoff, limit, offset,
                                 write=False)
 
-    async def purge_run(self, run_uuid: str) -> Purged | None:
-        """The run deleted with its jobs and events; None when it was already gone."""
-        return await self._call(operations.purge_run, run_uuid, write=True)
+    async def purge_run(self, run_uuid: str, old_before: datetime | None = None, *,
+                        announce_later: bool = False) -> Purged | None:
+        """The run deleted with its jobs and events; None when it was already gone, or with
+        `old_before` when it is no longer old (it reported since, or a job is live). With
+        `announce_later` the deletion waits in the database for a service to announce it."""
+        return await self._call(operations.purge_run, run_uuid, old_before, announce_later,
+                                write=True)
+
+    async def count_run_deletions(self) -> int:
+        return await self._call(operations.count_run_deletions, write=False)
+
+    async def take_run_deletions(self, limit: int) -> Announced:
+        """Runs deleted by another process, taken (once, whatever the replicas): their
+        delete_run changes go to the sink."""
+        return await self._call(operations.take_run_deletions, limit, write=True)
 
     async def count_run_contents(self, run_uuid: str) -> tuple[int, int]:
         return await self._call(operations.count_run_contents, run_uuid, write=False)
@@ -384,11 +439,15 @@ class Store:
     async def search_index_state(self) -> Record:
         return await self._call(operations.search_index_state, write=False)
 
-    async def build_search_index_chunk(self, chunk_rows: int) -> None:
-        await self._call(operations.build_search_index_chunk, chunk_rows, write=True)
+    async def build_search_index_chunk(self, chunk_rows: int, chunk_characters: int) -> float:
+        """Seconds the chunk took to index, in its own transaction (background work)."""
+        return await self._call(operations.build_search_index_chunk, chunk_rows,
+                                chunk_characters, write=True, background=True)
 
-    async def index_queued_events(self, chunk_rows: int) -> None:
-        await self._call(operations.index_queued_events, chunk_rows, write=True)
+    async def index_queued_events(self, chunk_rows: int, chunk_characters: int) -> float:
+        """Seconds the chunk took to index, in its own transaction (background work)."""
+        return await self._call(operations.index_queued_events, chunk_rows, chunk_characters,
+                                write=True, background=True)
 
     # Figures for /metrics
 
@@ -402,7 +461,8 @@ class Store:
 
     # Threading
 
-    async def _call(self, operation: Callable[..., T], *args: Any, write: bool) -> T:
+    async def _call(self, operation: Callable[..., T], *args: Any, write: bool,
+                    background: bool = False) -> T:
         if self._closed:
             raise StoreUnavailable("the service is shutting down")
         if write and self.read_only:
@@ -411,7 +471,9 @@ class Store:
         future: asyncio.Future[T] = loop.create_future()
         if write:
             self._unsettled += 1
-            self._gathered.append(PendingWrite(loop, future, operation, args))
+            now = time.monotonic()
+            self._gathered.append(PendingWrite(loop, future, operation, args, now,
+                                               now + self.write_timeout, background))
             if len(self._gathered) == 1:
                 loop.call_soon(self._hand_over)
         else:
@@ -447,7 +509,6 @@ class Store:
                     raise
                 self.dialect.commit(connection)
             except ApiError as error:
-                self.availability.answered()
                 _settle(loop, [(future, None, error, ())])
                 return
             except Exception as error:
@@ -456,7 +517,6 @@ class Store:
                     continue
                 _settle(loop, [(future, None, self._reported(error), ())])
                 return
-            self.availability.answered()
             _settle(loop, [(future, result, None, ())])
             return
 
@@ -467,17 +527,36 @@ class Store:
             self._gathered = []
 
     def _write_loop(self) -> None:
-        """The writer thread: commit together whatever waits, until the queue says stop."""
+        """The writer thread: commit together the writes that wait, until the queue says
+        stop; background writes one at a time, when no other write waits or once the oldest
+        has waited BACKGROUND_WRITE_MAX_WAIT_SECONDS (so that it still advances under load)."""
+        background: deque[PendingWrite] = deque()
         while True:
+            if background and (self._writes.empty() or background[0].queued
+                               + const.BACKGROUND_WRITE_MAX_WAIT_SECONDS <= time.monotonic()):
+                self._commit_background(background.popleft())
+                continue
             batch, stop = self._take_batch(self._writes.get())
+            background.extend(write for write in batch if write.background)
+            batch = [write for write in batch if not write.background]
             if batch:
-                try:
-                    self._commit_batch(batch)
-                except Exception as error:
-                    log.exception("group commit failed unexpectedly")
-                    self._answer(batch, error)
+                self._commit_safely(batch)
             if stop:
+                while background:
+                    self._commit_background(background.popleft())
                 return
+
+    def _commit_background(self, write: PendingWrite) -> None:
+        # Its deadline runs from its turn: it waited for others on purpose.
+        write.deadline = time.monotonic() + self.write_timeout
+        self._commit_safely([write])
+
+    def _commit_safely(self, batch: list[PendingWrite]) -> None:
+        try:
+            self._commit_batch(batch)
+        except Exception as error:
+            log.exception("group commit failed unexpectedly")
+            self._answer(batch, error)
 
     def _take_batch(self, writes: list[PendingWrite] | None
                     ) -> tuple[list[PendingWrite], bool]:
@@ -516,22 +595,40 @@ class Store:
         """One transaction for the batch; when the database breaks it, retry or split it."""
         attempt = 1
         while batch:
+            batch = self._before_deadline(batch)
+            if not batch:
+                return
             try:
                 self._run_batch(batch)
+            except _NotBegun as failed:
+                if failed.busy:
+                    # The lock stayed held until the first deadline: those writes get their
+                    # 503 now, the others wait on until theirs.
+                    first = min(write.deadline for write in batch)
+                    self._answer([write for write in batch if write.deadline <= first],
+                                 self._reported(failed.error))
+                    batch = [write for write in batch if write.deadline > first]
+                    continue
+                self._discard_connection()
+                if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(failed.error):
+                    attempt += 1
+                    continue
+                self._answer(batch, self._reported(failed.error))
+                return
             except _WriteBroke as broke:
                 self._discard_connection()
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(broke.error):
                     attempt += 1
                     continue
                 # The write that broke the transaction answers its error; the rest run again.
-                self._answer([broke.write], self._reported(broke.error))
+                self._answer([broke.write], self._reported(broke.error, in_write=True))
                 batch = [write for write in batch if write is not broke.write]
                 continue
             except _CommitUnknown as unknown:
                 # Never run again: it may be committed. The callers' retries find their rows.
                 self._discard_connection()
                 reason = self.dialect.unavailable_reason(unknown.error)
-                self.availability.failed(reason)
+                self.availability.failed(reason, in_write=True)
                 log.warning("COMMIT of %d writes failed (%s): they may be stored; answered "
                             "503, subscribers told to resync", len(batch), reason)
                 self._answer(batch, StoreUnavailable(
@@ -543,16 +640,32 @@ class Store:
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     attempt += 1
                     continue
-                self._answer(batch, self._reported(error))
+                self._answer(batch, self._reported(error, in_write=_writes_something(batch)))
                 return
-            self.availability.answered()
+            self.availability.answered(wrote=_writes_something(
+                [write for write in batch if write.error is None]))
             self._answer(batch)
             return
 
+    def _before_deadline(self, batch: list[PendingWrite]) -> list[PendingWrite]:
+        """The writes whose deadline has not passed; the others are answered 503."""
+        now = time.monotonic()
+        late = [write for write in batch if write.deadline <= now]
+        if not late:
+            return batch
+        self._answer(late, StoreUnavailable(
+            f"database unavailable: the writes ahead took longer than ARMADA_DB_TIMEOUT "
+            f"({self.write_timeout:g} s)"))
+        return [write for write in batch if write.deadline > now]
+
     def _run_batch(self, batch: list[PendingWrite]) -> None:
-        connection = self._connect_or_forget_schema()
-        tx = self._transaction(connection)
-        self.dialect.begin(connection, True)
+        try:
+            connection = self._connect_or_forget_schema()
+            tx = self._transaction(connection)
+            wait = max(0.0, min(write.deadline for write in batch) - time.monotonic())
+            self.dialect.begin(connection, True, wait)
+        except Exception as error:
+            raise _NotBegun(error, self.dialect.is_busy(error)) from error
         try:
             for write in batch:
                 self._run_write(connection, tx, write)
@@ -588,7 +701,7 @@ class Store:
                     return
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
                     continue
-                write.result, write.error = None, self._reported(error)
+                write.result, write.error = None, self._reported(error, in_write=True)
                 return
             if guarded:
                 self.dialect.release(connection)
@@ -609,12 +722,12 @@ class Store:
         limits = self._limits if self._limits is not None else self._prepare(connection)
         return Transaction(connection, self.dialect, self._queries, limits)
 
-    def _reported(self, error: Exception) -> Exception:
+    def _reported(self, error: Exception, in_write: bool = False) -> Exception:
         """The error as the caller sees it: StoreUnavailable (a 503) with the reason when
-        the database is unavailable."""
+        the database is unavailable; `in_write`: it failed inside a write, not before."""
         if self.dialect.is_unavailable(error):
             reason = self.dialect.unavailable_reason(error)
-            self.availability.failed(reason)
+            self.availability.failed(reason, in_write)
             return StoreUnavailable(f"database unavailable: {reason}")
         return error
 
@@ -692,6 +805,11 @@ class Store:
 
 def _no_operation(tx: Transaction) -> None:
     return None
+
+
+def _writes_something(batch: list[PendingWrite]) -> bool:
+    """Whether the batch holds a write other than the empty one (ping_writes, flush)."""
+    return any(write.operation is not _no_operation for write in batch)
 
 
 # A future, its result or error, and for a committed write its changes.

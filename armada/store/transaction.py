@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from armada.datetimes import from_database
@@ -51,6 +51,16 @@ class Transaction:
         try:
             row = cursor.fetchone()
             return None if row is None else tuple(row)
+        finally:
+            cursor.close()
+
+    def each(self, name: str, **params: Any) -> Iterator[tuple[Any, ...]]:
+        """The rows as tuples, fetched one at a time: a caller that stops early (and closes
+        the iterator) leaves the rest unread."""
+        cursor = self._run(name, params)
+        try:
+            while (row := cursor.fetchone()) is not None:
+                yield tuple(row)
         finally:
             cursor.close()
 

@@ -9,6 +9,13 @@ oldest going first, as this process's ring does. A listener task delivers what R
 publishes (every replica's messages, this one's included) to this replica's subscribers.
 Resume reads the ring in Redis, so a client may come back on any replica.
 
+The numbering is tied to the Redis server that keeps it: its epoch is recorded with the
+server's `run_id`, and a Redis that restarted (from a snapshot or an AOF that lost its last
+writes), another server after a failover, or a counter lower than this replica last saw
+in the same epoch, starts a new epoch with an empty ring (EPOCH_SCRIPT, run before every
+publish and every read of the position). A seq may so never name two messages of one
+epoch: every cursor from before gets a resync, and a resync is published for live clients.
+
 Redis going away never fails a write (the database is the record; the stream only tells
 of it): messages that cannot be published are dropped, subscribers get a `resync`
 at once, and once Redis answers again a `resync` is published through the stream itself,
@@ -23,6 +30,7 @@ import json
 import logging
 from collections import deque
 from itertools import islice
+from typing import Any
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
@@ -81,7 +89,30 @@ end
 redis.call('PUBLISH', ARGV[5], entry)
 return seq
 """
+# KEYS: epoch, seq, ring, ring's bytes, server. ARGV: a fresh epoch, the epoch and seq this
+# replica last saw. Starts a new epoch (and empties the ring) when there is none, when the
+# server is not the one the epoch was started on (its run_id changes at every start), or
+# when the counter went back in the epoch; answers 0 (kept), 1 (started), 2 (replaced). A
+# Redis that refuses INFO to scripts gives no run_id: the counter's check alone applies.
+EPOCH_SCRIPT = """
+local info = redis.pcall('INFO', 'server')
+local run_id = type(info) == 'string' and string.match(info, 'run_id:(%w+)') or ''
+local epoch = redis.call('GET', KEYS[1])
+if epoch and redis.call('GET', KEYS[5]) == run_id
+    and (epoch ~= ARGV[2] or tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3])) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[5], run_id)
+redis.call('DEL', KEYS[3], KEYS[4])
+if epoch then
+  return 2
+end
+return 1
+"""
+EPOCH_REPLACED = 2
 UNAVAILABLE = "redis_unavailable"
+RESTARTED = "numbering_restarted"
 RECONNECTED = "redis_reconnected"
 LOST = "messages_lost"
 MAX_BATCH = 500
@@ -115,6 +146,7 @@ class RedisNumbering:
         prefix = const.REDIS_KEY_PREFIX
         self._keys = [f"{prefix}:epoch", f"{prefix}:seq", f"{prefix}:ring",
                       f"{prefix}:ring_bytes"]
+        self._epoch_keys = [*self._keys, f"{prefix}:server"]
         self._channel = f"{prefix}:messages"
         # No retries inside redis-py: a reconnect it hid would hide lost messages too.
         self._client = redis.Redis.from_url(
@@ -123,6 +155,7 @@ class RedisNumbering:
             socket_connect_timeout=const.REDIS_TIMEOUT_SECONDS, socket_keepalive=True,
         )
         self._script = self._client.register_script(PUBLISH_SCRIPT)
+        self._epoch_script = self._client.register_script(EPOCH_SCRIPT)
         self._outbox: deque[tuple[str, str]] = deque()
         self._outbox_bytes = 0
         self._wakeup = asyncio.Event()
@@ -203,12 +236,27 @@ class RedisNumbering:
                 delay = min(delay * 2, const.REDIS_RETRY_MAX_SECONDS)
 
     async def _run_script(self, batch: list[tuple[str, str]]) -> None:
+        # One connection for the pipeline: the check holds for the server that numbers them.
         async with self._client.pipeline(transaction=False) as pipe:
+            await self._check_epoch(pipe)
             for meta, body in batch:
                 await self._script(keys=self._keys, client=pipe, args=[
                     new_epoch(), self._ring_size, meta, body, self._channel,
                     self._ring_bytes])
-            await pipe.execute()
+            checked, *_ = await pipe.execute()
+        self._checked_epoch(checked)
+
+    async def _check_epoch(self, pipe: Any) -> None:
+        """Queue EPOCH_SCRIPT first in `pipe`, with what this replica last saw."""
+        await self._epoch_script(keys=self._epoch_keys, client=pipe,
+                                 args=[new_epoch(), self.epoch, self.seq])
+
+    def _checked_epoch(self, answer: int) -> None:
+        """After EPOCH_SCRIPT: when it replaced the epoch, tell every replica's clients."""
+        if answer == EPOCH_REPLACED:
+            log.warning("Redis restarted, was replaced, or its numbering went back: a new "
+                        "epoch starts, clients resync")
+            self.publish(RESYNC, None, None, resync_body(RESTARTED, None))
 
     def _lose(self, why: str) -> None:
         if not self._publisher_lost:
@@ -282,13 +330,14 @@ class RedisNumbering:
         in one transaction."""
         epoch_key, seq_key, ring_key, _ = self._keys
         async with self._client.pipeline(transaction=True) as pipe:
-            pipe.set(epoch_key, new_epoch(), nx=True)
+            await self._check_epoch(pipe)
             pipe.get(epoch_key)
             pipe.get(seq_key)
             pipe.xrange(ring_key, "-", "+", count=1)
             if since is not None:
                 pipe.xrange(ring_key, f"{since + 1}-0", "+")
-            _, epoch, seq, first, *after = await pipe.execute()
+            checked, epoch, seq, first, *after = await pipe.execute()
+        self._checked_epoch(checked)
         current = int(seq or 0)
         oldest = _seq_of(first[0][0]) if first else current + 1
         entries = [fields["m"] for _, fields in after[0]] if after else []

@@ -12,7 +12,7 @@ import logging
 from aiohttp import WSCloseCode, web
 
 from armada import const
-from armada.errors import ApiError
+from armada.errors import ApiError, UpgradeRequired
 from armada.http.parsing import load_query
 from armada.http.schemas import stream_query
 from armada.keys import config_key, store_key, stream_key, subscribers_key
@@ -25,17 +25,22 @@ _connection_numbers = itertools.count(1)
 
 async def events_stream(request: web.Request) -> web.WebSocketResponse:
     """Subscribe the client to the stream (resumed, filtered as its query asks); what it
-    sends is read and ignored. A malformed query is a 422 before the upgrade."""
+    sends is read and ignored. A malformed query is a 422, a request that is not a WebSocket
+    handshake a 426, both before the upgrade."""
     cursor, stream_filter = stream_request(load_query(request, stream_query))
-    config = request.app[config_key]
-    subscribers = request.app[subscribers_key]
-    if stream_filter.job_uuid is not None and stream_filter.run_uuid is None:
-        stream_filter = await _with_run_of_job(request, stream_filter)
     # aiohttp pings every `heartbeat` seconds and closes a peer that does not answer.
     # No per-message compression: every subscriber is then sent the same prebuilt frame
     # (armada.ws.aiohttp_frames) instead of a zlib pass per message per subscriber.
-    ws = web.WebSocketResponse(heartbeat=config.ws_heartbeat, compress=False,
+    ws = web.WebSocketResponse(heartbeat=request.app[config_key].ws_heartbeat, compress=False,
                                max_msg_size=const.WS_MAX_INCOMING_MESSAGE_BYTES)
+    if not ws.can_prepare(request).ok:
+        raise UpgradeRequired(
+            f"{request.path} is a WebSocket: connect with a WebSocket client (a GET with "
+            "Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Key and "
+            "Sec-WebSocket-Version: 13)")
+    subscribers = request.app[subscribers_key]
+    if stream_filter.job_uuid is not None and stream_filter.run_uuid is None:
+        stream_filter = await _with_run_of_job(request, stream_filter)
     await ws.prepare(request)
     name = f"{request.remote}#{next(_connection_numbers)}"
     transport = request.transport

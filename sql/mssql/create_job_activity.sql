@@ -3,8 +3,8 @@
 -- database's clock, SYSUTCDATETIME() as stale_jobs and stale_job read it) of its last report:
 -- its create, a status, an event. Triggers on Armada's tables keep it in step, as the SQLite
 -- ones do (sql/sqlite/create_job_activity.sql), so every writer counts; a job that ends leaves
--- it. A job found Lost that reports an event is Running again (the event trigger). An event
--- moves its job's last_report once per 0.1 s at most (a job may so be found Lost 0.1 s early).
+-- it. A job found Lost that reports an event is Running again (operations.create_event). An
+-- event moves its job's last_report once per 0.1 s at most (a job may so be found Lost 0.1 s early).
 -- job_uuid is binary, as the ids of fresh tables are; the triggers name that collation on
 -- the side of inserted/deleted, so that a legacy table's own collation is no conflict.
 IF OBJECT_ID(N'dbo.armada_job_activity', N'U') IS NULL
@@ -13,8 +13,9 @@ IF OBJECT_ID(N'dbo.armada_job_activity', N'U') IS NULL
         last_report DATETIME2(3) NOT NULL
     );
 IF NOT EXISTS (SELECT 1 FROM sys.indexes
-               WHERE name = N'ix_armada_job_activity_last_report'
-                   AND object_id = OBJECT_ID(N'dbo.armada_job_activity'))
+               WHERE object_id = OBJECT_ID(N'dbo.armada_job_activity')
+                   AND name IN (N'ix_armada_job_activity_last_report',
+                                N'ix_armada_job_activity_last_rep5b3fa63abb7136c84183d1243866c565'))
     CREATE INDEX ix_armada_job_activity_last_report ON dbo.armada_job_activity (last_report);
 -- One row per periodic task that only one replica may run at a time (the sweep).
 IF OBJECT_ID(N'dbo.armada_leases', N'U') IS NULL
@@ -71,32 +72,23 @@ BEGIN
     WHERE activity.job_uuid IN (SELECT old_job.job_uuid COLLATE Latin1_General_100_BIN2
                                 FROM deleted AS old_job)
 END');
--- An event: its job reported now (at most one move per 0.1 s), and a Lost job is Running
--- again. That UPDATE fires the job_status trigger above, which gives the job its row back,
--- and this trigger gives it one too when none came: on a server whose `nested triggers`
--- option is off the nested trigger does not run. The jobs' and events' job_uuid are compared in
--- their own collation: the three Armada tables are all fresh or all legacy (README).
-IF OBJECT_ID(N'dbo.armada_job_activity_event', N'TR') IS NULL
-    EXEC (N'CREATE TRIGGER dbo.armada_job_activity_event ON dbo.armada_events AFTER INSERT AS
+-- An event: its job reported now (at most one move per 0.1 s). A Lost job that reports is
+-- made Running by the service's own write (operations.create_event), not here: that keeps
+-- this trigger to one statement every TDS engine runs (Babelfish refuses OUTPUT inside a
+-- trigger) and saves the check on every event. The trigger of an earlier version did both:
+-- it is replaced.
+IF OBJECT_ID(N'dbo.armada_job_activity_event', N'TR') IS NOT NULL
+    DROP TRIGGER dbo.armada_job_activity_event;
+IF OBJECT_ID(N'dbo.armada_job_activity_report', N'TR') IS NULL
+    EXEC (N'CREATE TRIGGER dbo.armada_job_activity_report ON dbo.armada_events AFTER INSERT AS
 BEGIN
     SET NOCOUNT ON
     DECLARE @now DATETIME2(3) = SYSUTCDATETIME()
-    DECLARE @revived TABLE (job_uuid NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL)
     UPDATE activity SET last_report = @now
     FROM dbo.armada_job_activity AS activity
     WHERE activity.job_uuid IN (SELECT new_event.job_uuid COLLATE Latin1_General_100_BIN2
                                 FROM inserted AS new_event)
         AND activity.last_report < DATEADD(millisecond, -100, @now)
-    UPDATE job SET job_status = ''Running''
-    OUTPUT inserted.job_uuid INTO @revived
-    FROM dbo.armada_jobs AS job
-    WHERE job.job_uuid IN (SELECT new_event.job_uuid FROM inserted AS new_event)
-        AND job.job_status = ''Lost''
-    INSERT INTO dbo.armada_job_activity (job_uuid, last_report)
-    SELECT DISTINCT revived.job_uuid, @now
-    FROM @revived AS revived
-    WHERE NOT EXISTS (SELECT 1 FROM dbo.armada_job_activity AS activity WITH (UPDLOCK, HOLDLOCK)
-                      WHERE activity.job_uuid = revived.job_uuid)
 END');
 -- Live jobs from before this table (or written while it was missing) start their wait now.
 INSERT INTO dbo.armada_job_activity (job_uuid, last_report)

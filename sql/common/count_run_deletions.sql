@@ -1,0 +1,2 @@
+-- Whether deletions wait to be announced: a read, before a write transaction takes them.
+SELECT COUNT(*) AS deletions FROM armada_run_deletions;
