@@ -20,6 +20,7 @@ from armada.http.request_log import add_request_id, request_log_middleware
 from armada.http.routes import setup_routes
 from armada.http.schemas import event_out, job_out, run_out
 from armada.http.security import add_security_headers
+from armada.instances import instances_task
 from armada.keys import config_key, metrics_key, store_key, stream_key, subscribers_key
 from armada.lost_jobs import lost_jobs_task
 from armada.metrics import Metrics, metrics_handler
@@ -58,6 +59,7 @@ def init_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(run_deletions_task)
     app.cleanup_ctx.append(search_index_task)
     app.cleanup_ctx.append(lost_jobs_task)
+    app.cleanup_ctx.append(instances_task)
     app.on_shutdown.append(flush_writes)
     app.on_shutdown.append(_close_subscribers)
     routes = setup_routes(app)
@@ -93,7 +95,11 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     # to the metrics' counts.
     store.sink = Sinks(app[stream_key], metrics.changes)
     metrics.read_from(app[subscribers_key], app[stream_key].numbering, store)
-    await store.open()
+    try:
+        await store.open()
+    except BaseException:
+        await store.close()
+        raise
     yield
     await store.close()
 

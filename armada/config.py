@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from armada import const
@@ -15,6 +17,24 @@ DEFAULT_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080,http://local
 # RFC 6750 token68, without the trailing "=" padding (tokens are compared verbatim).
 TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+")
 HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# The longest duration a setting takes unless it says otherwise: a year, a leap one.
+LONGEST_DURATION_SECONDS = 366 * 86400
+SQL_SERVER_LOGIN = ("SQL_SERVER_USER", "SQL_SERVER_PASSWORD", "SQL_SERVER_DB")
+# Every ARMADA_* variable the service reads; any other one set is a warning at start.
+ARMADA_VARIABLES = (
+    "ARMADA_DB_PATH", "ARMADA_HOST", "ARMADA_PORT", "ARMADA_CORS_ORIGINS", "ARMADA_DB_WORKERS",
+    "ARMADA_DB_TIMEOUT", "ARMADA_MAX_BODY", "ARMADA_WS_HEARTBEAT", "ARMADA_WS_QUEUE",
+    "ARMADA_WS_BUFFER", "ARMADA_WS_BUFFER_BYTES", "ARMADA_WS_QUEUE_BYTES",
+    "ARMADA_HEADER_TIMEOUT", "ARMADA_MAX_CONNECTIONS", "ARMADA_REDIS_URL", "ARMADA_LOG_LEVEL",
+    "ARMADA_LOG_FORMAT", "ARMADA_EVENT_LOOP", "ARMADA_WRITE_TOKENS", "ARMADA_READ_TOKENS",
+    "ARMADA_REQUEST_TIMEOUT", "ARMADA_RETENTION_DAYS", "ARMADA_JOB_STALE_AFTER",
+    "ARMADA_MAX_CLOCK_SKEW",
+)
+# Not the service's, and no misspelling: the agents' client's and the CLI's token, the tests'.
+OTHER_VARIABLES = ("ARMADA_TOKEN",)
+OTHER_PREFIXES = ("ARMADA_TEST_",)
 
 
 class ConfigError(Exception):
@@ -33,7 +53,7 @@ class SqliteSettings:
     dialect = "sqlite"
 
     def describe(self) -> str:
-        return f"SQLite at {self.path}"
+        return f"SQLite at {self.path.absolute()}"
 
 
 @dataclass(frozen=True)
@@ -74,12 +94,15 @@ class Config:
     write_tokens: tuple[str, ...] = field(default=(), repr=False)
     read_tokens: tuple[str, ...] = field(default=(), repr=False)
     request_timeout: float = const.REQUEST_TIMEOUT_SECONDS
-    retention_days: int | None = None
+    # Runs older than this many days are deleted (a fraction from `12h`); None: kept.
+    retention_days: float | None = None
     retention_interval: float = const.RETENTION_INTERVAL_SECONDS
     # Seconds without a report after which a Running job is Lost; None: never.
     job_stale_after: float | None = const.JOB_STALE_AFTER_SECONDS
     # Seconds a body datetime may be ahead of the service's clock (a client's clock is off).
     max_clock_skew: float = const.MAX_CLOCK_SKEW_SECONDS
+    # One line each, logged at start: ARMADA_* variables that are set and mean nothing.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -91,17 +114,17 @@ def load_config(environ: Mapping[str, str]) -> Config:
         port=_int(env, "ARMADA_PORT", 8000, 1, 65535),
         cors_origins=_origins(env),
         db_workers=_int(env, "ARMADA_DB_WORKERS", const.DB_WORKERS, 1, 64),
-        db_timeout=_float(env, "ARMADA_DB_TIMEOUT", const.DB_TIMEOUT_SECONDS, 0.1, 600),
+        db_timeout=_duration(env, "ARMADA_DB_TIMEOUT", const.DB_TIMEOUT_SECONDS, 0.1, 600),
         max_body=_int(env, "ARMADA_MAX_BODY", const.MAX_BODY_BYTES, 1024, 1 << 30),
-        ws_heartbeat=_float(env, "ARMADA_WS_HEARTBEAT", const.WS_HEARTBEAT_SECONDS, 0.1, 30),
+        ws_heartbeat=_duration(env, "ARMADA_WS_HEARTBEAT", const.WS_HEARTBEAT_SECONDS, 0.1, 30),
         ws_queue=_int(env, "ARMADA_WS_QUEUE", const.WS_MAX_PENDING_MESSAGES, 1, 1_000_000),
         ws_buffer=_int(env, "ARMADA_WS_BUFFER", const.WS_BUFFER_MESSAGES, 1, 10_000_000),
         ws_buffer_bytes=_int(env, "ARMADA_WS_BUFFER_BYTES", const.WS_BUFFER_BYTES,
                              const.MIN_BYTE_LIMIT, 1 << 40),
         ws_queue_bytes=_int(env, "ARMADA_WS_QUEUE_BYTES", const.WS_MAX_PENDING_BYTES,
                             const.MIN_BYTE_LIMIT, 1 << 40),
-        header_timeout=_float(env, "ARMADA_HEADER_TIMEOUT", const.HEADER_TIMEOUT_SECONDS,
-                              0.1, 3600),
+        header_timeout=_duration(env, "ARMADA_HEADER_TIMEOUT", const.HEADER_TIMEOUT_SECONDS,
+                                 0.1, 3600),
         max_connections=_int(env, "ARMADA_MAX_CONNECTIONS", const.MAX_CONNECTIONS,
                              1, 1_000_000),
         redis_url=_redis_url(env),
@@ -110,13 +133,27 @@ def load_config(environ: Mapping[str, str]) -> Config:
         event_loop=_choice(env, "ARMADA_EVENT_LOOP", "auto", ("auto", "uvloop", "asyncio")),
         write_tokens=_tokens(env, "ARMADA_WRITE_TOKENS"),
         read_tokens=_tokens(env, "ARMADA_READ_TOKENS"),
-        request_timeout=_float(env, "ARMADA_REQUEST_TIMEOUT", const.REQUEST_TIMEOUT_SECONDS,
-                               0.1, 3600),
-        retention_days=_int(env, "ARMADA_RETENTION_DAYS", 0, 0, 36500) or None,
+        request_timeout=_duration(env, "ARMADA_REQUEST_TIMEOUT", const.REQUEST_TIMEOUT_SECONDS,
+                                  0.1, 3600),
+        retention_days=_duration(env, "ARMADA_RETENTION_DAYS", 0, 0, 36500 * 86400,
+                                 plain_unit="d") / 86400 or None,
         job_stale_after=_duration(env, "ARMADA_JOB_STALE_AFTER",
                                   const.JOB_STALE_AFTER_SECONDS) or None,
         max_clock_skew=_duration(env, "ARMADA_MAX_CLOCK_SKEW", const.MAX_CLOCK_SKEW_SECONDS),
+        warnings=tuple(_unknown_variables(env)),
     )
+
+
+def parse_duration(text: str, plain_unit: str = "s") -> timedelta:
+    """The one duration syntax of every setting and option: a number and a unit, `45s`, `90m`,
+    `12h`, `30d` (fractions allowed: `1.5h`); a plain number is in `plain_unit`, the unit the
+    setting always had. Raises ValueError saying what is expected."""
+    match = DURATION.fullmatch(text.strip().lower())
+    unit = (match.group(2) or plain_unit) if match else ""
+    if unit not in DURATION_UNITS:
+        raise ValueError(f"{text!r} is not a duration such as 45s, 90m, 12h or 30d")
+    assert match is not None
+    return timedelta(seconds=float(match.group(1)) * DURATION_UNITS[unit])
 
 
 def environment_with_dotenv(path: str | os.PathLike[str] = ".env") -> dict[str, str]:
@@ -139,9 +176,9 @@ def _database(env: Mapping[str, str]) -> SqliteSettings | MssqlSettings:
         if not server or not port_text.strip():
             raise ConfigError("SQL_SERVER_NAME", "expected host or host,port")
         port = _int({"SQL_SERVER_NAME": port_text}, "SQL_SERVER_NAME", 1433, 1, 65535)
-    for variable in ("SQL_SERVER_USER", "SQL_SERVER_PASSWORD", "SQL_SERVER_DB"):
-        if not env.get(variable):
-            raise ConfigError(variable, "required when SQL_SERVER_NAME is set")
+    missing = [variable for variable in SQL_SERVER_LOGIN if not env.get(variable)]
+    if missing:
+        raise ConfigError(", ".join(missing), "required when SQL_SERVER_NAME is set")
     return MssqlSettings(
         server=server,
         port=port,
@@ -209,35 +246,42 @@ def _int(env: Mapping[str, str], variable: str, default: int, low: int, high: in
     return value
 
 
-def _float(env: Mapping[str, str], variable: str, default: float, low: float, high: float) -> float:
+def _duration(env: Mapping[str, str], variable: str, default: float, low: float = 0,
+              high: float = LONGEST_DURATION_SECONDS, plain_unit: str = "s") -> float:
+    """Seconds, from parse_duration's syntax, within low..high."""
     raw = env.get(variable)
     if not raw:
         return default
     try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(variable, f"{raw!r} is not a number") from None
+        value = parse_duration(raw, plain_unit).total_seconds()
+    except ValueError as error:
+        raise ConfigError(variable, str(error)) from None
     if not low <= value <= high:
-        raise ConfigError(variable, f"{value} is outside {low}..{high}")
+        raise ConfigError(variable, f"{raw!r} is outside {_span(low)}..{_span(high)}")
     return value
 
 
-DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+def _span(seconds: float) -> str:
+    """Seconds in the largest unit that writes them whole: 86400 is `1d`, 0.1 is `0.1s`."""
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % DURATION_UNITS[unit] == 0:
+            return f"{seconds / DURATION_UNITS[unit]:g}{unit}"
+    return f"{seconds:g}s"
 
 
-def _duration(env: Mapping[str, str], variable: str, default: float) -> float:
-    """Seconds, written `90`, `1.5`, `90s`, `15m` or `2h`; 0 stays 0 (off)."""
-    raw = env.get(variable)
-    if not raw:
-        return default
-    number, unit = raw.rstrip("smh"), raw[len(raw.rstrip("smh")):]
-    try:
-        value = float(number) * DURATION_UNITS[unit]
-    except (ValueError, KeyError):
-        raise ConfigError(variable, f"{raw!r} is not a duration such as 90, 15m or 2h") from None
-    if not 0 <= value <= 366 * 86400:
-        raise ConfigError(variable, f"{raw!r} is outside 0..366 days")
-    return value
+def _unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """A warning for each ARMADA_* variable that is set and read by nothing (a misspelling)."""
+    warnings = []
+    for variable in sorted(set(env) - set(ARMADA_VARIABLES) - set(OTHER_VARIABLES)):
+        if not variable.startswith("ARMADA_") or variable.startswith(OTHER_PREFIXES):
+            continue
+        # Compared without the prefix, which every name shares and which would make all close.
+        close = difflib.get_close_matches(variable.removeprefix("ARMADA_"),
+                                          [known.removeprefix("ARMADA_")
+                                           for known in ARMADA_VARIABLES], n=1)
+        hint = f" (did you mean ARMADA_{close[0]}?)" if close else ""
+        warnings.append(f"{variable} is not a setting of the service{hint}; it is ignored")
+    return warnings
 
 
 def _tokens(env: Mapping[str, str], variable: str) -> tuple[str, ...]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -26,16 +25,13 @@ from aiohttp import web
 
 from armada import const
 from armada.background import running
-from armada.config import Config
+from armada.config import Config, ConfigError, SqliteSettings, parse_duration
 from armada.datetimes import format_datetime
 from armada.errors import StoreUnavailable
 from armada.keys import config_key, store_key
 from armada.store import Store
 
 log = logging.getLogger(__name__)
-
-AGE = re.compile(r"(\d+)([dhm]?)")
-AGE_UNITS = {"d": "days", "": "days", "h": "hours", "m": "minutes"}
 
 
 @dataclass(frozen=True)
@@ -141,11 +137,15 @@ async def _keep_announcing(store: Store) -> None:
 
 
 def parse_age(text: str) -> timedelta:
-    """`30d`, `30` (days), `12h` or `90m`."""
-    match = AGE.fullmatch(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 30d, 12h or 90m")
-    return timedelta(**{AGE_UNITS[match.group(2)]: int(match.group(1))})
+    """A duration as every setting writes one (`30d`, `12h`, `90m`), a plain number in days;
+    not zero (that would be every run)."""
+    try:
+        age = parse_duration(text, plain_unit="d")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not age:
+        raise argparse.ArgumentTypeError(f"{text!r} is no age: every run is older than that")
+    return age
 
 
 def purge_arguments(argv: list[str]) -> argparse.Namespace:
@@ -155,14 +155,23 @@ def purge_arguments(argv: list[str]) -> argparse.Namespace:
                     "Pending job, with their jobs and events, and print them.",
     )
     parser.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",
-                        help="30d (days), 12h or 90m")
+                        help="30d (days), 12h, 90m or 45s; a plain number is days")
     parser.add_argument("--dry-run", action="store_true", help="only print what would go")
     return parser.parse_args(argv)
 
 
 async def purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
-    """`python -m armada purge`: print what goes (or would go); the exit status."""
-    store = Store(config)
+    """`python -m armada purge`: print what goes (or would go); the exit status. A dry run
+    reads the database as it is, opened read-only: it creates no table or index, changes no
+    row. A missing database is an error, not an empty one to create."""
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    database = config.database
+    if isinstance(database, SqliteSettings) and not database.path.exists():
+        print(f"armada: configuration error: ARMADA_DB_PATH: {database.path.absolute()} does "
+              "not exist: there is nothing to purge", file=sys.stderr)
+        return 2
+    store = Store(config, read_only=dry_run)
     cutoff = cutoff_before(age)
     try:
         await store.open()
@@ -189,6 +198,9 @@ async def purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
     except StoreUnavailable as error:
         print(f"armada: {error.detail}", file=sys.stderr)
         return 1
+    except ConfigError as error:
+        print(f"armada: configuration error: {error}", file=sys.stderr)
+        return 2
     finally:
         await store.close()
 

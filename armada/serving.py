@@ -1,22 +1,27 @@
 """The service's lifetime: bind the address, start the app, serve until SIGTERM or SIGINT,
-shut down gracefully. A start that cannot listen is one line on stderr, not a traceback."""
+shut down gracefully. A start that cannot listen, or cannot use its database (not SQLite,
+never to be opened, served by another instance already), is one line on stderr and exit 2,
+not a traceback."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import resource
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import IO
 
 from aiohttp import web
 
 from armada.app import init_app
-from armada.config import Config
+from armada.config import Config, ConfigError, SqliteSettings
 from armada.connections import ConnectionLimit, runner_settings
+from armada.database_lock import DatabaseInUse, claim, lock_path
 
 # What web.run_app used: requests in flight get this long to finish at shutdown.
 SHUTDOWN_TIMEOUT_SECONDS = 60.0
@@ -59,17 +64,62 @@ def run(config: Config) -> int:
 
 async def serve(config: Config) -> int:
     """0 after a signal and a graceful shutdown; 2 after one line on stderr when the address
-    cannot be listened on (before the app has started, so nothing was opened)."""
+    cannot be listened on (before the app has started, so nothing was opened), or when the
+    database cannot be used at all (an outage later is a 503, not an exit)."""
+    for warning in config.warnings:
+        log.warning("%s", warning)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, stopping.set)
+        loop.add_signal_handler(signal_number, _stop, stopping,
+                                signal.Signals(signal_number).name)
     try:
         sockets = await bound_sockets(config.host, config.port)
     except OSError as error:
         print(f"armada: cannot listen on {address(config)}: {bind_problem(error)}",
               file=sys.stderr)
         return 2
+    try:
+        with _database_claimed(config):
+            return await _serve_on(config, sockets, stopping)
+    except DatabaseInUse as error:
+        print(f"armada: {error}", file=sys.stderr)
+        return 2
+    except ConfigError as error:
+        print(f"armada: configuration error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _stop(stopping: asyncio.Event, name: str) -> None:
+    if not stopping.is_set():
+        log.info("%s received: shutting down (requests in flight get up to %g s)", name,
+                 SHUTDOWN_TIMEOUT_SECONDS)
+    stopping.set()
+
+
+@contextlib.contextmanager
+def _database_claimed(config: Config) -> Iterator[None]:
+    """On SQLite, the lock that keeps a second instance off the file (database_lock)."""
+    if not isinstance(config.database, SqliteSettings):
+        yield
+        return
+    path = config.database.path
+    try:
+        lock: IO[bytes] = claim(path, shared=config.redis_url is not None)
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise ConfigError("ARMADA_DB_PATH", f"cannot open {lock_path(path.absolute())}, the "
+                                            f"lock beside the database: {reason}") from None
+    with lock:
+        yield
+
+
+async def _serve_on(config: Config, sockets: list[socket.socket],
+                    stopping: asyncio.Event) -> int:
+    loop = asyncio.get_running_loop()
     allow_open_files(config.max_connections + FILES_BESIDE_CONNECTIONS)
     # access_log=None: armada.http.request_log writes the one line per request instead.
     runner = web.AppRunner(init_app(config), access_log=None,
@@ -82,8 +132,8 @@ async def serve(config: Config) -> int:
         limit = ConnectionLimit(runner.server, config.max_connections)
         for sock in sockets:
             listening.append(await loop.create_server(limit, sock=sock, backlog=BACKLOG))
-        log.info("serving on http://%s, %s, event loop %s", address(config),
-                 config.database.describe(), loop_name(loop))
+        log.info("serving on http://%s, %s, %s, event loop %s", address(config),
+                 config.database.describe(), tokens_in_use(config), loop_name(loop))
         await stopping.wait()
     finally:
         # As run_app: stop accepting, on_shutdown (WebSockets closed with 1001), requests in
@@ -91,9 +141,19 @@ async def serve(config: Config) -> int:
         for server in listening:
             server.close()
         await runner.cleanup()
-        for sock in sockets:
-            sock.close()
+    log.info("stopped")
     return 0
+
+
+def tokens_in_use(config: Config) -> str:
+    """What the start line says of ARMADA_WRITE_TOKENS and ARMADA_READ_TOKENS (never a token)."""
+    if config.read_tokens and config.write_tokens:
+        return "tokens required for reads and writes"
+    if config.write_tokens:
+        return "tokens required for writes, reads open"
+    if config.read_tokens:
+        return "tokens required for reads, writes open"
+    return "no tokens: reads and writes open"
 
 
 async def bound_sockets(host: str, port: int) -> list[socket.socket]:

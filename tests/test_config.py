@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
+import socket
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from server_process import run_service
+from server_process import REPO_ROOT, run_service
 
 from armada import const
 from armada.config import (
+    ARMADA_VARIABLES,
+    OTHER_VARIABLES,
     Config,
     ConfigError,
     MssqlSettings,
     SqliteSettings,
     environment_with_dotenv,
     load_config,
+    parse_duration,
 )
 
 MSSQL = {
@@ -92,6 +99,14 @@ def test_missing_sql_server_setting_names_the_variable(variable: str):
 
     assert error.variable == variable
     assert variable in str(error)
+
+
+def test_sql_server_name_alone_names_every_missing_login_variable_in_one_error():
+    error = config_error({"SQL_SERVER_NAME": "db"})
+
+    assert error.variable == "SQL_SERVER_USER, SQL_SERVER_PASSWORD, SQL_SERVER_DB"
+    assert str(error) == ("SQL_SERVER_USER, SQL_SERVER_PASSWORD, SQL_SERVER_DB: "
+                          "required when SQL_SERVER_NAME is set")
 
 
 def test_the_password_is_not_in_the_settings_repr():
@@ -178,7 +193,7 @@ def test_serve_reads_a_bad_setting_from_dotenv_too(tmp_path: Path):
 
     assert result.returncode == 2
     assert result.stderr.splitlines() == [result.stderr.strip()]
-    assert "SQL_SERVER_USER" in result.stderr
+    assert "SQL_SERVER_USER, SQL_SERVER_PASSWORD, SQL_SERVER_DB: required" in result.stderr
 
 
 def test_memory_and_slow_client_limits_have_defaults():
@@ -209,6 +224,97 @@ def test_a_bad_memory_or_slow_client_limit_names_the_variable(variable: str, val
 
     assert error.variable == variable
     assert variable in str(error)
+
+
+@pytest.mark.parametrize("text, plain_unit, seconds", [
+    ("45s", "s", 45), ("90m", "s", 5400), ("12h", "s", 43200), ("30d", "s", 2592000),
+    ("1.5h", "s", 5400), (" 2 m ", "s", 120), ("30D", "s", 2592000), ("90", "s", 90),
+    ("0.5", "s", 0.5), ("7", "d", 604800), ("7", "m", 420), ("0", "s", 0),
+])
+def test_one_duration_syntax_a_plain_number_in_the_settings_own_unit(
+        text: str, plain_unit: str, seconds: float):
+    assert parse_duration(text, plain_unit) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "30x", "d", "-5m", "1e3", "30 days", "nan",
+                                  "inf", "1h30m"])
+def test_what_is_not_a_duration_is_refused_with_the_syntax(text: str):
+    with pytest.raises(ValueError, match="45s, 90m, 12h or 30d"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("variable, attribute, text, expected", [
+    ("ARMADA_JOB_STALE_AFTER", "job_stale_after", "1d", 86400),
+    ("ARMADA_JOB_STALE_AFTER", "job_stale_after", "900", 900),
+    ("ARMADA_RETENTION_DAYS", "retention_days", "30d", 30),
+    ("ARMADA_RETENTION_DAYS", "retention_days", "30", 30),
+    ("ARMADA_RETENTION_DAYS", "retention_days", "12h", 0.5),
+    ("ARMADA_DB_TIMEOUT", "db_timeout", "2m", 120),
+    ("ARMADA_DB_TIMEOUT", "db_timeout", "2.5", 2.5),
+    ("ARMADA_REQUEST_TIMEOUT", "request_timeout", "1m", 60),
+    ("ARMADA_HEADER_TIMEOUT", "header_timeout", "30s", 30),
+    ("ARMADA_WS_HEARTBEAT", "ws_heartbeat", "15s", 15),
+])
+def test_every_duration_setting_takes_the_one_syntax(variable: str, attribute: str, text: str,
+                                                     expected: float):
+    assert getattr(load_config({variable: text}), attribute) == expected
+
+
+@pytest.mark.parametrize("variable, text", [
+    ("ARMADA_JOB_STALE_AFTER", "367d"), ("ARMADA_RETENTION_DAYS", "1d2"),
+    ("ARMADA_DB_TIMEOUT", "11m"), ("ARMADA_WS_HEARTBEAT", "1m"),
+])
+def test_a_duration_out_of_range_or_malformed_names_the_variable(variable: str, text: str):
+    error = config_error({variable: text})
+
+    assert error.variable == variable
+    assert text in str(error)
+
+
+def test_a_misspelt_armada_variable_is_a_warning_that_names_the_closest_setting():
+    config = load_config({"ARMADA_PROT": "9000", "ARMADA_NOTHING_LIKE_IT": "1",
+                          "ARMADA_TOKEN": "client-side-token", "ARMADA_TEST_MSSQL": "1",
+                          "OTHER_PROT": "1"})
+
+    assert config.warnings == (
+        "ARMADA_NOTHING_LIKE_IT is not a setting of the service; it is ignored",
+        "ARMADA_PROT is not a setting of the service (did you mean ARMADA_PORT?); it is ignored",
+    )
+    assert config.port == 8000
+
+
+def test_serve_warns_at_start_of_a_misspelt_variable_in_dotenv(tmp_path: Path):
+    (tmp_path / ".env").write_text("ARMADA_PROT=9000\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        # A port in use stops the start right after the warnings: the run needs no server.
+        result = run_service(tmp_path, ARMADA_PORT=str(taken.getsockname()[1]),
+                             ARMADA_DB_PATH=str(tmp_path / "armada.db"))
+
+    first, second = result.stderr.splitlines()
+    assert first.endswith(" WARNING armada: ARMADA_PROT is not a setting of the service "
+                          "(did you mean ARMADA_PORT?); it is ignored"), result.stderr
+    assert second.startswith("armada: cannot listen on")
+
+
+def test_every_armada_variable_named_in_the_configuration_is_known_and_documented():
+    source = ast.parse((REPO_ROOT / "armada" / "config.py").read_text())
+    named = {node.value for node in ast.walk(source) if isinstance(node, ast.Constant)
+             and isinstance(node.value, str) and re.fullmatch(r"ARMADA_[A-Z_]*[A-Z]", node.value)}
+    table = (REPO_ROOT / "README.md").read_text().partition("## Configuration")[2]
+    documented = set(re.findall(r"^\| `(ARMADA_[A-Z_]+)`", table, re.MULTILINE)) | set(
+        re.findall(r"^\| `ARMADA_[A-Z_]+`, `(ARMADA_[A-Z_]+)`", table, re.MULTILINE))
+
+    assert named - set(OTHER_VARIABLES) == set(ARMADA_VARIABLES)
+    assert documented == set(ARMADA_VARIABLES)
+
+
+def test_the_sql_server_description_names_host_and_database_and_never_the_password():
+    described = load_config(MSSQL).database.describe()
+
+    assert described == "SQL Server db.example.com:1433, database ArmadaDB"
+    assert "secret" not in described
 
 
 @pytest.mark.parametrize("variable, value, listed", [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -39,14 +40,20 @@ async def test_readyz_answers_ready_when_the_database_answers(client: Any) -> No
 
 async def test_readyz_answers_503_with_the_reason_until_the_database_is_back(
         aiohttp_client: Any, tmp_path: Path) -> None:
-    # The database's folder is missing from the start. (Closing the store's connections
-    # from here instead raced with the background tasks' reads on them: a crash in SQLite.)
-    folder = tmp_path / "data"
+    # Another process holds the write lock: the database does not take writes until it lets
+    # go. (A database missing at start is a configuration error, not an outage.)
+    database = tmp_path / "armada.db"
     client = await aiohttp_client(init_app(Config(
-        database=SqliteSettings(path=folder / "armada.db"), db_timeout=0.3)))
-
-    response = await client.get("/readyz")
-    healthz = await client.get("/healthz")
+        database=SqliteSettings(path=database), db_timeout=0.3)))
+    assert (await client.get("/readyz")).status == 200
+    locker = sqlite3.connect(database, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        response = await client.get("/readyz")
+        healthz = await client.get("/healthz")
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
 
     assert response.status == 503
     assert response.headers["Retry-After"] == str(const.RETRY_AFTER_SECONDS)
@@ -55,7 +62,6 @@ async def test_readyz_answers_503_with_the_reason_until_the_database_is_back(
     assert "database unavailable" in body["detail"]
     assert healthz.status == 200  # alive, only not ready
 
-    folder.mkdir()
     assert (await client.get("/readyz")).status == 200
 
 

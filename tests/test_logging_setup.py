@@ -8,6 +8,7 @@ handlers, which pytest's log capture needs left alone.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -66,3 +67,42 @@ def test_above_info_libraries_and_armada_show_the_same_levels(level: str,
     loggers = LIBRARIES + OURS
 
     assert shown(level, loggers) == {name: expected for name in loggers}
+
+
+FORGERY = """
+import logging, sys
+from armada.logging_setup import configure_logging
+
+configure_logging("INFO", sys.argv[1])
+log = logging.getLogger("armada.test")
+forged = "x\\n2026-12-06T09:00:00.000Z WARNING armada: FORGED\\r\\x00\\x1e\\x85\\u2028\\u202e"
+log.info("value %s", forged)
+try:
+    raise ValueError(forged)
+except ValueError:
+    log.exception("failed on %s", "y")
+"""
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_no_logged_value_or_traceback_can_start_a_line_of_its_own(log_format: str) -> None:
+    result = subprocess.run([sys.executable, "-c", FORGERY, log_format], capture_output=True,
+                            text=True, timeout=30, env=service_environment())
+    assert result.returncode == 0, result.stderr
+
+    # What Python's splitlines breaks at: \n, \r, \x1c-\x1e, \x85, \u2028, \u2029.
+    lines = result.stderr.splitlines()
+    if log_format == "json":
+        assert len(lines) == 2, lines
+        assert [json.loads(line)["message"] for line in lines] == [
+            "value x\n2026-12-06T09:00:00.000Z WARNING armada: FORGED\r\x00\x1e\x85\u2028\u202e",
+            "failed on y"]
+        return
+    records = [line for line in lines if not line.startswith(" ")]
+    assert len(records) == 2, lines
+    assert records[0].endswith(" INFO armada.test: value x\\n2026-12-06T09:00:00.000Z WARNING "
+                               "armada: FORGED\\r\\x00\\x1e\\x85\\u2028\\u202e")
+    assert records[1].endswith(" ERROR armada.test: failed on y")
+    assert lines[2:] and all(line.startswith("  ") for line in lines[2:])
+    assert lines[-1] == ("  2026-12-06T09:00:00.000Z WARNING armada: FORGED"
+                         "\\r\\x00\\x1e\\x85\\u2028\\u202e")

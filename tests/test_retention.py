@@ -239,6 +239,48 @@ async def test_the_dry_run_prints_the_jobs_and_events_the_purge_then_deletes(
     assert done.stdout.rstrip().endswith(": 3 jobs, 4 events")
 
 
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []], ids=["dry run", "purge"])
+def test_a_purge_where_no_database_exists_is_an_error_and_creates_none(
+        tmp_path: Path, dry_run: list[str]) -> None:
+    result = purge(tmp_path / "armada.db", "--older-than", "30d", *dry_run)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"armada: configuration error: ARMADA_DB_PATH: {tmp_path / 'armada.db'} does not "
+        "exist: there is nothing to purge"]
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_a_dry_run_writes_nothing_not_even_the_tables_and_indexes_the_service_would_add(
+        tmp_path: Path) -> None:
+    # A database as another Armada service left it: its three tables, no index, no WAL.
+    database = tmp_path / "armada.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE armada_runs (run_uuid VARCHAR(255), run_datetime DATETIME)")
+        db.execute("CREATE TABLE armada_jobs (job_uuid VARCHAR(255), run_uuid VARCHAR(255), "
+                   "job_datetime DATETIME, job_associated_agent VARCHAR(255), "
+                   "job_status VARCHAR(255))")
+        db.execute("CREATE TABLE armada_events (event_uuid VARCHAR(255), "
+                   "event_content VARCHAR(255), job_uuid VARCHAR(255), "
+                   "event_datetime DATETIME, event_status VARCHAR(255))")
+        db.execute("INSERT INTO armada_runs VALUES ('old-run', '2020-01-01 00:00:00.000000')")
+        db.execute("INSERT INTO armada_jobs VALUES ('old-job', 'old-run', "
+                   "'2020-01-01 00:01:00.000000', 'agent-7', 'Success')")
+    db.close()
+    before = files(tmp_path)
+
+    dry = purge(database, "--older-than", "30d", "--dry-run")
+
+    assert dry.returncode == 0, dry.stderr
+    assert "would delete run old-run (2020-01-01T00:00:00.000Z): 1 jobs, 0 events" in dry.stdout
+    assert files(tmp_path) == before
+
+
 def test_the_purge_command_refuses_a_malformed_age(tmp_path: Path) -> None:
     result = purge(tmp_path / "armada.db", "--older-than", "soon")
 
@@ -248,7 +290,9 @@ def test_the_purge_command_refuses_a_malformed_age(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text, age", [
     ("30d", timedelta(days=30)), ("7", timedelta(days=7)), ("12h", timedelta(hours=12)),
-    ("90m", timedelta(minutes=90)),
+    ("90m", timedelta(minutes=90)), ("45s", timedelta(seconds=45)),
+    ("1.5d", timedelta(hours=36)),
 ])
-def test_ages_read_as_days_hours_or_minutes(text: str, age: timedelta) -> None:
+def test_ages_read_as_every_duration_setting_a_plain_number_in_days(text: str,
+                                                                    age: timedelta) -> None:
     assert parse_age(text) == age

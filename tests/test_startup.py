@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_process import START_TIMEOUT, free_port, run_service, service_environment
+from redis_server import RedisServer
+from server_process import (
+    START_TIMEOUT,
+    ServiceProcess,
+    free_port,
+    run_service,
+    service_environment,
+)
 
 from armada.config import ConfigError, load_config
 
@@ -83,9 +90,9 @@ def test_armada_host_refuses_what_is_neither_an_ip_address_nor_a_host_name(host:
 def serving(tmp_path: Path, port: int, **variables: str) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m armada serve` on 127.0.0.1:`port` (logging at INFO), its stderr a pipe;
     killed at the end if it has not exited."""
-    env = service_environment(ARMADA_HOST="127.0.0.1", ARMADA_PORT=str(port),
-                              ARMADA_DB_PATH=str(tmp_path / "armada.db"), ARMADA_LOG_LEVEL="INFO",
-                              **variables)
+    env = service_environment(**{"ARMADA_HOST": "127.0.0.1", "ARMADA_PORT": str(port),
+                                 "ARMADA_DB_PATH": str(tmp_path / "armada.db"),
+                                 "ARMADA_LOG_LEVEL": "INFO", **variables})
     process = subprocess.Popen([sys.executable, "-m", "armada", "serve"], cwd=tmp_path, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -109,6 +116,26 @@ def test_serving_on_is_logged_once_the_port_accepts_connections(tmp_path: Path):
         assert f"serving on http://127.0.0.1:{port}" in line
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=START_TIMEOUT) == 0
+
+
+def test_the_start_line_names_the_database_file_in_full_and_the_tokens_and_stopping_is_logged(
+        tmp_path: Path):
+    port = free_port()
+    with serving(tmp_path, port, ARMADA_DB_PATH="armada.db",
+                 ARMADA_WRITE_TOKENS="write-token-never-logged") as process:
+        line = line_containing(process, "serving on")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=START_TIMEOUT) == 0
+        assert process.stderr is not None
+        after = process.stderr.read().decode()
+
+    assert f", SQLite at {tmp_path / 'armada.db'}, tokens required for writes, reads open, " \
+        in line, line
+    stopping = after.splitlines()
+    assert stopping[0].endswith(" INFO armada: SIGTERM received: shutting down (requests in "
+                                "flight get up to 60 s)"), after
+    assert stopping[-1].endswith(" INFO armada: stopped"), after
+    assert "write-token-never-logged" not in line + after
 
 
 def line_containing(process: subprocess.Popen[bytes], text: str) -> str:
@@ -170,3 +197,82 @@ def test_armada_event_loop_refuses_other_names():
         load_config({"ARMADA_EVENT_LOOP": "tokio"})
 
     assert caught.value.variable == "ARMADA_EVENT_LOOP"
+
+
+# A database the start cannot use: one line naming ARMADA_DB_PATH, exit 2
+
+
+def test_a_file_that_is_not_sqlite_exits_2_with_one_line_naming_armada_db_path(tmp_path: Path):
+    database = tmp_path / "notes.txt"
+    database.write_text("these are notes, not a database\n" * 100)
+
+    result = run_service(tmp_path, ARMADA_DB_PATH=str(database), ARMADA_PORT=str(free_port()))
+
+    assert one_line(result) == (f"armada: configuration error: ARMADA_DB_PATH: {database}: "
+                                "file is not a database")
+    assert database.read_text() == "these are notes, not a database\n" * 100
+
+
+@pytest.mark.parametrize("where", ["/proc/a.db", "link into /proc"])
+def test_a_path_that_can_never_be_opened_exits_2_with_one_line_naming_armada_db_path(
+        tmp_path: Path, where: str):
+    # /proc takes no new file; a link into it passes every check but SQLite's own open.
+    database = Path("/proc/a.db")
+    if where != "/proc/a.db":
+        database = tmp_path / "armada.db"
+        database.symlink_to("/proc/no-such-folder/armada.db")
+
+    result = run_service(tmp_path, ARMADA_DB_PATH=str(database), ARMADA_PORT=str(free_port()))
+
+    line = one_line(result)
+    assert line.startswith("armada: configuration error: ARMADA_DB_PATH: ")
+    assert str(database) in line
+    assert "serving on" not in result.stderr and "database down" not in result.stderr
+
+
+# One instance per SQLite file, unless they share their changes through Redis
+
+
+def test_a_second_instance_on_one_sqlite_file_exits_2_with_one_line(tmp_path: Path):
+    first = ServiceProcess(tmp_path / "armada.db", tmp_path)
+    first.start()
+    try:
+        second = run_service(tmp_path, ARMADA_DB_PATH=str(tmp_path / "armada.db"),
+                             ARMADA_PORT=str(free_port()))
+    finally:
+        first.stop()
+
+    line = one_line(second)
+    assert line.startswith(f"armada: {tmp_path / 'armada.db'} is in use by another armada "
+                           "serve")
+    assert "ARMADA_REDIS_URL" in line
+
+
+def test_the_file_is_free_again_once_its_instance_is_killed(tmp_path: Path):
+    first = ServiceProcess(tmp_path / "armada.db", tmp_path)
+    first.start()
+    first.kill()
+    second = ServiceProcess(tmp_path / "armada.db", tmp_path)
+
+    second.start()  # raises if it exits
+    second.stop()
+
+
+def test_instances_that_share_their_changes_through_redis_share_one_sqlite_file(
+        tmp_path: Path):
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    with_redis = [ServiceProcess(tmp_path / "armada.db", tmp_path, ARMADA_REDIS_URL=redis.url)
+                  for _ in range(2)]
+    try:
+        for service in with_redis:
+            service.start()
+        # One without Redis would miss the others' changes: refused while they run.
+        alone = run_service(tmp_path, ARMADA_DB_PATH=str(tmp_path / "armada.db"),
+                            ARMADA_PORT=str(free_port()))
+    finally:
+        for service in with_redis:
+            service.stop()
+        redis.stop()
+
+    assert "is in use by another armada serve" in one_line(alone)

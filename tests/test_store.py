@@ -20,7 +20,7 @@ from helpers import RUN, event_body, job_body, job_counts, next_message, no_mess
 
 from armada import const
 from armada.app import init_app
-from armada.config import Config, SqliteSettings
+from armada.config import Config, ConfigError, SqliteSettings
 from armada.errors import Conflict, NotFound
 from armada.keys import store_key
 from armada.store import Store
@@ -247,19 +247,15 @@ async def test_connections_closed_behind_the_stores_back_are_replaced(sqlite_pat
         await store.close()
 
 
-async def test_a_database_that_cannot_be_opened_at_start_answers_503_until_it_can(
+async def test_a_database_that_cannot_be_opened_at_start_stops_the_start_naming_the_path(
         aiohttp_client: Any, tmp_path: Path):
-    folder = tmp_path / "not-yet"
-    client = await aiohttp_client(init_app(Config(
-        database=SqliteSettings(path=folder / "armada.db"), db_timeout=BUSY_TIMEOUT)))
+    database = tmp_path / "not-yet" / "armada.db"
 
-    await assert_unavailable(await client.get("/api/runs/"))
-    await assert_unavailable(await client.post("/api/runs/", json=RUN))
+    with pytest.raises(ConfigError) as caught:
+        await aiohttp_client(init_app(Config(database=SqliteSettings(path=database))))
 
-    folder.mkdir()
-    assert (await client.get("/api/runs/")).status == 200
-    assert (await client.post("/api/runs/", json=RUN)).status == 201
-    assert count(folder / "armada.db", "armada_runs") == 1
+    assert str(caught.value) == f"ARMADA_DB_PATH: {database}: unable to open database file"
+    assert not database.parent.exists()
 
 
 async def test_a_database_whose_folder_vanished_answers_503_until_it_is_back(

@@ -128,7 +128,8 @@ async def test_an_unreachable_sql_server_gives_reasoned_503s_and_a_few_log_lines
     down = [line for line in lines if "database down" in line]
     assert len(down) == 1 and "connection refused" in down[0], lines
     requests_logged = [line for line in lines if " armada.access: " in line]
-    assert len(requests_logged) == len(requests), lines
+    # The probes are logged at DEBUG.
+    assert len(requests_logged) == len(requests) - 2, lines
     others = [line for line in lines if line not in requests_logged]
     assert len(others) <= MAX_OTHER_LINES, others
 
@@ -144,28 +145,6 @@ def store_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.name == STORE_LOGGER]
-
-
-async def test_a_database_that_cannot_be_opened_logs_down_once_then_up_again(
-        aiohttp_client: Any, tmp_path: Path, store_log: pytest.LogCaptureFixture):
-    folder = tmp_path / "not-yet"
-    client = await aiohttp_client(init_app(Config(
-        database=SqliteSettings(path=folder / "armada.db"), db_timeout=BUSY_TIMEOUT)))
-
-    for _ in range(3):
-        for response in (await client.get("/api/runs/"), await client.post("/api/runs/", json=RUN),
-                         await client.get("/readyz")):
-            assert response.status == 503
-            assert "unable to open database file" in (await response.json())["detail"]
-    folder.mkdir()
-    assert (await client.post("/api/runs/", json=RUN)).status == 201
-    assert (await client.get("/readyz")).status == 200
-
-    lines = store_lines(store_log)
-    assert len(lines) == 2, lines
-    assert lines[0].startswith("database down (SQLite ")
-    assert lines[0].endswith(": unable to open database file; requests get 503 until it answers")
-    assert lines[1].startswith("database up again after ")
 
 
 async def test_a_lock_that_only_writes_hit_is_announced_once_not_at_every_read_between(

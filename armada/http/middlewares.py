@@ -29,13 +29,17 @@ HTTP_ERROR_CODES = {
 # The name a validation error gives the body as a whole (one that is not a JSON object).
 BODY_FIELD = "body"
 PASSED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+# The `error` of the body, for the request's log line.
+ERROR_CODE = web.ResponseKey("error_code", str)
 # Errors echo client input (an unknown field named "\ud800"); ASCII escapes always encode.
 error_dumps = partial(dumps, ensure_ascii=True)
 
 
 def error_response(status: int, body: dict[str, Any],
                    headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers, dumps=error_dumps)
+    response = web.json_response(body, status=status, headers=headers, dumps=error_dumps)
+    response[ERROR_CODE] = body["error"]
+    return response
 
 
 def validation_body(error: ValidationError) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """One log line and the HTTP metrics per request (method, path, status, duration, request
-id), and X-Request-ID.
+id, and for an error its code), and X-Request-ID. Probes and metrics scrapes are logged at
+DEBUG: they come every few seconds and say nothing.
 
 Replaces aiohttp's access log; one middleware observes for both, as both need the final
 status and the duration. The path is logged without its query string, so a
@@ -19,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from armada import const
+from armada.http.middlewares import ERROR_CODE
 from armada.metrics import Metrics, route_label
 
 log = logging.getLogger("armada.access")
@@ -27,6 +29,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = web.RequestKey("request_id", str)
 SANE_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{const.MAX_REQUEST_ID_LENGTH}}}")
 CLIENT_CLOSED = 499
+QUIET_PATHS = frozenset(variant for path in (const.HEALTH_PATH, const.READY_PATH,
+                                             const.METRICS_PATH) for variant in (path, path + "/"))
 
 
 def request_id_of(request: web.BaseRequest) -> str:
@@ -61,9 +65,12 @@ def request_log_middleware(metrics: Metrics) -> Any:
         started = time.perf_counter()
         request_id = request_id_of(request)
         status = 500
+        error_code: str | None = None
         try:
             response = await handler(request)
             status = response.status
+            if status >= 400:
+                error_code = response.get(ERROR_CODE)
             return response
         except web.HTTPException as error:
             status = error.status
@@ -75,17 +82,22 @@ def request_log_middleware(metrics: Metrics) -> Any:
             seconds = time.perf_counter() - started
             # A request whose client went away is 499 in the log and the metrics alike.
             metrics.observe_request(route_label(request), request.method, status, seconds)
-            if log.isEnabledFor(logging.INFO):
-                _log_line(request, status, seconds * 1000, request_id)
+            level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
+            if log.isEnabledFor(level):
+                _log_line(level, request, status, seconds * 1000, request_id, error_code)
 
     return middleware
 
 
-def _log_line(request: web.Request, status: int, duration_ms: float, request_id: str) -> None:
-    log.info(
-        "%s %s %d %.1fms id=%s", request.method, request.path, status, duration_ms,
-        request_id,
-        extra={"method": request.method, "path": request.path, "status": status,
-               "duration_ms": round(duration_ms, 3), "request_id": request_id,
-               "remote": request.remote},
-    )
+def _log_line(level: int, request: web.Request, status: int, duration_ms: float,
+              request_id: str, error_code: str | None) -> None:
+    extra = {"method": request.method, "path": request.path, "status": status,
+             "duration_ms": round(duration_ms, 3), "request_id": request_id,
+             "remote": request.remote}
+    if error_code is None:
+        log.log(level, "%s %s %d %.1fms id=%s", request.method, request.path, status,
+                duration_ms, request_id, extra=extra)
+    else:
+        extra["error"] = error_code
+        log.log(level, "%s %s %d %.1fms id=%s error=%s", request.method, request.path, status,
+                duration_ms, request_id, error_code, extra=extra)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
-from armada.config import MssqlSettings, SqliteSettings
+from armada.config import ConfigError, MssqlSettings, SqliteSettings
 from armada.datetimes import to_database_text
 from armada.store.queries import PARAMETER
 
@@ -70,6 +70,9 @@ class Dialect(Protocol):
     def unavailable_reason(self, error: BaseException) -> str: ...
     # The connection broke under the statement (a COMMIT): it may have taken effect or not.
     def outcome_unknown(self, error: BaseException) -> bool: ...
+    # A failure that waiting will not mend (a file that is not a database): what the start
+    # says before it stops; None for an outage.
+    def configuration_problem(self, error: BaseException) -> ConfigError | None: ...
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:
@@ -118,26 +121,44 @@ def _first_line(error: BaseException) -> str:
     return lines[0][:200] if lines else ""
 
 
+# SQLite's primary result codes for a file it can never serve from: not to be opened, not a
+# database, damaged, read-only, refused.
+SQLITE_UNUSABLE = frozenset({sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOTADB,
+                             sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_READONLY,
+                             sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH})
+
+
 class SqliteDialect:
-    """SQLite in WAL mode; writers take the write lock up front with BEGIN IMMEDIATE."""
+    """SQLite in WAL mode; writers take the write lock up front with BEGIN IMMEDIATE. Read-only
+    (a dry run): the file opened with mode=ro, its journal mode left as it is."""
 
     name = "sqlite"
     # SQLite's statement journal; an error that ends the whole transaction (I/O, disk full)
     # leaves in_transaction False.
     statements_undo_themselves = True
 
-    def __init__(self, settings: SqliteSettings, timeout: float) -> None:
+    def __init__(self, settings: SqliteSettings, timeout: float, read_only: bool = False) -> None:
         self.path = settings.path
         self.timeout = timeout
+        self.read_only = read_only
 
     def connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
+        if self.read_only:
+            connection = sqlite3.connect(
+                f"{self.path.absolute().as_uri()}?mode=ro", uri=True, timeout=self.timeout,
+                isolation_level=None, check_same_thread=False)
+        else:
+            connection = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit is on disk (not only in the OS cache) before it is acknowledged.
-            connection.execute("PRAGMA synchronous=FULL")
+            if self.read_only:
+                # Reads the header: a file that is not SQLite fails here, not in a query.
+                connection.execute("PRAGMA schema_version")
+            else:
+                connection.execute("PRAGMA journal_mode=WAL")
+                # FULL: a commit is on disk (not only in the OS cache) before it is acknowledged.
+                connection.execute("PRAGMA synchronous=FULL")
             connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
         except BaseException:
             connection.close()
@@ -211,6 +232,15 @@ class SqliteDialect:
         # I/O under it failed: the commit record may be on disk.
         return is_transport_failure(error) or (
             isinstance(error, sqlite3.OperationalError) and "disk I/O error" in str(error))
+
+    def configuration_problem(self, error: BaseException) -> ConfigError | None:
+        for link in causes(error):
+            code = getattr(link, "sqlite_errorcode", None)
+            if isinstance(link, sqlite3.Error) and code is not None \
+                    and code & 0xFF in SQLITE_UNUSABLE:
+                return ConfigError("ARMADA_DB_PATH", f"{self.path.absolute()}: "
+                                                     f"{_first_line(link)}")
+        return None
 
     @staticmethod
     def is_closed_connection(error: BaseException) -> bool:
@@ -326,6 +356,9 @@ class MssqlDialect:
             isinstance(link, pytds.InterfaceError) or _mssql_number(link) in MSSQL_TRANSPORT
             for link in causes(error))
 
+    def configuration_problem(self, error: BaseException) -> ConfigError | None:
+        # A server that does not answer at start may be starting too (containers).
+        return None
 
 def _mssql_reason(error: BaseException) -> str | None:
     import pytds
@@ -343,7 +376,10 @@ def _mssql_number(error: BaseException) -> int | None:
     return number if isinstance(number, int) and number > 0 else None
 
 
-def make_dialect(settings: SqliteSettings | MssqlSettings, timeout: float) -> Dialect:
+def make_dialect(settings: SqliteSettings | MssqlSettings, timeout: float,
+                 read_only: bool = False) -> Dialect:
+    """`read_only` connections where the engine has them (SQLite); on both, the store then
+    creates nothing."""
     if isinstance(settings, MssqlSettings):
         return MssqlDialect(settings, timeout)
-    return SqliteDialect(settings, timeout)
+    return SqliteDialect(settings, timeout, read_only)

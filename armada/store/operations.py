@@ -563,3 +563,20 @@ def _silence(seconds: float) -> str:
     if whole < 7200:
         return f"{whole // 60} min {whole % 60} s"
     return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+# Instances on one database (armada/instances.py): a row each in armada_leases
+
+
+def announce_instance(tx: Transaction, name: str, holder: str, seconds: float) -> None:
+    """Mark this instance (its row `name`) live for `seconds` more."""
+    tx.execute("announce_instance", instance=name, holder=holder, seconds=seconds)
+
+
+def live_instances(tx: Transaction, name: str) -> list[Record]:
+    """The other live instances' rows (name, holder)."""
+    return tx.all("live_instances", instance=name)
+
+
+def forget_instance(tx: Transaction, name: str) -> None:
+    tx.execute("forget_instance", instance=name)

@@ -180,8 +180,11 @@ class Availability:
 
 class Store:
     def __init__(self, config: Config, dialect: Dialect | None = None,
-                 sink: Sink | None = None) -> None:
-        self.dialect: Dialect = dialect or make_dialect(config.database, config.db_timeout)
+                 sink: Sink | None = None, read_only: bool = False) -> None:
+        # Read-only (a dry run): no table or index created, no write accepted.
+        self.read_only = read_only
+        self.dialect: Dialect = dialect or make_dialect(config.database, config.db_timeout,
+                                                        read_only)
         self.description = config.database.describe()
         self.availability = Availability(self.description, const.DB_DOWN_REMINDER_SECONDS)
         self.workers = config.db_workers
@@ -215,9 +218,25 @@ class Store:
 
     async def open(self) -> None:
         """Prepare the schema now if the database answers; otherwise on first use (the
-        failure is logged by `availability`)."""
+        failure is logged by `availability`). A database that waiting will not mend (a file
+        that is not SQLite, one never to be opened) raises ConfigError: a start stops there."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._open_now)
+        except Exception as error:
+            problem = self.dialect.configuration_problem(error)
+            if problem is not None:
+                raise problem from None
         with contextlib.suppress(StoreUnavailable):
             await self.ping()
+
+    def _open_now(self) -> None:
+        """On a worker thread: its connection, and the schema prepared (the first time)."""
+        try:
+            self._transaction(self._connect_or_forget_schema())
+        except BaseException:
+            self._discard_connection()
+            raise
 
     async def close(self) -> None:
         """Finish queued operations, then close every connection. Safe to call twice."""
@@ -343,6 +362,19 @@ class Store:
         """Writes handed to the store and not answered yet (their caller may have gone)."""
         return self._unsettled
 
+    # Instances on one database (armada/instances.py)
+
+    async def announce_instance(self, name: str, holder: str, seconds: float) -> None:
+        """Background work: the agents' writes go first."""
+        await self._call(operations.announce_instance, name, holder, seconds, write=True,
+                         background=True)
+
+    async def live_instances(self, name: str) -> list[Record]:
+        return await self._call(operations.live_instances, name, write=False)
+
+    async def forget_instance(self, name: str) -> None:
+        await self._call(operations.forget_instance, name, write=True)
+
     # Lost jobs (armada/lost_jobs.py)
 
     async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
@@ -462,6 +494,8 @@ class Store:
                     background: bool = False) -> T:
         if self._closed:
             raise StoreUnavailable("the service is shutting down")
+        if write and self.read_only:
+            raise RuntimeError(f"{operation.__name__} writes, and this store is read-only")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if write:
@@ -754,7 +788,10 @@ class Store:
         self._unsettled -= count
 
     def _prepare(self, connection: Any) -> Limits:
-        """Create missing tables and indexes once per process; learn the column limits."""
+        """Create missing tables and indexes once per process; learn the column limits (none
+        to learn for a read-only store, which only reads)."""
+        if self.read_only:
+            return {}
         with self._schema_lock:
             if self._limits is None:
                 tx = Transaction(connection, self.dialect, self._queries, {})
