@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import sqlite3
 import time
 import urllib.request
@@ -67,7 +68,9 @@ async def test_a_silent_job_is_marked_lost_announced_and_counted(make_client):
     assert new_event["type"] == "new_event"
     event = new_event["data"]
     assert (event["job_uuid"], event["event_status"]) == ("job-1", "Lost")
-    assert event["event_content"].startswith("Lost: no report from the job for 1 s")
+    silent = re.fullmatch(r"Lost: no report from the job for (\d+) s", event["event_content"])
+    assert silent is not None, event["event_content"]
+    assert STALE <= int(silent.group(1)) <= MARKED_WITHIN  # found by a sweep after STALE
 
     job = await (await client.get("/api/jobs/job-1")).json()
     assert job["job_status"] == "Lost"
