@@ -12,6 +12,7 @@ import asyncio
 import gc
 import json
 import logging
+import multiprocessing
 import random
 import socket
 import sqlite3
@@ -795,6 +796,26 @@ def test_reports_queued_at_exit_are_sent_before_the_process_ends(service: Servic
     [job] = jobs_of(service.url, run_uuid)
     assert job["job_status"] == "Success"
     assert stored_in_order(service.db_path, job_uuid) == ["Page loaded", "Done"]
+
+
+def test_a_forked_child_reports_through_a_client_made_before_the_fork(
+        service: ServiceProcess, ids):
+    run_uuid, job_uuid = ids
+    client = MonitoringClient(run_uuid, 1, job_uuid, base_url=service.url, deadline=10.0,
+                              **FAST)
+    client.create_job().flush()
+
+    def child() -> None:
+        assert client.record_event("from the child").flush()
+
+    forked = multiprocessing.get_context("fork").Process(target=child)
+    forked.start()
+    forked.join(SETTLE_SECONDS)
+    client.record_event("from the parent").flush()
+
+    assert forked.exitcode == 0
+    assert sorted(stored_in_order(service.db_path, job_uuid)) == [
+        "from the child", "from the parent"]
 
 
 # The asyncio flavour.

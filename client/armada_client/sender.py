@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import random
 import threading
 import time
@@ -116,6 +117,7 @@ class Sender:
 
     def put(self, report: Report) -> None:
         """Queue `report` at once; when the queue is full, the oldest queued event makes room."""
+        dropped: Report | None = None
         with self._lock:
             report.seq = self._next_seq
             self._next_seq += 1
@@ -125,23 +127,51 @@ class Sender:
             if len(self._queue) >= self.settings.max_queue:
                 oldest = next((index for index, queued in enumerate(self._queue)
                                if queued.is_event), None)
-                if oldest is None:
-                    self._drop(report)
-                    return
-                victim = self._queue[oldest]
-                del self._queue[oldest]
-                self._queued_bytes -= len(victim.body)
-                self._drop(victim)
-            self._queue.append(report)
-            self._queued_bytes += len(report.body)
-            # The thread waits for the first report, or for a batch to fill.
-            if (len(self._queue) == 1 or len(self._queue) >= MAX_BATCH_EVENTS
-                    or self._queued_bytes >= MAX_BATCH_BYTES):
-                self._work.notify()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="armada-client-sender",
-                                                daemon=True)
-                self._thread.start()
+                dropped = report if oldest is None else self._queue[oldest]
+                self._drop(dropped)
+                if oldest is not None:
+                    del self._queue[oldest]
+                    self._queued_bytes -= len(dropped.body)
+            if dropped is not report:
+                self._queue.append(report)
+                self._queued_bytes += len(report.body)
+                # The thread waits for the first report, or for a batch to fill.
+                if (len(self._queue) == 1 or len(self._queue) >= MAX_BATCH_EVENTS
+                        or self._queued_bytes >= MAX_BATCH_BYTES):
+                    self._work.notify()
+                if self._thread is None:
+                    self._start_thread()
+            now = time.monotonic()
+            tell = dropped is not None and now - self._last_drop_log >= DROP_LOG_INTERVAL_SECONDS
+            if tell:
+                self._last_drop_log = now
+        if tell and dropped is not None:
+            log.warning("armada client: queue full (%d reports), dropped %s; %d dropped so far",
+                        self.settings.max_queue, dropped.what, self.dropped)
+
+    def _start_thread(self) -> None:
+        thread = threading.Thread(target=self._run, name="armada-client-sender", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError as error:
+            # The interpreter is shutting down: what is queued can no longer be sent.
+            log.error("armada client: no sender thread (%s); %d reports not sent",
+                      error, len(self._queue))
+            return
+        self._thread = thread
+
+    def forget_thread(self) -> None:
+        """In a forked child: the parent's thread and lock state are not ours. What is queued
+        is sent again from here, which the service's idempotent creates make harmless."""
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._settled = threading.Condition(self._lock)
+        self._thread = None
+        self._queue.extendleft(reversed(self._in_flight))
+        self._queued_bytes += sum(len(report.body) for report in self._in_flight)
+        self._in_flight = ()
+        if self._queue:
+            self._start_thread()
 
     def flush(self, ledger: Ledger | None, timeout: float) -> bool:
         """Send at once, and wait up to `timeout` seconds until every report queued so far
@@ -189,11 +219,6 @@ class Sender:
         report.ledger.dropped += 1
         report.ledger.pending -= 1
         self._settled.notify_all()
-        now = time.monotonic()
-        if now - self._last_drop_log >= DROP_LOG_INTERVAL_SECONDS:
-            self._last_drop_log = now
-            log.warning("armada client: queue full (%d reports), dropped %s; %d dropped so far",
-                        self.settings.max_queue, report.what, self.dropped)
 
     # The sender's thread.
 
@@ -342,6 +367,17 @@ def sender_for(settings: Settings, user_agent: str, exit_timeout: float,
             sender = _senders[settings] = Sender(settings, user_agent, rng)
         sender.exit_timeout = max(sender.exit_timeout, exit_timeout)
         return sender
+
+
+def _forget_threads() -> None:
+    global _senders_lock
+    _senders_lock = threading.Lock()
+    for sender in _senders.values():
+        sender.forget_thread()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads)
 
 
 @atexit.register
