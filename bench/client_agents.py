@@ -24,6 +24,7 @@ import re
 import sys
 import tempfile
 import time
+import urllib.request
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,11 @@ class ClientRun:
     dropped: int = 0
     late_ms: float = 0.0
     subscribers_dropped: int = 0
+    batches: int = 0
+
+    @property
+    def events_per_batch(self) -> float:
+        return self.events / self.batches if self.batches else float("nan")
 
     @property
     def cpu_per_event_us(self) -> float:
@@ -99,6 +105,7 @@ async def client_scenario(workload: str, rate: float, duration: float, subscribe
                 watcher.ask(count * run.events)
             answers = [await asyncio.to_thread(watcher.answer) for watcher in watchers]
             run.cpu = server.cpu_seconds() - cpu_before
+            run.batches = batches_answered(server.url)
             log = server.output()
             run.subscribers_dropped = log.count("dropping WebSocket subscriber")
             if run.subscribers_dropped:
@@ -119,12 +126,22 @@ async def client_scenario(workload: str, rate: float, duration: float, subscribe
     return run
 
 
+def batches_answered(url: str) -> int:
+    """POST /api/events/batch answered so far, from the service's /metrics."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=START_TIMEOUT) as answer:
+        lines = answer.read().decode().splitlines()
+    return round(sum(float(line.rsplit(" ", 1)[1]) for line in lines
+                     if line.startswith("armada_http_requests_total{")
+                     and "/api/events/batch" in line and 'method="POST"' in line))
+
+
 def spread(total: int, parts: int) -> list[int]:
     return [total // parts + (n < total % parts) for n in range(parts)]
 
 
 def describe(run: ClientRun) -> str:
-    return (f"{run.events} events, server CPU {run.cpu_per_event_us:.0f} µs/event, delivery "
+    return (f"{run.events} events in {run.batches} batches ({run.events_per_batch:.0f} each),"
+            f" server CPU {run.cpu_per_event_us:.0f} µs/event, delivery "
             f"p50 {percentile(run.delays, 50) * 1000:.1f} ms, p99 "
             f"{percentile(run.delays, 99) * 1000:.1f} ms, lost {run.lost}, undelivered "
             f"{run.undelivered}, dropped {run.dropped}, subscribers dropped by the service "

@@ -180,6 +180,7 @@ async def client_scenarios(figures: Figures, args: argparse.Namespace,
                 ("x_less", seed / run.cpu_per_event_us),
                 ("delivery_p50", percentile(run.delays, 50) * 1000),
                 ("delivery_p99", percentile(run.delays, 99) * 1000),
+                ("per_batch", run.events_per_batch),
                 ("lost", run.lost), ("undelivered", run.undelivered + run.dropped),
                 ("late_ms", run.late_ms)):
             figures.add(name, figure, value)
@@ -196,6 +197,7 @@ def print_client_figures(figures: Figures, args: argparse.Namespace, duration: f
     print(rows.table([
         ("rate", "events or req/s", 0), ("cpu_us", "CPU µs/req", 0),
         ("cpu_per_event", "CPU µs/event", 0), ("x_less", "x less than seed", 1),
+        ("per_batch", "events/batch", 0),
         ("lost", "msgs lost", 0), ("undelivered", "reports unsent", 0),
         ("delivery_p50", "delivery p50 ms", 1), ("delivery_p99", "delivery p99 ms", 1),
         ("late_ms", "agents late ms", 0),
