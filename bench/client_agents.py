@@ -11,8 +11,9 @@ the job's final status; each job and status one request, as the client sends the
 Measured: the server's CPU (its process group, from /proc) from the first event to the last
 message delivered to every subscriber, per event; delivery from the moment an event was due
 to be recorded (so the client's batch window counts) to its frame's arrival at each
-subscriber (bench/fanout.py's raw subscribers, 2 processes, which read only the event's
-number); messages lost; reports the clients dropped or did not deliver.
+subscriber (raw WebSocket connections in 2 processes, which find the events' numbers in the
+bytes they read); messages lost; reports the clients dropped or did not deliver; events per
+batch (from the service's /metrics).
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ SUBSCRIBER_PROCESSES = 2
 DELIVERY_TIMEOUT = 30.0
 JOBS_PER_RUN = 100
 FLUSH_SECONDS = 60.0
-WORKLOADS = ("events", "agent")
 
 
 @dataclass
