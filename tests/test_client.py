@@ -237,6 +237,15 @@ def ids(request: pytest.FixtureRequest) -> tuple[str, str]:
     return f"run-{request.node.name}", f"job-{request.node.name}"
 
 
+@pytest.fixture
+def heap_frozen() -> Iterator[None]:
+    """The test process's heap out of the collector's reach: with pytest's plugins loaded, a
+    full collection holds every thread for 100-200 ms, which is not the client's doing."""
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
 def unreachable() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
@@ -631,7 +640,7 @@ def test_a_batch_stays_under_the_services_body_limit(service: ServiceProcess,
 # Outages: the agent goes on, and everything arrives once, in order.
 
 
-def test_unreachable_service_never_blocks_a_call_and_flush_is_bounded():
+def test_unreachable_service_never_blocks_a_call_and_flush_is_bounded(heap_frozen: None):
     client = MonitoringClient("run-u", 1, "job-u", base_url=unreachable(), deadline=0.3, **FAST)
 
     started = time.perf_counter()
@@ -651,15 +660,6 @@ def test_unreachable_service_never_blocks_a_call_and_flush_is_bounded():
                              raise_errors=False, **FAST)
     assert quiet.record_success_event("one more").flush(timeout=0.2) is False
     assert isinstance(quiet.last_error, ServiceUnavailable)
-
-
-@pytest.fixture
-def heap_frozen() -> Iterator[None]:
-    """The test process's heap out of the collector's reach: with pytest's plugins loaded, a
-    full collection holds every thread for 100-200 ms, which is not the client's doing."""
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 def test_twenty_agents_report_through_an_outage_and_nothing_is_lost_or_doubled(
@@ -754,7 +754,7 @@ def test_service_killed_mid_batch_loses_and_doubles_nothing(own_service: Service
 
 
 def test_a_full_queue_drops_its_oldest_events_counted_and_keeps_the_job_and_status(
-        own_service: ServiceProcess, caplog):
+        own_service: ServiceProcess, heap_frozen: None, caplog):
     service = own_service
     client = MonitoringClient("run-full", 1, "job-full", base_url=service.url, max_queue=10,
                               batch_window=2.0, base_delay=0.05, max_delay=0.2)
