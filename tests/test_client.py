@@ -42,7 +42,7 @@ from armada_client import (
     retry_after_seconds,
 )
 from armada_client import sender as client_sender
-from server_process import REPO_ROOT, ServiceProcess, free_port
+from server_process import REPO_ROOT, ServiceProcess
 
 from armada import const
 
@@ -246,8 +246,13 @@ def heap_frozen() -> Iterator[None]:
     gc.unfreeze()
 
 
-def unreachable() -> str:
-    return f"http://127.0.0.1:{free_port()}"
+@pytest.fixture
+def dormant_service(tmp_path: Path) -> Iterator[ServiceProcess]:
+    """A service of this test only, not started: its address refuses connections until the
+    test starts it."""
+    process = ServiceProcess(tmp_path / "armada.db", cwd=tmp_path)
+    yield process
+    process.stop()
 
 
 # The platform's client's methods, through the real service.
@@ -640,8 +645,10 @@ def test_a_batch_stays_under_the_services_body_limit(service: ServiceProcess,
 # Outages: the agent goes on, and everything arrives once, in order.
 
 
-def test_unreachable_service_never_blocks_a_call_and_flush_is_bounded(heap_frozen: None):
-    client = MonitoringClient("run-u", 1, "job-u", base_url=unreachable(), deadline=0.3, **FAST)
+def test_unreachable_service_never_blocks_a_call_and_flush_is_bounded(
+        dormant_service: ServiceProcess, heap_frozen: None):
+    service = dormant_service
+    client = MonitoringClient("run-u", 1, "job-u", base_url=service.url, deadline=0.3, **FAST)
 
     started = time.perf_counter()
     client.create_job()
@@ -660,6 +667,9 @@ def test_unreachable_service_never_blocks_a_call_and_flush_is_bounded(heap_froze
                              raise_errors=False, **FAST)
     assert quiet.record_success_event("one more").flush(timeout=0.2) is False
     assert isinstance(quiet.last_error, ServiceUnavailable)
+    service.start()
+    assert quiet.flush(timeout=SETTLE_SECONDS) is True
+    assert len(stored_in_order(service.db_path, "job-u")) == 102
 
 
 def test_twenty_agents_report_through_an_outage_and_nothing_is_lost_or_doubled(
@@ -822,7 +832,7 @@ def test_a_forked_child_reports_through_a_client_made_before_the_fork(
 
 
 async def test_the_async_client_reports_and_awaits_flush_without_holding_the_loop(
-        service: ServiceProcess, ids):
+        service: ServiceProcess, dormant_service: ServiceProcess, ids):
     run_uuid, job_uuid = ids
     ticks = 0
 
@@ -833,11 +843,13 @@ async def test_the_async_client_reports_and_awaits_flush_without_holding_the_loo
             await asyncio.sleep(0.01)
 
     ticker = asyncio.ensure_future(ticking())
-    stuck = AsyncMonitoringClient("run-a", 1, "job-a", base_url=unreachable(), deadline=0.3,
-                                  raise_errors=False, **FAST)
-    assert await stuck.record_event("Page loaded").flush(timeout=0.5) is False
+    stuck = AsyncMonitoringClient("run-a", 1, "job-a", base_url=dormant_service.url,
+                                  deadline=0.3, raise_errors=False, **FAST)
+    assert await stuck.create_job().flush(timeout=0.5) is False
     assert ticks >= 20
     ticker.cancel()
+    await asyncio.to_thread(dormant_service.start)
+    assert await stuck.flush(timeout=SETTLE_SECONDS) is True
 
     async with AsyncMonitoringClient(run_uuid, 8, job_uuid, base_url=service.url,
                                      **FAST) as client:
