@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 from typing import Any, TextIO
@@ -24,9 +25,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-from armada.client import TOKEN_VARIABLE, clean_token
-
 DEFAULT_URL = "http://127.0.0.1:8000"
+TOKEN_VARIABLE = "ARMADA_TOKEN"
+# RFC 6750's b64token: what an Authorization header carries without quoting.
+TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 STREAM_PATH = "ws/events/"
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
@@ -36,6 +38,17 @@ TOKEN_PARAMETER = "token"
 # A 4xx that a later attempt may get past (timeout, too many requests); any other ends tail.
 RETRYABLE_REFUSALS = frozenset({408, 429})
 REASON_TIMEOUT_SECONDS = 5.0
+
+
+def clean_token(token: str | None) -> str | None:
+    """`token` without surrounding blanks, None when empty; ValueError (which does not repeat
+    it) when it is not a bearer token's characters."""
+    token = (token or "").strip()
+    if not token:
+        return None
+    if not TOKEN_SYNTAX.fullmatch(token):
+        raise ValueError("the token is not a bearer token: letters, digits and ._~+/- only")
+    return token
 
 
 def split_token(url: str) -> tuple[str, str | None]:

@@ -30,8 +30,14 @@ from urllib.parse import quote
 import aiohttp
 
 from armada import const
-from armada.client import TOKEN_VARIABLE
-from armada.tail import DEFAULT_URL, bearer_headers, describe, unreachable, url_and_token
+from armada.tail import (
+    DEFAULT_URL,
+    TOKEN_VARIABLE,
+    bearer_headers,
+    describe,
+    unreachable,
+    url_and_token,
+)
 
 # What one POST /api/events/batch takes.
 IMPORT_BATCH = const.MAX_BATCH_EVENTS

@@ -60,6 +60,7 @@ class AgentWorkload:
         self._jobs = itertools.count()
         self.sent_at: dict[str, float] = {}
         self.expected_messages = 0
+        self.events_stored = 0
         self._runs_with_a_job: set[str] = set()
 
     def lanes(self) -> list[Callable[[], Request | None]]:
@@ -92,6 +93,7 @@ class AgentWorkload:
             return
         _, path, body, _ = request
         self.expected_messages += 1
+        self.events_stored += path == "/api/events/"
         if path == "/api/jobs/" and body["run_uuid"] not in self._runs_with_a_job:
             self._runs_with_a_job.add(body["run_uuid"])
             self.expected_messages += 1  # new_run, broadcast by the run's first job
@@ -130,6 +132,7 @@ async def ingest(rate: float | None, subscribers: int, duration: float,
                     return result
 
                 result = await measure(server, load)
+                result.extra["events"] = workload.events_stored
             finally:
                 if watchers is not None:
                     watchers.close()

@@ -17,12 +17,12 @@ import urllib.request
 from dataclasses import replace
 from typing import Any
 
+from armada_client import MonitoringClient
 from conftest import mssql_connect
 from helpers import event_body, job_body, next_message, no_message
 from server_process import ServiceProcess
 
 from armada.app import init_app
-from armada.client import MonitoringClient
 from armada.config import MssqlSettings, SqliteSettings, load_config
 
 STALE = 1.0
@@ -224,7 +224,7 @@ def test_the_agents_client_reports_through_a_lost_job(tmp_path):
     service.start()
     try:
         agent = MonitoringClient("run-1", 3, base_url=service.url, base_delay=0.02)
-        agent.create_job()
+        agent.create_job().flush()
 
         def job_status() -> str:
             with urllib.request.urlopen(f"{service.url}/api/jobs/{agent.job_uuid}") as answer:
@@ -234,9 +234,9 @@ def test_the_agents_client_reports_through_a_lost_job(tmp_path):
         while job_status() != "Lost":
             assert time.monotonic() < deadline, "never marked Lost"
             time.sleep(0.1)
-        agent.record_success_event("Page loaded, late")
+        agent.record_success_event("Page loaded, late").flush()
         assert job_status() == "Running"
-        agent.record_finalsuccess_event("Done")
+        agent.record_finalsuccess_event("Done").flush()
         assert job_status() == "Success"
         with urllib.request.urlopen(f"{service.url}/api/runs/run-1") as answer:
             run = json.load(answer)

@@ -366,6 +366,24 @@ async def test_a_subscriber_that_overflows_its_queue_is_closed_with_4008(
     await reader.close()
 
 
+async def test_a_batch_of_more_messages_than_the_queue_holds_reaches_a_subscriber_that_reads(
+        make_client):
+    # Messages queued in one turn of the loop are not unread: the socket keeps up.
+    client = await make_client(ws_queue=5)
+    reader = await client.ws_connect("/ws/events/")
+    await create_run_and_job(client)
+    await drain(reader, 2)
+
+    response = await client.post("/api/events/batch", json={
+        "events": [event_body(f"batched-{n}") for n in range(20)]})
+
+    assert response.status == 201
+    received = [message["data"]["event_uuid"] for message in await drain(reader, 20)]
+    assert received == [f"batched-{n}" for n in range(20)]
+    assert client.app[subscribers_key].dropped == 0
+    await reader.close()
+
+
 async def test_a_subscriber_whose_unread_messages_pass_the_byte_limit_is_closed_with_4008(
         make_client, connect_non_reader, caplog):
     caplog.set_level(logging.WARNING, logger="armada")

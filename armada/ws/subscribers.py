@@ -73,12 +73,19 @@ class Subscriber:
     def offer(self, outgoing: Outgoing, size: int) -> bool:
         """Queue a message the filter takes (`size`: its message_size); False when the
         queue is full. An empty queue takes any one message, however large."""
-        if self._queue and (len(self._queue) >= self._max_pending
-                            or self.pending_bytes + size > self._max_pending_bytes):
-            return False
+        if self._queue and self._full(size):
+            # Queued in this turn of the loop is not unread: a socket that keeps up takes it.
+            if self._direct:
+                self.flush()
+            if self._queue and self._full(size):
+                return False
         self._queue.append(outgoing)
         self.pending_bytes += size
         return True
+
+    def _full(self, size: int) -> bool:
+        return (len(self._queue) >= self._max_pending
+                or self.pending_bytes + size > self._max_pending_bytes)
 
     @property
     def pending(self) -> int:
