@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -59,15 +60,25 @@ def mssql_connect(settings: MssqlSettings, database: str) -> Any:
 
 @functools.cache
 def create_mssql_database(settings: MssqlSettings) -> None:
-    """Create the test database from `master` when missing (a fresh SQL Server container)."""
-    with mssql_connect(settings, "master") as connection, connection.cursor() as cursor:
-        # CREATE DATABASE takes no parameter for its name: quote it on the server side.
-        cursor.execute(
-            "IF DB_ID(%(name)s) IS NULL BEGIN"
-            " DECLARE @create NVARCHAR(300) = N'CREATE DATABASE ' + QUOTENAME(%(name)s);"
-            " EXEC (@create); END",
-            {"name": settings.database},
-        )
+    """Create the test database from `master` when missing (a fresh SQL Server container).
+    Tried again when it fails: Babelfish refuses one of two simultaneous CREATE DATABASE
+    (`tuple concurrently updated`), as pytest-xdist's workers start together."""
+    for attempt in range(1, 6):
+        try:
+            with mssql_connect(settings, "master") as connection, \
+                    connection.cursor() as cursor:
+                # CREATE DATABASE takes no parameter for its name: quote it on the server side.
+                cursor.execute(
+                    "IF DB_ID(%(name)s) IS NULL BEGIN"
+                    " DECLARE @create NVARCHAR(300) = N'CREATE DATABASE ' + QUOTENAME(%(name)s);"
+                    " EXEC (@create); END",
+                    {"name": settings.database},
+                )
+            return
+        except Exception:
+            if attempt == 5:
+                raise
+            time.sleep(attempt)
 
 
 SERVICE_TABLES = ("armada_events", "armada_jobs", "armada_runs", "armada_job_activity",
