@@ -204,8 +204,11 @@ TM_COMMIT_XACT = 7
 
 class CommitCuttingProxy:
     """Passes TDS between pytds and SQL Server; once armed, lets the next COMMIT request
-    (a transaction manager packet asking TM_COMMIT_XACT) reach the server, drops the
-    server's answer and closes both connections."""
+    (a transaction manager packet asking TM_COMMIT_XACT) of a transaction that wrote to
+    `armada_jobs` reach the server, drops the server's answer and closes both connections
+    (the service's background transactions, such as its polls, commit too)."""
+
+    WRITES = "INSERT INTO armada_jobs".encode("utf-16-le")  # SQL text travels as UTF-16
 
     def __init__(self, server: str, port: int) -> None:
         self.target = (server, port)
@@ -244,11 +247,13 @@ class CommitCuttingProxy:
 
     async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                         committing: asyncio.Event) -> None:
+        wrote = False
         while True:
             header = await reader.readexactly(TDS_HEADER)
             packet = header + await reader.readexactly(
                 int.from_bytes(header[2:4], "big") - TDS_HEADER)
-            if self.armed and _is_commit(packet):
+            wrote = wrote or (self.armed and self.WRITES in packet)
+            if self.armed and wrote and _is_commit(packet):
                 self.armed = False
                 committing.set()
             writer.write(packet)

@@ -567,10 +567,12 @@ async def test_a_streamed_list_outlasts_the_request_timeout_while_its_client_rea
     # 20 MB: more than the socket buffers hold, so the service waits for its slow reader.
     events = many_events(5000, content="x" * 4000)
     await post_events(writer, events, per_batch=200)
-    client = await make_client(request_timeout=0.5)
+    # Long enough for the first chunk from a new connection to a TDS engine (Babelfish's
+    # first statements on a connection take tenths of a second); the reader outlasts it.
+    client = await make_client(request_timeout=1.5)
     response = await client.get("/api/events/")
     assert response.status == 200
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(2.5)
     async with asyncio.timeout(30):
         body = await response.json()
     assert [event["event_uuid"] for event in body] == [

@@ -33,7 +33,8 @@ def code_of(name: str) -> str:
 
 def test_there_are_sql_server_search_queries() -> None:
     assert SEARCH_QUERIES == ["search_events_like_page", "search_events_of_job_like_page",
-                              "search_events_of_job_recent_page", "search_events_page",
+                              "search_events_of_job_recent_page",
+                              "search_events_of_run_like_page", "search_events_page",
                               "search_events_recent_page"]
 
 
