@@ -311,13 +311,19 @@ async def test_the_proxy_passes_everything_until_armed_then_cuts_the_answer_to_a
     proxy = CommitCuttingProxy("127.0.0.1", server.sockets[0].getsockname()[1])
     await proxy.start()
     requests = pytds_requests()
+    text = "INSERT INTO armada_jobs (job_uuid) VALUES (N'job-1')".encode("utf-16-le")
+    # A SQL batch packet (type 1, last of its message), as the job's insert travels.
+    insert = bytes([1, 1]) + (TDS_HEADER + len(text)).to_bytes(2, "big") + bytes(4) + text
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         for name in ("commit", "rollback"):
             writer.write(requests[name])
             assert await reader.readexactly(4) == b"done"  # not armed: all passes
         proxy.armed = True
-        writer.write(requests["rollback"])
+        for name in ("rollback", "commit"):  # armed, but no job written: as a poll's
+            writer.write(requests[name])
+            assert await reader.readexactly(4) == b"done"
+        writer.write(insert)
         assert await reader.readexactly(4) == b"done"
         writer.write(requests["commit"])
         with contextlib.suppress(ConnectionError):
@@ -327,7 +333,8 @@ async def test_the_proxy_passes_everything_until_armed_then_cuts_the_answer_to_a
         await proxy.close()
         server.close()
 
-    assert reached_server == [requests[n] for n in ("commit", "rollback", "rollback", "commit")]
+    assert reached_server == [*(requests[n] for n in ("commit", "rollback", "rollback",
+                                                      "commit")), insert, requests["commit"]]
     assert proxy.cuts == 1
 
 
