@@ -144,7 +144,10 @@ ARMADA_TABLES |= {("trigger", f"armada_search_queue_{change}")
 # Lost jobs (issue 14): the live jobs' last reports, kept by triggers, and the sweep's lease.
 ARMADA_TABLES |= {("table", "armada_job_activity"), ("table", "armada_leases")}
 ARMADA_TABLES |= {("trigger", f"armada_job_activity_{change}")
-                  for change in ("job_insert", "job_status", "job_delete", "event")}
+                  for change in ("job_insert", "job_status", "job_delete", "report")}
+# Runs `armada purge` deleted, waiting for a service to announce them (with SQLite's own
+# table of AUTOINCREMENT counters).
+ARMADA_TABLES |= {("table", "armada_run_deletions"), ("table", "sqlite_sequence")}
 
 
 async def test_a_fresh_database_has_the_armada_tables_and_nothing_else(sqlite_client,
