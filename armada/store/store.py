@@ -682,7 +682,10 @@ class Store:
         late = [write for write in batch if write.deadline <= now]
         if not late:
             return batch
+        # While the database is down, that is why they waited: say so, as every other 503 does.
+        reason = self.availability.reason
         self._answer(late, StoreUnavailable(
+            f"database unavailable: {reason}" if reason is not None else
             f"database unavailable: the writes ahead took longer than ARMADA_DB_TIMEOUT "
             f"({self.write_timeout:g} s)"))
         return [write for write in batch if write.deadline > now]
