@@ -2,7 +2,8 @@
 proxied to the service with the prefix stripped, WebSocket upgrade included.
 
 By default the location block is the platform's with a short `proxy_read_timeout`;
-`readme_location()` is the block of README's "Behind nginx" exactly as written there."""
+`documented_location()` is the block of docs/operations.md's "Behind nginx" exactly as written
+there."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ import pytest
 PROXY_READ_TIMEOUT_SECONDS = 2
 START_TIMEOUT_SECONDS = 10.0
 START_ATTEMPTS = 3
-README = Path(__file__).resolve().parent.parent / "README.md"
-README_UPSTREAM = "http://127.0.0.1:8000/"
+OPERATIONS = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
+DOCUMENTED_UPSTREAM = "http://127.0.0.1:8000/"
 
 CONFIG = """\
 daemon off;
@@ -65,15 +66,15 @@ location /tracking/ {{
 """
 
 
-def readme_location() -> str:
-    """The `location /tracking/` block of README's "Behind nginx", as a template of
-    `{upstream_port}` (README proxies to 127.0.0.1:8000)."""
-    section = README.read_text().partition("## Behind nginx")[2]
+def documented_location() -> str:
+    """The `location /tracking/` block of docs/operations.md's "Behind nginx", as a template
+    of `{upstream_port}` (the page proxies to 127.0.0.1:8000)."""
+    section = OPERATIONS.read_text().partition("## Behind nginx")[2]
     block = re.search(r"```nginx\n(location /tracking/ \{.*?\n\})\n```", section, re.S)
-    assert block is not None, "README's Behind nginx section has no location /tracking/ block"
-    assert README_UPSTREAM in block.group(1)
+    assert block is not None, "docs/operations.md's Behind nginx has no location /tracking/ block"
+    assert DOCUMENTED_UPSTREAM in block.group(1)
     return (block.group(1).replace("{", "{{").replace("}", "}}")
-            .replace(README_UPSTREAM, "http://127.0.0.1:{upstream_port}/") + "\n")
+            .replace(DOCUMENTED_UPSTREAM, "http://127.0.0.1:{upstream_port}/") + "\n")
 
 
 def nginx_binary() -> str:

@@ -144,19 +144,19 @@ async def test_batch_rows_are_in_the_sqlite_file(client, job, config):
         assert db.execute("SELECT COUNT(*) FROM armada_events").fetchone() == (7,)
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+API_PAGE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 
-def readme_batch_example() -> dict:
-    """The body of the README's `curl … /api/events/batch` example, as written there."""
-    example = re.search(r"curl [^\n]*/api/events/batch[^\n]*\n\s*-d '(.*?)'", README.read_text(),
+def documented_batch_example() -> dict:
+    """The body of docs/api.md's `curl … /api/events/batch` example, as written there."""
+    example = re.search(r"curl [^\n]*/api/events/batch[^\n]*\n\s*-d '(.*?)'", API_PAGE.read_text(),
                         re.DOTALL)
-    assert example is not None, "the README has no batch example"
+    assert example is not None, "docs/api.md has no batch example"
     return json.loads(example.group(1))
 
 
-async def test_the_readme_batch_example_sent_twice_stores_each_event_once(client, job):
-    body = readme_batch_example()
+async def test_the_documented_batch_example_sent_twice_stores_each_event_once(client, job):
+    body = documented_batch_example()
     assert all(event.get("event_uuid") for event in body["events"])
 
     first = await client.post("/api/events/batch", json=body)

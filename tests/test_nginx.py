@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from helpers import RUN, event_body, job_body, next_message, no_message
-from nginx_proxy import LOCATION, PROXY_READ_TIMEOUT_SECONDS, NginxProxy, readme_location
+from nginx_proxy import LOCATION, PROXY_READ_TIMEOUT_SECONDS, NginxProxy, documented_location
 
 CLOSING = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
 
@@ -143,7 +143,7 @@ FORWARDED_LOCATION = FORWARDING_LOCATION.replace(
 async def test_the_dashboard_served_by_the_platforms_nginx_on_any_port_gets_live_updates(
         make_client, start_nginx, session):
     app_client = await make_client(cors_origins=ELSEWHERE)
-    proxy = await start_nginx(app_client, readme_location())
+    proxy = await start_nginx(app_client, documented_location())
     assert proxy.port not in (80, 443)
     page = f"http://127.0.0.1:{proxy.port}"  # what a browser at the nginx port sends
 
@@ -162,7 +162,7 @@ async def test_the_dashboard_served_by_the_platforms_nginx_on_any_port_gets_live
 async def test_behind_the_platforms_nginx_a_page_of_another_host_is_refused(
         make_client, start_nginx, session, origin):
     app_client = await make_client(cors_origins=ELSEWHERE)
-    proxy = await start_nginx(app_client, readme_location())
+    proxy = await start_nginx(app_client, documented_location())
 
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await session.ws_connect(f"{proxy.base_url}/ws/events/",
