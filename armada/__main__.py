@@ -18,7 +18,7 @@ PROG = "armada"
 DISTRIBUTION = "armada-backend"
 COMMANDS = {
     "serve": "serve the API, the WebSocket and the live page (configured by ARMADA_* "
-             "variables; see README, Configuration)",
+             "variables; see docs/configuration.md)",
     "purge": "delete runs older than an age, with their jobs and events, once",
     "tail": "print the live stream of a running service, one line a message",
     "export": "write a run, its jobs and events to stdout (NDJSON or CSV)",

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 def init_app(config: Config) -> web.Application:
     metrics = Metrics()
     # Outermost first: the log line and the metrics see the final status of every request.
-    # Few layers on purpose: each one costs every request (README, Performance).
+    # Few layers on purpose: each one costs every request (docs/performance.md).
     middlewares = [
         request_log_middleware(metrics), error_middleware, access_middleware,
         timeout_middleware(config.request_timeout),

@@ -296,7 +296,7 @@ def _tokens(env: Mapping[str, str], variable: str) -> tuple[str, ...]:
 
 def _choice(env: Mapping[str, str], variable: str, default: str, allowed: tuple[str, ...]) -> str:
     """One of `allowed` in any letter case, answered (and listed) as `allowed` spells it, the
-    README's spelling."""
+    spelling of docs/configuration.md."""
     raw = env.get(variable) or default
     for value in allowed:
         if raw.casefold() == value.casefold():

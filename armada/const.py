@@ -42,7 +42,7 @@ MAX_CURSOR_LENGTH = 1024
 
 # The status vocabulary of jobs and events, in the canonical case they are stored in.
 STATUSES = ("Running", "Success", "Failed", "Pending", "Cancelled", "Lost")
-# What a run's status can be, derived from its jobs' (README "Run state").
+# What a run's status can be, derived from its jobs' (docs/api.md "Run state").
 RUN_STATUSES = ("Pending", "Running", "Success", "Failed", "Cancelled")
 
 # Paths outside the REST routes of routes.py, named once for the modules that treat them apart.
@@ -111,7 +111,7 @@ WS_CLOSE_OVERFLOW = 4008
 WS_CLOSE_TIMEOUT_SECONDS = 1.0
 # Under load, each subscriber's frames leave in one write per window this long: a flush due
 # within it of the last one waits for the window's end, so kernel sends per subscriber fall
-# as the load rises; on an idle stream a message leaves at once (README "Performance").
+# as the load rises; on an idle stream a message leaves at once (docs/performance.md "Fan-out").
 WS_FLUSH_WINDOW_SECONDS = 0.002
 WS_BUFFER_MESSAGES = 10_000
 # Bytes bound the memory whatever the messages' size: the ring (resume) and each

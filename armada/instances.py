@@ -69,5 +69,5 @@ async def _announce(store: Store, name: str, holder: str, warn: bool, seen: set[
         log.warning(
             "another instance of the service is live on this database (%s: %s) and "
             "ARMADA_REDIS_URL is not set: each instance's dashboards miss the others' "
-            "changes (README, Several replicas)", store.description,
+            "changes (docs/operations.md, Several replicas)", store.description,
             ", ".join(other["holder"] for other in new))

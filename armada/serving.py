@@ -38,7 +38,7 @@ class EventLoopMissing(Exception):
 
 def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The loop to serve on: uvloop (a tenth less CPU per ingest request, a sixth with 50
-    subscribers: README "Performance") where it is installed or asked for, else asyncio's
+    subscribers: docs/performance.md) where it is installed or asked for, else asyncio's
     (None)."""
     if choice == "asyncio":
         return None

@@ -62,7 +62,7 @@ def job_counts(**counts: int) -> dict[str, Any]:
 
 
 def run_status_of(counts: dict[str, int]) -> str:
-    """The README's rule (Run state)."""
+    """The rule of docs/api.md, Run state."""
     if counts["jobs_running"] or counts["jobs_pending"]:
         return "Running"
     if counts["jobs_failed"] or counts["jobs_lost"]:

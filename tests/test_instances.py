@@ -60,7 +60,7 @@ async def test_two_instances_on_one_database_without_redis_each_warn_once_of_the
         assert line == (
             f"another instance of the service is live on this database "
             f"({config.database.describe()}: {HOLDER}) and ARMADA_REDIS_URL is not set: each "
-            "instance's dashboards miss the others' changes (README, Several replicas)")
+            "instance's dashboards miss the others' changes (docs/operations.md, Several replicas)")
 
 
 async def test_an_instance_that_stopped_is_no_longer_seen(

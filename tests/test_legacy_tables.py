@@ -157,8 +157,8 @@ async def test_legacy_tables_are_kept_and_the_needed_indexes_added(legacy_db: Pa
 
     tables_after = read(legacy_db, "SELECT name, sql FROM sqlite_master WHERE type = 'table'")
     # The legacy tables exactly as they were, and no table added but the search index's own
-    # (the FTS5 table, its shadow tables, its build progress: README, Search), those of
-    # lost jobs (README, Run state and lost jobs) and the purge command's deletions waiting to
+    # (the FTS5 table, its shadow tables, its build progress: docs/architecture.md), those of
+    # lost jobs (docs/architecture.md, Lost jobs) and the purge command's deletions waiting to
     # be announced (with SQLite's own table of AUTOINCREMENT counters).
     assert [(name, sql) for name, sql in tables_after
             if not name.startswith(("armada_events_search", "armada_search_progress",

@@ -2,7 +2,7 @@
 selenium, against a real `armada serve` (and a real nginx for `/tracking/`).
 
 Screenshots go to the test's temporary folder; ARMADA_SCREENSHOT_DOCS=1 also writes those
-the README shows (docs/live-page.png, docs/live-failures.png, docs/live-search.png).
+docs/live-page.md shows (docs/live-page.png, docs/live-failures.png, docs/live-search.png).
 """
 
 from __future__ import annotations
@@ -564,7 +564,7 @@ def test_after_a_resync_a_job_status_change_counts_from_the_status_stored_now(br
         lambda d: d.find_element(By.CSS_SELECTOR, stack).get_attribute("title") == "1 success")
 
 
-# Failure triage at a glance (README "The live page")
+# Failure triage at a glance (docs/live-page.md)
 
 
 def api_requests(browser: Any) -> list[str]:
@@ -718,7 +718,7 @@ def test_the_failures_view_lists_failed_and_lost_jobs_of_every_run_newest_first_
     assert "job-fine" not in browser.find_element(By.ID, "failure-list").text
     # Live: a job of another run found Lost comes in at the top, with its failure line.
     post_job(service.url, "job-new", "run-b", agent="agent-3", when="2026-02-24T11:00:00.000")
-    # (An event after the status would bring the job back: README "Lost jobs".)
+    # (An event after the status would bring the job back: docs/api.md "Lost jobs".)
     post_event(service.url, "event-lost", "job-new", content="Lost: no report for 31 min")
     call(service.url, "PATCH", "/api/jobs/status", {"job_uuid": "job-new", "job_status": "Lost"})
     wait_for(browser, "#failure-list li:first-child", 2 * LIVE_WITHIN, text="Lost: no report")

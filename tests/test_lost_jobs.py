@@ -1,4 +1,4 @@
-"""Specification of lost jobs (README "Lost jobs"): a Running job with no report for
+"""Specification of lost jobs (docs/api.md "Lost jobs"): a Running job with no report for
 ARMADA_JOB_STALE_AFTER (here 1 s, swept every 0.5 s) becomes Lost (a Pending one never), with
 a Failed event saying for how long it was silent, both broadcast and counted; a later report
 brings it back; with two replicas on one database it is marked once; the agents' client still

@@ -1,4 +1,4 @@
-"""Specification of a run's state (README "Run state"): every run read from the API carries
+"""Specification of a run's state (docs/api.md "Run state"): every run read from the API carries
 `run_status` derived from its jobs by the database, `jobs_lost`, and its first and last
 report times; the runs list filters on `run_status`.
 """

@@ -1,5 +1,5 @@
 """`q=` on SQL Server: LIKE decides every term, and no full-text index narrows the search,
-because a full-text index cannot find a piece inside a word (README "Search").
+because a full-text index cannot find a piece inside a word (docs/sql-server.md "Search").
 
 The first tests read the T-SQL files and run here; the last needs a SQL Server with Full-Text
 Search (opt-in, ARMADA_TEST_MSSQL; the official Linux images have no Full-Text Search unless

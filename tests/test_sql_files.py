@@ -217,7 +217,7 @@ INDEX_CHECK = re.compile(r"WHERE object_id = OBJECT_ID\(N'dbo\.(\w+)'\)\s+"
 def babelfish_index_name(index: str, table: str) -> str:
     """The name Babelfish (4.3) gives an index in sys.indexes: PostgreSQL names indexes per
     schema, so the table's name and a hash join it, and a name over 63 characters is cut to 31
-    and the hash of the whole (seen on the engine: README "SQL Server and Babelfish")."""
+    and the hash of the whole (seen on the engine: docs/sql-server.md)."""
     full = index + table + hashlib.md5(index.encode()).hexdigest()
     return full if len(full) <= 63 else full[:31] + hashlib.md5(full.encode()).hexdigest()
 

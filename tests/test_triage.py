@@ -1,4 +1,4 @@
-"""Specification of the triage reads (README "The live page"): one read per view of the live
+"""Specification of the triage reads (docs/api.md "Triage reads"): one read per view of the live
 page, added beside the lists, whose shapes do not change."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ shutdown waits for such writes (`flush_writes`). A client that repeats a write a
 One `asyncio.timeout` per request. A single timer sweeping every request in flight
 (cancelling by hand, taken back with `Task.uncancel`) measured about 1.5% of a request's
 CPU less, within the noise of `bench/compare.py`: not worth reaching below asyncio's
-public API (README, Performance).
+public API (docs/architecture.md, Below a library's public API).
 """
 
 from __future__ import annotations

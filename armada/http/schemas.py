@@ -286,7 +286,7 @@ CANONICAL_RUN_STATUS = {status.lower(): status for status in const.RUN_STATUSES}
 class RunsQuery(PageQuery, Between):
     # A piece of the run's uuid (LIKE).
     q = Text(min_length=1, max_length=const.MAX_ID_LENGTH)
-    # The run's status, derived from its jobs' (README "Run state"); not with q (runs.py).
+    # The run's status, derived from its jobs' (docs/api.md "Run state"); not with q (runs.py).
     run_status = RunStatus()
 
 
