@@ -81,6 +81,14 @@ def test_every_variable_the_configuration_reads_is_on_the_configuration_page():
     assert read - documented_variables((DOCS / "configuration.md").read_text()) == set()
 
 
+def test_every_setting_on_the_configuration_page_is_one_the_service_reads():
+    page = (DOCS / "configuration.md").read_text()
+    service_table = page.partition("## The service")[2].partition("\n## ")[0]
+
+    assert service_table.strip()
+    assert documented_variables(service_table) - variables_read_by_the_configuration() == set()
+
+
 def test_a_setting_whose_row_is_taken_from_the_page_is_missing():
     page = (DOCS / "configuration.md").read_text()
     without = re.sub(r"^\| `ARMADA_JOB_STALE_AFTER` \|.*\n", "", page, flags=re.MULTILINE)
