@@ -49,6 +49,7 @@ def prepare_schema(tx: Transaction) -> dict[str, dict[str, int]]:
     tx.execute("create_search_index")
     tx.execute("create_job_activity")
     tx.execute("create_run_deletions")
+    tx.execute("create_alert_outbox")
     limits: dict[str, dict[str, int]] = {}
     for table in TABLES:
         columns = tx.all("table_columns", table_name=table)
