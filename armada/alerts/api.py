@@ -4,7 +4,7 @@ their attempts and last error; `status` (pending, sent, failed) and `limit` narr
 from __future__ import annotations
 
 from aiohttp import web
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
 from armada import const
 from armada.alerts import queue
@@ -19,6 +19,29 @@ class DeliveriesQuery(StrictSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=const.DEFAULT_DELIVERIES_LIMIT,
                            validate=validate.Range(min=1, max=const.MAX_DELIVERIES_LIMIT))
+
+
+class DeliverySchema(Schema):
+    """One delivery: what it tells of (event, rule, run, job), where it goes, how it went."""
+
+    delivery_id = fields.String(required=True)  # its webhook-id, the same on every attempt
+    rule_name = fields.String(required=True)
+    target = fields.String(required=True)
+    event = fields.String(required=True)
+    run_uuid = fields.String(required=True)
+    job_uuid = fields.String(allow_none=True)
+    occurrences = fields.Integer(required=True)  # changes it stands for (a rate limit's)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    attempts = fields.Integer(required=True)
+    created_datetime = fields.DateTime(required=True)
+    next_attempt_datetime = fields.DateTime(required=True)
+    last_attempt_datetime = fields.DateTime(allow_none=True)
+    sent_datetime = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+
+
+class DeliveriesSchema(Schema):
+    deliveries = fields.List(fields.Nested(DeliverySchema), required=True)
 
 
 deliveries_query = DeliveriesQuery()

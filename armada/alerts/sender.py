@@ -91,9 +91,10 @@ class Sender:
         self.sent = 0
         self.failed = 0
         self.attempts_failed = 0
-        # The outbox as last read (every instance's deliveries).
+        # The outbox as last read (every instance's deliveries), and when.
         self.pending: int | None = None
-        self.oldest_seconds: float | None = None
+        self._oldest_seconds: float | None = None
+        self._read_at = 0.0
         self._next_prune = time.monotonic()
         self._down_since: float | None = None
 
@@ -118,8 +119,9 @@ class Sender:
         """Read the outbox, claim and start what is due; answer how long to wait."""
         state = await self.store.read(queue.state)
         self.pending = int(state["pending"])
-        self.oldest_seconds = None if state["oldest_seconds"] is None else \
+        self._oldest_seconds = None if state["oldest_seconds"] is None else \
             max(0.0, float(state["oldest_seconds"]))
+        self._read_at = time.monotonic()
         room = const.ALERT_MAX_IN_FLIGHT - len(self.in_flight)
         due_in = state["due_in_seconds"]
         if self.pending and room > 0 and due_in is not None and due_in <= 0:
@@ -138,6 +140,13 @@ class Sender:
         if due_in is None or due_in <= 0:
             return const.ALERT_POLL_SECONDS
         return max(0.01, min(float(due_in), const.ALERT_POLL_SECONDS))
+
+    @property
+    def oldest_seconds(self) -> float:
+        """The age of the oldest delivery waiting, now (0 when none waited at the last read)."""
+        if self._oldest_seconds is None:
+            return 0.0
+        return self._oldest_seconds + time.monotonic() - self._read_at
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
@@ -219,7 +228,7 @@ class AlertsCollector(Collector):
                                     "sent (every instance's)", value=sender.pending)
             yield GaugeMetricFamily("armada_alerts_oldest_pending_age_seconds",
                                     "Age of the oldest alert delivery waiting (0 when none)",
-                                    value=sender.oldest_seconds or 0.0)
+                                    value=sender.oldest_seconds)
 
 
 async def alerts_task(app: web.Application) -> AsyncIterator[None]:
