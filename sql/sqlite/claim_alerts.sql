@@ -1,7 +1,7 @@
 -- Up to :limit deliveries that are due and no instance holds, taken by this claim for
 -- :lease_seconds (one attempt each, counted now): the database gives each to one instance.
 UPDATE armada_alert_outbox
-SET claim = :claim, attempts = attempts + 1,
+SET claim = :claim, attempts = attempts + 1, open_key = delivery_id,
     lease_datetime = strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || :lease_seconds || ' seconds'),
     last_attempt_datetime = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE delivery_id IN (

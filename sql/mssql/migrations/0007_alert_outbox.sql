@@ -2,10 +2,14 @@
 -- transaction of the change that caused it, then claimed (claim, lease_datetime) and sent by
 -- one instance. group_key gathers the rows of one rule, target and run (its rate limit);
 -- attempts counts the attempts begun, so a row being sent takes no more occurrences.
+-- open_key is the group's while no attempt has begun (then the row's own id): one open
+-- delivery per group, which the database keeps when two instances add one together.
 IF OBJECT_ID(N'dbo.armada_alert_outbox', N'U') IS NULL
     CREATE TABLE dbo.armada_alert_outbox (
         delivery_id NVARCHAR(64) COLLATE Latin1_General_100_BIN2 NOT NULL PRIMARY KEY,
         group_key NVARCHAR(64) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        open_key NVARCHAR(64) COLLATE Latin1_General_100_BIN2 NOT NULL
+            CONSTRAINT uq_armada_alert_outbox_open UNIQUE,
         rule_name NVARCHAR(100) NOT NULL,
         target NVARCHAR(100) NOT NULL,
         event NVARCHAR(32) NOT NULL,

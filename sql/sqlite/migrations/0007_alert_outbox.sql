@@ -2,9 +2,12 @@
 -- transaction of the change that caused it, then claimed (claim, lease_datetime) and sent by
 -- one instance. group_key gathers the rows of one rule, target and run (its rate limit);
 -- attempts counts the attempts begun, so a row being sent takes no more occurrences.
+-- open_key is the group's while no attempt has begun (then the row's own id): one open
+-- delivery per group, which the database keeps when two instances add one together.
 CREATE TABLE IF NOT EXISTS armada_alert_outbox (
     delivery_id TEXT NOT NULL PRIMARY KEY,
     group_key TEXT NOT NULL,
+    open_key TEXT NOT NULL UNIQUE,
     rule_name TEXT NOT NULL,
     target TEXT NOT NULL,
     event TEXT NOT NULL,
