@@ -146,7 +146,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         job_stale_after=_duration(env, "ARMADA_JOB_STALE_AFTER",
                                   const.JOB_STALE_AFTER_SECONDS) or None,
         max_clock_skew=_duration(env, "ARMADA_MAX_CLOCK_SKEW", const.MAX_CLOCK_SKEW_SECONDS),
-        alerts=_alerts(env, environ),
+        alerts=_alerts(env),
         warnings=tuple(_unknown_variables(env)),
     )
 
@@ -204,16 +204,16 @@ def _sqlite_path(env: Mapping[str, str]) -> Path:
     return path
 
 
-def _alerts(env: Mapping[str, str], environ: Mapping[str, str]) -> AlertsSettings | None:
-    """The alerts file, read and checked now; the variables it names are read from `environ`
-    as they are (a secret is never stripped or echoed)."""
+def _alerts(env: Mapping[str, str]) -> AlertsSettings | None:
+    """The alerts file, read and checked now, with the variables it names (URLs, secrets)
+    from `env`; no error echoes their values."""
     path = env.get("ARMADA_ALERTS_FILE")
     if not path:
         return None
     from armada.alerts.settings import AlertsFileError, read_alerts_file
 
     try:
-        return read_alerts_file(path, environ)
+        return read_alerts_file(path, env)
     except AlertsFileError as error:
         raise ConfigError("ARMADA_ALERTS_FILE", str(error)) from None
 

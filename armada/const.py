@@ -153,6 +153,8 @@ ALERT_RETRY_FIRST_SECONDS = 10.0
 ALERT_RETRY_MAX_SECONDS = 600.0
 ALERT_GIVE_UP_SECONDS = 86400.0
 ALERT_KEEP_SECONDS = 7 * 86400.0
+# The longest wait a retry or a digest may set: a day (SQL Server counts it in milliseconds).
+ALERT_LONGEST_WAIT_SECONDS = 86400.0
 # A claimed delivery is its instance's for its attempt's timeout plus this; an instance
 # killed mid-attempt leaves it to be claimed again after that.
 ALERT_LEASE_MARGIN_SECONDS = 5.0

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,7 +30,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from armada.alerts.settings import read_alerts_file
 from armada.app import init_app
-from armada.config import Config, load_config
+from armada.config import Config, SqliteSettings, load_config
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"fedcba9876543210fedcba9876543210").decode()
@@ -597,3 +599,23 @@ def test_the_secrets_and_urls_of_targets_stay_out_of_the_configuration_repr(tmp_
     for text in (repr(config), repr(config.alerts), repr(config.alerts.targets)):
         assert "XXXX" not in text and SECRET[6:] not in text
 
+
+
+async def test_a_change_whose_delivery_cannot_be_written_is_not_committed_either(
+        make_client, config, tmp_path, receiver):
+    if not isinstance(config.database, SqliteSettings):
+        pytest.skip("the outbox is taken away through SQLite's file")
+    client = await make_client(alerts=with_alerts(config, alerts_file(
+        tmp_path, receiver.url, rule("job_failed"))).alerts)
+    assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
+    with contextlib.closing(sqlite3.connect(config.database.path)) as db:
+        db.execute("DROP TABLE armada_alert_outbox")
+        db.commit()
+
+    answer = await client.patch("/api/jobs/status", json={"job_uuid": "job-1",
+                                                          "job_status": "Failed"})
+    assert answer.status == 500
+    job = await (await client.get("/api/jobs/job-1")).json()
+    assert job["job_status"] == "Running"
+    assert (await client.patch("/api/jobs/status", json={
+        "job_uuid": "job-1", "job_status": "Success"})).status == 200

@@ -118,8 +118,10 @@ def _payload(tx: Transaction, event: str, change: Change, job: Record | None) ->
     """What a delivery says, as read in the change's transaction: the event, the run with its
     jobs by status, the job, and the first line of the failure."""
     assert change.run_uuid is not None
-    counts = {row["job_status"]: int(row["jobs"])
-              for row in tx.all("alert_run_counts", run_uuid=change.run_uuid)}
+    read = {row["job_status"]: int(row["jobs"])
+            for row in tx.all("alert_run_counts", run_uuid=change.run_uuid)}
+    # In the vocabulary's order, then any other status as stored.
+    counts = {status: read.pop(status) for status in const.STATUSES if status in read} | read
     run = {"run_uuid": change.run_uuid, "run_status": change.run_ended or _run_status(counts),
            "jobs": {"total": sum(counts.values()), **counts}}
     if job is not None:

@@ -173,6 +173,10 @@ class Sender:
                 background=True)
         except StoreUnavailable:
             return  # its lease runs out and it is sent again: at least once
+        except Exception:
+            log.exception("alerts: recording delivery %s failed; it is sent again when its "
+                          "claim runs out", delivery_id)
+            return
         if status == "failed":
             self.failed += 1
             log.warning("alerts: delivery %s to %s failed for good after %d attempts (%s): "

@@ -103,8 +103,9 @@ def read_alerts_file(path: str, environ: Mapping[str, str]) -> AlertsSettings:
     return AlertsSettings(
         path=path, targets=targets, rules=rules, public_url=_public_url(document),
         retry_first=_duration(delivery, "retry_first", const.ALERT_RETRY_FIRST_SECONDS,
-                              "delivery."),
-        retry_max=_duration(delivery, "retry_max", const.ALERT_RETRY_MAX_SECONDS, "delivery."),
+                              "delivery.", high=const.ALERT_LONGEST_WAIT_SECONDS),
+        retry_max=_duration(delivery, "retry_max", const.ALERT_RETRY_MAX_SECONDS, "delivery.",
+                            high=const.ALERT_LONGEST_WAIT_SECONDS),
         give_up_after=_duration(delivery, "give_up_after", const.ALERT_GIVE_UP_SECONDS,
                                 "delivery."),
         keep=_duration(delivery, "keep", const.ALERT_KEEP_SECONDS, "delivery."),
@@ -220,9 +221,9 @@ def _rate_limit(spec: Mapping[str, Any], where: str) -> str | float:
     raw = spec.get("rate_limit", ONCE_PER_RUN)
     if raw in (NO_LIMIT, ONCE_PER_RUN):
         return raw
-    seconds = _duration(spec, "rate_limit", 0, where + ".", low=1,
-                        expected=f"{NO_LIMIT}, {ONCE_PER_RUN} or a digest period such as 10m")
-    return seconds
+    return _duration(spec, "rate_limit", 0, where + ".", low=1,
+                     high=const.ALERT_LONGEST_WAIT_SECONDS,
+                     expected=f"{NO_LIMIT}, {ONCE_PER_RUN} or a digest period such as 10m")
 
 
 def _strings(spec: Mapping[str, Any], key: str, where: str) -> list[str]:
