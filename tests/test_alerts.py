@@ -28,6 +28,7 @@ from server_process import ServiceProcess, free_port, run_service, service_envir
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from armada.alerts.sender import backoff
 from armada.alerts.settings import read_alerts_file
 from armada.app import init_app
 from armada.config import Config, SqliteSettings, load_config
@@ -619,3 +620,14 @@ async def test_a_change_whose_delivery_cannot_be_written_is_not_committed_either
     assert job["job_status"] == "Running"
     assert (await client.patch("/api/jobs/status", json={
         "job_uuid": "job-1", "job_status": "Success"})).status == 200
+
+
+def test_the_wait_before_a_retry_doubles_up_to_retry_max_each_a_point_of_its_second_half(
+        tmp_path):
+    settings = read_alerts_file(str(alerts_file(
+        tmp_path, "http://127.0.0.1:9/", rule("job_failed"),
+        delivery='retry_first = "10s"\nretry_max = "60s"')), {"HOOK_SECRET": SECRET})
+    for attempts, longest in ((1, 10), (2, 20), (3, 40), (4, 60), (30, 60)):
+        waits = [backoff(settings, attempts) for _ in range(200)]
+        assert all(longest / 2 <= wait <= longest for wait in waits), attempts
+        assert max(waits) - min(waits) > longest / 10, "jittered"

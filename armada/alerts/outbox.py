@@ -84,15 +84,17 @@ class Outbox:
             rules = [rule for rule in rules if rule.matches_agent(job["job_associated_agent"])]
         for rule in rules:
             for target in rule.targets:
-                group_key = _group_key(rule.name, target, change.run_uuid)
-                if rule.rate_limit != NO_LIMIT and _joined(tx, group_key, rule):
-                    continue
+                delivery_id = new_delivery_id()
+                if rule.rate_limit == NO_LIMIT:
+                    group_key = _group_key(delivery_id)  # a group of its own
+                else:
+                    group_key = _group_key(rule.name, target, change.run_uuid)
+                    if _joined(tx, group_key, rule):
+                        continue
                 if payload is None:
                     payload = _payload(tx, event, change, job)
                 delay = rule.rate_limit if isinstance(rule.rate_limit, float) else 0.0
-                tx.execute("insert_alert", delivery_id=new_delivery_id(),
-                           group_key=group_key if rule.rate_limit != NO_LIMIT else
-                           _group_key(rule.name, target, change.run_uuid, uuid.uuid4().hex),
+                tx.execute("insert_alert", delivery_id=delivery_id, group_key=group_key,
                            rule_name=rule.name, target=target, event=event,
                            run_uuid=change.run_uuid, job_uuid=change.job_uuid if job else None,
                            payload=json.dumps(payload | {"rule": rule.name}),
