@@ -96,17 +96,17 @@ class Sender:
         self._oldest_seconds: float | None = None
         self._read_at = 0.0
         self._next_prune = time.monotonic()
-        self._down_since: float | None = None
+        self._database_down = False  # said once per outage
 
     async def run(self) -> None:
         while True:
             wait = const.ALERT_POLL_SECONDS
             try:
                 wait = await self.turn()
-                self._down_since = None
+                self._database_down = False
             except StoreUnavailable as error:
-                if self._down_since is None:
-                    self._down_since = time.monotonic()
+                if not self._database_down:
+                    self._database_down = True
                     log.warning("alerts: database unavailable, deliveries wait: %s",
                                 error.detail)
             except Exception:
