@@ -394,15 +394,17 @@ def test_run_summaries_count_the_jobs_the_same_way_in_both_dialects(name: str) -
         "last_report_datetime"]
 
 
-def test_mssql_table_columns_answers_the_columns_the_sqlite_one_does() -> None:
-    def columns(statement: str, dialect: str) -> list[str]:
-        tree = parse(as_tsql_variables(statement), dialect)[0]
+def test_mssql_schema_state_answers_the_columns_the_sqlite_one_does() -> None:
+    def columns(tree: exp.Expression) -> list[str]:
         return [select.alias_or_name for select in tree.selects]
 
-    (mssql,) = MSSQL["table_columns"].statements
-    (sqlite,) = SQLITE["table_columns"].statements
-    assert columns(mssql, "tsql") == columns(sqlite, "sqlite") == [
-        "table_name", "column_name", "max_length", "is_key"]
+    (mssql,) = MSSQL["schema_state"].statements
+    (sqlite,) = SQLITE["schema_state"].statements
+    names = columns(parse(sqlite, "sqlite")[0])
+    assert names == ["version", "table_name", "column_name", "max_length", "is_key"]
+    tree = parse(mssql, "tsql")[0]
+    for branch in ("true", "false"):  # no version's table yet; the version and the columns
+        assert columns(tree.args[branch].find(exp.Select)) == names, branch
 
 
 # MssqlDialect.prepare writes parameters the way pytds reads them
