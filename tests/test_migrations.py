@@ -53,6 +53,34 @@ def test_every_schema_shipped_before_versions_has_its_fixture():
         "06_5e712bc", "07_b528c42", "08_e87ad2d", "09_e606286", "10_263c568"]
 
 
+def write_migration(root: Path, name: str, text: str) -> None:
+    folder = root / "sqlite" / "migrations"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.sql").write_text(text, encoding="utf-8")
+
+
+def test_migrations_load_in_order_one_file_each(tmp_path: Path):
+    write_migration(tmp_path, "0002_nothing_here", "-- A change the other dialect alone needs.\n")
+    write_migration(tmp_path, "0001_tables", "CREATE TABLE a (b);\nCREATE TABLE c (d);\n")
+    first, second = load_migrations("sqlite", tmp_path)
+    assert (first.name, first.statements) == ("0001_tables", ("CREATE TABLE a (b)",
+                                                              "CREATE TABLE c (d)"))
+    assert (second.name, second.statements) == ("0002_nothing_here", ())
+
+
+def test_migrations_with_a_gap_in_their_numbers_are_refused(tmp_path: Path):
+    write_migration(tmp_path, "0001_tables", "CREATE TABLE a (b);\n")
+    write_migration(tmp_path, "0003_later", "CREATE TABLE c (d);\n")
+    with pytest.raises(ValueError, match=r"numbered \[1, 3\], not 1 to 2"):
+        load_migrations("sqlite", tmp_path)
+
+
+def test_a_migration_not_named_by_its_number_is_refused(tmp_path: Path):
+    write_migration(tmp_path, "tables", "CREATE TABLE a (b);\n")
+    with pytest.raises(ValueError, match=r"NNNN_name\.sql"):
+        load_migrations("sqlite", tmp_path)
+
+
 # SQLite
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from armada.store.queries import (
     Query,
     load_queries,
     read_folder,
+    split_statements,
 )
 
 SQLITE = load_queries("sqlite")
@@ -122,6 +124,60 @@ def test_a_dialect_without_its_own_folder_is_refused(tmp_path: Path) -> None:
     write(tmp_path / COMMON, "count_runs", "SELECT COUNT(*) AS total FROM armada_runs;\n")
     with pytest.raises(FileNotFoundError, match="no SQL files"):
         load_queries("sqlite", tmp_path)
+
+
+# The statement splitter: a statement ends where its dialect says, not at every `;`
+
+
+SQLITE_TRIGGER = """CREATE TRIGGER t_insert AFTER INSERT ON t
+BEGIN
+    INSERT INTO log (what) VALUES ('one;');
+    INSERT INTO log (what) VALUES ('two');
+END;"""
+
+
+def test_sqlite_trigger_body_spans_lines_as_one_statement() -> None:
+    text = (f"CREATE TABLE t (a);\nCREATE TABLE log (what);\n{SQLITE_TRIGGER}\n"
+            "INSERT INTO t VALUES (1);\n")
+    statements = split_statements(text, "sqlite")
+    assert statements == ("CREATE TABLE t (a)", "CREATE TABLE log (what)", SQLITE_TRIGGER[:-1],
+                          "INSERT INTO t VALUES (1)")
+    with sqlite3.connect(":memory:") as db:
+        for statement in statements:
+            db.execute(statement)
+        assert db.execute("SELECT what FROM log ORDER BY rowid").fetchall() == [("one;",), ("two",)]
+
+
+def test_sqlite_semicolon_in_a_string_or_a_comment_ends_nothing() -> None:
+    text = "-- a comment;\nINSERT INTO t VALUES ('a;\nb');\nSELECT 1;\n"
+    assert split_statements(text, "sqlite") == (
+        "-- a comment;\nINSERT INTO t VALUES ('a;\nb')", "SELECT 1")
+
+
+def test_tsql_semicolon_at_a_line_end_inside_a_string_ends_nothing() -> None:
+    text = ("IF OBJECT_ID(N'dbo.t_insert', N'TR') IS NULL\n"
+            "    EXEC (N'CREATE TRIGGER dbo.t_insert ON dbo.t AFTER INSERT AS\n"
+            "BEGIN\n    SET NOCOUNT ON;\n    UPDATE dbo.log SET n = n + 1;\nEND');\n"
+            "SELECT 1;\nSELECT 2;\n")
+    first, second, third = split_statements(text, "mssql")
+    assert first.startswith("IF OBJECT_ID") and first.endswith("END')")
+    assert (second, third) == ("SELECT 1", "SELECT 2")
+
+
+def test_tsql_go_ends_a_batch_and_a_trigger_runs_to_it() -> None:
+    text = ("CREATE TABLE dbo.t (a INT);\nGO\n"
+            "CREATE TRIGGER dbo.t_insert ON dbo.t AFTER INSERT AS\nBEGIN\n"
+            "    SET NOCOUNT ON;\n    UPDATE dbo.log SET n = n + 1;\nEND;\n  go  \n"
+            "SELECT 1;\n")
+    assert split_statements(text, "mssql") == (
+        "CREATE TABLE dbo.t (a INT)",
+        "CREATE TRIGGER dbo.t_insert ON dbo.t AFTER INSERT AS\nBEGIN\n    SET NOCOUNT ON;\n"
+        "    UPDATE dbo.log SET n = n + 1;\nEND",
+        "SELECT 1")
+
+
+def test_go_is_no_separator_on_sqlite() -> None:
+    assert split_statements("SELECT 1 AS go;\nGO;\n", "sqlite") == ("SELECT 1 AS go", "GO")
 
 
 # Every statement parses in its own dialect
