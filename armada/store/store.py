@@ -53,7 +53,7 @@ from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import migrations, operations, triage
 from armada.store.changes import Announced, Change, Purged, Sink, Written, changes_of
-from armada.store.dialects import Dialect, make_dialect
+from armada.store.dialects import Dialect, close_quietly, make_dialect
 from armada.store.migrations import SchemaTooNew
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
@@ -256,7 +256,10 @@ class Store:
         with self._connections_lock:
             connections, self._connections = self._connections, set()
         for connection in connections:
-            _close_quietly(connection)
+            try:
+                self.dialect.close(connection)
+            except Exception as error:
+                log.debug("closing a connection failed: %s", error)
 
     # Operations: each is one transaction
 
@@ -833,7 +836,7 @@ class Store:
         if connection is not None:
             with self._connections_lock:
                 self._connections.discard(connection)
-            _close_quietly(connection)
+            close_quietly(connection)
 
 
 def _no_operation(tx: Transaction) -> None:
@@ -880,10 +883,3 @@ def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome],
         loop.call_soon_threadsafe(settle)
     except RuntimeError:
         log.warning("event loop closed before a database result could be delivered")
-
-
-def _close_quietly(connection: Any) -> None:
-    try:
-        connection.close()
-    except Exception as error:
-        log.debug("closing a connection failed: %s", error)
