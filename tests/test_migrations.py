@@ -290,6 +290,9 @@ class RecordedMssql(MssqlDialect):
     def connect(self) -> Any:
         return _Recorded(super().connect(), self.statements)
 
+    def close(self, connection: Any) -> None:
+        super().close(connection._inner)  # the session itself is kept for the next store
+
 
 class _Recorded:
     def __init__(self, inner: Any, statements: list[str]) -> None:
