@@ -27,7 +27,6 @@ from armada.store.store import Store
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
 LATEST = len(load_migrations("sqlite"))
 ARMADA_TABLES = ("armada_runs", "armada_jobs", "armada_events")
-UUID_OF = {"armada_runs": "run_uuid", "armada_jobs": "job_uuid", "armada_events": "event_uuid"}
 # Made only for Armada's own keyless tables (operations.index_keyless_tables).
 KEYLESS_INDEXES = {"ix_armada_runs_run_uuid", "ix_armada_jobs_job_uuid",
                    "ix_armada_events_event_uuid"}
