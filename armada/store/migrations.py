@@ -4,8 +4,9 @@ A database's version is the number of the last migration applied to it: `PRAGMA 
 on SQLite, the one row of armada_schema_version on SQL Server (made by the first migration).
 Version 0 is a database the service never saw, or one made before there were versions, in
 any earlier shape (Armada's own keyless tables included): the migrations that were written
-before versions (1 to 6) create only what is missing and drop only what earlier versions
-made, so that every such database arrives at the same schema. Later ones are plain changes.
+before versions (1 to BEFORE_VERSIONS) create only what is missing and drop only what
+earlier versions made, so that every such database arrives at the same schema. Later ones
+are plain changes.
 
 A start reads the version in one query (with the columns of Armada's tables, whose length
 limits the writes check); a database that is up to date needs nothing more.
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 FOLDER = "migrations"
 FILE_NAME = re.compile(r"(\d{4})_[a-z0-9_]+")
+# The migrations that also run on a database made before versions, whatever its shape.
+BEFORE_VERSIONS = 6
 # The migration that creates Armada's tables: tables it found without a key on their uuid
 # (Armada's own) get an index on it in the same transaction.
 TABLES = 1
