@@ -19,6 +19,7 @@ from server_process import free_port, run_service
 
 from armada.app import init_app
 from armada.config import Config, MssqlSettings, SqliteSettings
+from armada.store import migrations
 from armada.store.dialects import MssqlDialect, SqliteDialect
 from armada.store.migrations import SchemaTooNew, load_migrations
 from armada.store.queries import load_queries, split_statements
@@ -136,6 +137,36 @@ async def test_a_sqlite_database_of_each_shipped_schema_upgrades_and_keeps_every
         fresh_sqlite_objects: set[tuple[str, str, str]]):
     path = tmp_path / "armada.db"
     make_sqlite_database(fixture, path)
+    await upgrades_and_keeps_every_row(path, aiohttp_client, fresh_sqlite_objects)
+
+
+@pytest.mark.parametrize("version", range(1, LATEST))
+async def test_a_sqlite_database_at_each_version_upgrades_and_keeps_every_row(
+        version: int, tmp_path: Path, aiohttp_client: Any,
+        fresh_sqlite_objects: set[tuple[str, str, str]]):
+    path = tmp_path / "armada.db"
+    make_sqlite_database_at(version, path)
+    assert sqlite_version(path) == version
+    await upgrades_and_keeps_every_row(path, aiohttp_client, fresh_sqlite_objects)
+
+
+def make_sqlite_database_at(version: int, path: Path) -> None:
+    """The migrations up to `version` applied as a start of that version applied them, then
+    the fixtures' rows."""
+    dialect = SqliteDialect(SqliteSettings(path=path), timeout=5.0)
+    upto = load_migrations("sqlite")[:version]
+    queries = {**load_queries("sqlite"), **{migration.name: migration for migration in upto}}
+    rows = (FIXTURES / "sqlite" / "00_armada.sql").read_text(encoding="utf-8")
+    connection = dialect.connect()
+    try:
+        migrations.prepare_schema(connection, dialect, queries, upto, "a test database")
+        connection.executescript(rows[rows.index("-- Rows"):])
+    finally:
+        connection.close()
+
+
+async def upgrades_and_keeps_every_row(path: Path, aiohttp_client: Any,
+                                       fresh_objects: set[tuple[str, str, str]]) -> None:
     before = sqlite_rows(path)
 
     client = await aiohttp_client(init_app(Config(database=SqliteSettings(path=path))))
@@ -146,7 +177,7 @@ async def test_a_sqlite_database_of_each_shipped_schema_upgrades_and_keeps_every
     after["armada_events"] = [row for row in after["armada_events"] if row[0] != "event-new"]
     assert after == before
     assert sqlite_version(path) == LATEST
-    assert sqlite_objects(path) == fresh_sqlite_objects
+    assert sqlite_objects(path) == fresh_objects
 
 
 class TracedSqlite(SqliteDialect):
