@@ -192,8 +192,8 @@ class Store:
         self.write_timeout = config.db_timeout
         self._migrations = tuple(map(self._prepared, migrations.load_migrations(self.dialect.name)))
         self._queries: dict[str, Query] = {
-            query.name: query for query in map(self._prepared, (
-                *load_queries(self.dialect.name).values(), *self._migrations))
+            query.name: query for query in (
+                *map(self._prepared, load_queries(self.dialect.name).values()), *self._migrations)
         }
         self._executor = ThreadPoolExecutor(config.db_workers, thread_name_prefix="armada-db")
         self._local = threading.local()
@@ -224,7 +224,8 @@ class Store:
     async def open(self) -> None:
         """Prepare the schema now if the database answers; otherwise on first use (the
         failure is logged by `availability`). A database that waiting will not mend (a file
-        that is not SQLite, one never to be opened) raises ConfigError: a start stops there."""
+        that is not SQLite, one never to be opened, a schema newer than this armada's) raises
+        ConfigError: a start stops there."""
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self._open_now)
