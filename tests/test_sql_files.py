@@ -289,7 +289,7 @@ def babelfish_index_name(index: str, table: str) -> str:
 def test_mssql_indexes_are_looked_for_under_their_sql_server_and_babelfish_names() -> None:
     created = [statement for query in MSSQL_ALL.values() for statement in query.statements
                if "CREATE INDEX" in statement]
-    assert len(created) == 11
+    assert len(created) == 14
     for statement in created:
         check = INDEX_CHECK.search(statement)
         assert check is not None, statement
