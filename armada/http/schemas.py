@@ -410,6 +410,8 @@ class StreamQuery(StrictSchema):
     run_uuid = Identifier()
     job_uuid = Identifier()
     types = fields.String(validate=validate.Length(min=1, max=1000))
+    # Each frame a JSON array of the messages that leave together (one or more).
+    grouped = fields.Boolean(load_default=False)
 
     @validates("types")
     def _known_types(self, value: str, **kwargs: Any) -> None:
