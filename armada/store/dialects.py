@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
@@ -11,6 +14,8 @@ from typing import Any, Protocol
 from armada.config import ConfigError, MssqlSettings, SqliteSettings
 from armada.datetimes import to_database_text
 from armada.store.queries import PARAMETER
+
+log = logging.getLogger(__name__)
 
 # SQL Server error numbers: duplicate key (2627, 2601); deadlock victim (1205); an object
 # another process created at the same moment (2714 table, 1913 index), retried so the
@@ -29,6 +34,10 @@ MSSQL_UNAVAILABLE = {
     40613, 40197, 40501, 10928, 10929,  # Azure SQL: database busy, throttled or moving
     *MSSQL_TRANSPORT,
 }
+# sp_getapplock answers 0 or 1 when granted, a negative number when not (-1: timed out).
+SCHEMA_LOCK = ("DECLARE @granted INT; EXEC @granted = sp_getapplock @Resource = N'armada_schema', "
+               "@LockMode = N'Exclusive', @LockOwner = N'Transaction', "
+               "@LockTimeout = %(wait_ms)s; SELECT @granted")
 # What those numbers mean, in the few words a 503, /readyz and the log give as the reason.
 MSSQL_REASONS = {
     **dict.fromkeys((18456, 18452), "login failed"),
@@ -51,6 +60,7 @@ class Dialect(Protocol):
     statements_undo_themselves: bool
 
     def connect(self) -> Any: ...
+    def close(self, connection: Any) -> None: ...
     def prepare(self, sql: str) -> str: ...
     def adapt(self, params: dict[str, Any]) -> dict[str, Any]: ...
     # `wait`: at most this many seconds for the write lock, where the dialect waits at BEGIN.
@@ -61,6 +71,10 @@ class Dialect(Protocol):
     def release(self, connection: Any) -> None: ...
     def rollback_to(self, connection: Any) -> None: ...
     def in_transaction(self, connection: Any) -> bool: ...
+    # In a write transaction: wait until no other instance is upgrading the schema.
+    def lock_schema(self, connection: Any) -> None: ...
+    # In that transaction: the migration number `version` is applied (armada/store/migrations.py).
+    def set_schema_version(self, connection: Any, version: int) -> None: ...
     def is_duplicate_key(self, error: BaseException) -> bool: ...
     def is_retryable(self, error: BaseException) -> bool: ...
     def is_unavailable(self, error: BaseException) -> bool: ...
@@ -165,6 +179,9 @@ class SqliteDialect:
             raise
         return connection
 
+    def close(self, connection: sqlite3.Connection) -> None:
+        connection.close()
+
     def prepare(self, sql: str) -> str:
         return sql
 
@@ -201,6 +218,13 @@ class SqliteDialect:
 
     def in_transaction(self, connection: sqlite3.Connection) -> bool:
         return connection.in_transaction
+
+    def lock_schema(self, connection: sqlite3.Connection) -> None:
+        """Nothing to do: BEGIN IMMEDIATE took the database's one write lock."""
+
+    def set_schema_version(self, connection: sqlite3.Connection, version: int) -> None:
+        # A PRAGMA takes no parameter: the version is an int, written as one.
+        connection.execute(f"PRAGMA user_version = {int(version)}")
 
     def is_duplicate_key(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
@@ -271,6 +295,13 @@ class MssqlDialect:
         self.timeout = timeout
 
     def connect(self) -> Any:
+        """A session a closed store of this process left (see IdleSessions), or a new one."""
+        return IDLE_SESSIONS.take((self.settings, self.timeout)) or self._new_session()
+
+    def close(self, connection: Any) -> None:
+        IDLE_SESSIONS.keep((self.settings, self.timeout), connection)
+
+    def _new_session(self) -> Any:
         import pytds
 
         server = self.settings.server
@@ -321,6 +352,23 @@ class MssqlDialect:
 
     def in_transaction(self, connection: Any) -> bool:
         return True  # not asked: statements_undo_themselves is False
+
+    def lock_schema(self, connection: Any) -> None:
+        """An application lock held until the transaction ends; TimeoutError (the database
+        is unavailable for now) when another instance holds it longer than the timeout."""
+        with connection.cursor() as cursor:
+            cursor.execute(SCHEMA_LOCK, {"wait_ms": int(self.timeout * 1000)})
+            while cursor.description is None and cursor.nextset():
+                pass
+            (granted,) = cursor.fetchone()
+        if granted < 0:
+            raise TimeoutError(f"schema lock not granted ({granted}): another instance is "
+                               f"upgrading the schema")
+
+    def set_schema_version(self, connection: Any, version: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE dbo.armada_schema_version SET version = %(version)s",
+                           {"version": version})
 
     def is_duplicate_key(self, error: BaseException) -> bool:
         return _mssql_number(error) in MSSQL_DUPLICATE_KEY
@@ -374,6 +422,58 @@ def _mssql_reason(error: BaseException) -> str | None:
 def _mssql_number(error: BaseException) -> int | None:
     number = getattr(error, "msg_no", None)
     return number if isinstance(number, int) and number > 0 else None
+
+
+class IdleSessions:
+    """SQL Server sessions a closed store left, for the next store of this process on the
+    same database, as SQL Server's own drivers pool theirs: a new session costs the engine
+    its warm-up (on Babelfish, seconds of CPU over its first statements). A session is
+    kept only at a transaction's end, taken back only young and after a rollback that
+    proves it answers; the rest are closed."""
+
+    def __init__(self, most: int, max_idle: float) -> None:
+        self.most = most
+        self.max_idle = max_idle
+        self._idle: dict[Any, list[tuple[float, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, key: Any, connection: Any) -> None:
+        try:
+            connection.rollback()
+        except Exception:
+            close_quietly(connection)
+            return
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self.most:
+                idle.append((time.monotonic(), connection))
+                return
+        close_quietly(connection)
+
+    def take(self, key: Any) -> Any | None:
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
+                since, connection = idle.pop()
+            if time.monotonic() - since <= self.max_idle:
+                try:
+                    connection.rollback()
+                    return connection
+                except Exception:
+                    pass
+            close_quietly(connection)
+
+
+IDLE_SESSIONS = IdleSessions(most=8, max_idle=60.0)
+
+
+def close_quietly(connection: Any) -> None:
+    try:
+        connection.close()
+    except Exception as error:
+        log.debug("closing a connection failed: %s", error)
 
 
 def make_dialect(settings: SqliteSettings | MssqlSettings, timeout: float,

@@ -51,9 +51,10 @@ from typing import Any, TypeVar
 from armada import const
 from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
-from armada.store import operations, triage
+from armada.store import migrations, operations, triage
 from armada.store.changes import Announced, Change, Purged, Sink, Written, changes_of
-from armada.store.dialects import Dialect, make_dialect
+from armada.store.dialects import Dialect, close_quietly, make_dialect
+from armada.store.migrations import SchemaTooNew
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
 
@@ -189,9 +190,10 @@ class Store:
         self.availability = Availability(self.description, const.DB_DOWN_REMINDER_SECONDS)
         self.workers = config.db_workers
         self.write_timeout = config.db_timeout
+        self._migrations = tuple(map(self._prepared, migrations.load_migrations(self.dialect.name)))
         self._queries: dict[str, Query] = {
-            name: replace(query, statements=tuple(map(self.dialect.prepare, query.statements)))
-            for name, query in load_queries(self.dialect.name).items()
+            query.name: query for query in map(self._prepared, (
+                *load_queries(self.dialect.name).values(), *self._migrations))
         }
         self._executor = ThreadPoolExecutor(config.db_workers, thread_name_prefix="armada-db")
         self._local = threading.local()
@@ -223,6 +225,8 @@ class Store:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self._open_now)
+        except SchemaTooNew:
+            raise
         except Exception as error:
             problem = self.dialect.configuration_problem(error)
             if problem is not None:
@@ -251,7 +255,10 @@ class Store:
         with self._connections_lock:
             connections, self._connections = self._connections, set()
         for connection in connections:
-            _close_quietly(connection)
+            try:
+                self.dialect.close(connection)
+            except Exception as error:
+                log.debug("closing a connection failed: %s", error)
 
     # Operations: each is one transaction
 
@@ -791,23 +798,19 @@ class Store:
         self._unsettled -= count
 
     def _prepare(self, connection: Any) -> Limits:
-        """Create missing tables and indexes once per process; learn the column limits (none
-        to learn for a read-only store, which only reads)."""
+        """Upgrade the schema to the newest version once per process (migrations); learn the
+        column limits (none to learn for a read-only store, which only reads)."""
         if self.read_only:
             return {}
         with self._schema_lock:
             if self._limits is None:
-                tx = Transaction(connection, self.dialect, self._queries, {})
-                self.dialect.begin(connection, True)
-                try:
-                    limits = operations.prepare_schema(tx)
-                except BaseException:
-                    self.dialect.rollback(connection)
-                    raise
-                self.dialect.commit(connection)
+                self._limits = migrations.prepare_schema(connection, self.dialect, self._queries,
+                                                         self._migrations, self.description)
                 log.info("store ready: %s", self.description)
-                self._limits = limits
             return self._limits
+
+    def _prepared(self, query: Query) -> Query:
+        return replace(query, statements=tuple(map(self.dialect.prepare, query.statements)))
 
     def _connect_or_forget_schema(self) -> Any:
         try:
@@ -832,7 +835,7 @@ class Store:
         if connection is not None:
             with self._connections_lock:
                 self._connections.discard(connection)
-            _close_quietly(connection)
+            close_quietly(connection)
 
 
 def _no_operation(tx: Transaction) -> None:
@@ -879,10 +882,3 @@ def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome],
         loop.call_soon_threadsafe(settle)
     except RuntimeError:
         log.warning("event loop closed before a database result could be delivered")
-
-
-def _close_quietly(connection: Any) -> None:
-    try:
-        connection.close()
-    except Exception as error:
-        log.debug("closing a connection failed: %s", error)
