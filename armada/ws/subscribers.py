@@ -77,7 +77,7 @@ class Subscriber:
         """The messages of one flush that this subscriber takes: written at once, as the
         bytes shared with every subscriber in step, when it takes them all and its socket
         keeps up; else queued one by one. How many it took; None when its queue is full."""
-        if (self._direct and self._everything and flushed.epoch is not None
+        if (self._direct and not self._queue and self._everything and flushed.epoch is not None
                 and (self._epoch is None
                      or (self._epoch == flushed.epoch and flushed.first_seq > self._seq))):
             assert self._sink is not None
