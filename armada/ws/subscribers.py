@@ -252,6 +252,8 @@ class Subscribers:
 
     def deliver(self, message: Message) -> None:
         """Hand a numbered message to the subscribers at the next flush; never waits."""
+        if not self._subscribers:
+            return  # one that connects later starts from its backlog
         self._unflushed.append(Outgoing(message))
         if not self._flush_scheduled:
             self._schedule_flush()
