@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
 
-from armada.store.transaction import Record
+from armada.store.transaction import Record, Transaction
 
 # The stream's message types, one per kind of change.
 ChangeType = Literal["new_run", "new_job", "new_event", "update_job_status",
@@ -84,6 +84,13 @@ class Sinks:
     def commit_unknown(self) -> None:
         for sink in self._sinks:
             sink.commit_unknown()
+
+
+class Outbox(Protocol):
+    """Writes, inside a write's transaction and after it, what its changes owe (the alerts'
+    deliveries); called on the writer thread. What it raises undoes the write."""
+
+    def write(self, tx: Transaction, changes: Sequence[Change]) -> None: ...
 
 
 class Sink(Protocol):
