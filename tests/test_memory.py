@@ -14,6 +14,8 @@ import pytest
 from helpers import RUN, event_body, job_body
 from server_process import ServiceProcess
 
+pytestmark = pytest.mark.external
+
 MB = 1024 * 1024
 BUFFER_BYTES = 8 * MB
 EVENT_CONTENT_CHARACTERS = 500_000
@@ -50,6 +52,7 @@ async def post_large_events(session: aiohttp.ClientSession, url: str, first: int
             assert response.status == 201, await response.text()
 
 
+@pytest.mark.slow
 async def test_resident_memory_stays_flat_while_large_events_stream_through_the_ring(service):
     assert service.process is not None
     pid = service.process.pid
