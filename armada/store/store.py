@@ -255,7 +255,10 @@ class Store:
         with self._connections_lock:
             connections, self._connections = self._connections, set()
         for connection in connections:
-            _close_quietly(connection)
+            try:
+                self.dialect.close(connection)
+            except Exception as error:
+                log.debug("closing a connection failed: %s", error)
 
     # Operations: each is one transaction
 
