@@ -65,6 +65,9 @@ case "$command" in
         ensure_venv "[test]"
         ensure_test_packages
         "$VENV/bin/ruff" check .
+        # Bytecode, and pytest's rewritten test modules, cached in the venv (not in the tree):
+        # else every worker and every `armada` process a test starts compiles them again.
+        export PYTHONDONTWRITEBYTECODE="" PYTHONPYCACHEPREFIX="$PWD/$VENV/pycache"
         # loadgroup: the tests of one xdist_group share a worker (one browser, one wheel).
         exec "$VENV/bin/python" -m pytest -n "$TEST_WORKERS" --dist loadgroup "$@"
         ;;
