@@ -23,6 +23,7 @@ COMMANDS = {
     "tail": "print the live stream of a running service, one line a message",
     "export": "write a run, its jobs and events to stdout (NDJSON or CSV)",
     "import": "load an NDJSON export into a running service",
+    "alerts": "alerts of ARMADA_ALERTS_FILE: `alerts test` sends a sample to each target",
 }
 # The serve options and the variables they stand for (the option wins).
 SERVE_OPTIONS = {"host": "ARMADA_HOST", "port": "ARMADA_PORT", "db": "ARMADA_DB_PATH"}
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         from armada.tail import main as tail_main
 
         return tail_main(argv[1:])
+    if command == "alerts":
+        from armada.alerts.cli import main as alerts_main
+
+        return alerts_main(argv[1:])
     if command in ("export", "import"):
         from armada.transfer import export_main, import_main
 

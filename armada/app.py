@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from armada import const
+from armada.alerts.sender import alerts_task
 from armada.config import Config
 from armada.http import health
 from armada.http.aiohttp_bad_request import answer_bad_requests_in_json
@@ -54,6 +55,7 @@ def init_app(config: Config) -> web.Application:
     shapes = {"new_run": run_out.one, "new_job": job_out.one, "new_event": event_out.one}
     app[stream_key] = StreamSink(_numbering(config, subscribers), shapes)
     app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(alerts_task)
     app.cleanup_ctx.append(_numbering_running)
     app.cleanup_ctx.append(retention_task)
     app.cleanup_ctx.append(run_deletions_task)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from sqlglot import exp
 
 from armada.config import MssqlSettings
 from armada.store.dialects import MssqlDialect
-from armada.store.migrations import load_migrations
+from armada.store.migrations import BEFORE_VERSIONS, load_migrations, version_of
 from armada.store.queries import (
     COMMENT,
     COMMON,
@@ -26,6 +27,7 @@ from armada.store.queries import (
     Query,
     load_queries,
     read_folder,
+    split_statements,
 )
 
 SQLITE = load_queries("sqlite")
@@ -34,6 +36,10 @@ WRITTEN_ONCE = read_folder(SQL_ROOT / COMMON, "sqlite")
 # The named queries and the migrations: every statement the service may run.
 SQLITE_ALL = {**SQLITE, **{migration.name: migration for migration in load_migrations("sqlite")}}
 MSSQL_ALL = {**MSSQL, **{migration.name: migration for migration in load_migrations("mssql")}}
+# The named queries and the migrations that also run on databases made before versions: what
+# they create may be there already.
+MSSQL_BEFORE_VERSIONS = {name: query for name, query in MSSQL_ALL.items()
+                         if name in MSSQL or version_of(query) <= BEFORE_VERSIONS}
 PYTDS_PARAMETER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
 
 
@@ -122,6 +128,60 @@ def test_a_dialect_without_its_own_folder_is_refused(tmp_path: Path) -> None:
     write(tmp_path / COMMON, "count_runs", "SELECT COUNT(*) AS total FROM armada_runs;\n")
     with pytest.raises(FileNotFoundError, match="no SQL files"):
         load_queries("sqlite", tmp_path)
+
+
+# The statement splitter: a statement ends where its dialect says, not at every `;`
+
+
+SQLITE_TRIGGER = """CREATE TRIGGER t_insert AFTER INSERT ON t
+BEGIN
+    INSERT INTO log (what) VALUES ('one;');
+    INSERT INTO log (what) VALUES ('two');
+END;"""
+
+
+def test_sqlite_trigger_body_spans_lines_as_one_statement() -> None:
+    text = (f"CREATE TABLE t (a);\nCREATE TABLE log (what);\n{SQLITE_TRIGGER}\n"
+            "INSERT INTO t VALUES (1);\n")
+    statements = split_statements(text, "sqlite")
+    assert statements == ("CREATE TABLE t (a)", "CREATE TABLE log (what)", SQLITE_TRIGGER[:-1],
+                          "INSERT INTO t VALUES (1)")
+    with sqlite3.connect(":memory:") as db:
+        for statement in statements:
+            db.execute(statement)
+        assert db.execute("SELECT what FROM log ORDER BY rowid").fetchall() == [("one;",), ("two",)]
+
+
+def test_sqlite_semicolon_in_a_string_or_a_comment_ends_nothing() -> None:
+    text = "-- a comment;\nINSERT INTO t VALUES ('a;\nb');\nSELECT 1;\n"
+    assert split_statements(text, "sqlite") == (
+        "-- a comment;\nINSERT INTO t VALUES ('a;\nb')", "SELECT 1")
+
+
+def test_tsql_semicolon_at_a_line_end_inside_a_string_ends_nothing() -> None:
+    text = ("IF OBJECT_ID(N'dbo.t_insert', N'TR') IS NULL\n"
+            "    EXEC (N'CREATE TRIGGER dbo.t_insert ON dbo.t AFTER INSERT AS\n"
+            "BEGIN\n    SET NOCOUNT ON;\n    UPDATE dbo.log SET n = n + 1;\nEND');\n"
+            "SELECT 1;\nSELECT 2;\n")
+    first, second, third = split_statements(text, "mssql")
+    assert first.startswith("IF OBJECT_ID") and first.endswith("END')")
+    assert (second, third) == ("SELECT 1", "SELECT 2")
+
+
+def test_tsql_go_ends_a_batch_and_a_trigger_runs_to_it() -> None:
+    text = ("CREATE TABLE dbo.t (a INT);\nGO\n"
+            "CREATE TRIGGER dbo.t_insert ON dbo.t AFTER INSERT AS\nBEGIN\n"
+            "    SET NOCOUNT ON;\n    UPDATE dbo.log SET n = n + 1;\nEND;\n  go  \n"
+            "SELECT 1;\n")
+    assert split_statements(text, "mssql") == (
+        "CREATE TABLE dbo.t (a INT)",
+        "CREATE TRIGGER dbo.t_insert ON dbo.t AFTER INSERT AS\nBEGIN\n    SET NOCOUNT ON;\n"
+        "    UPDATE dbo.log SET n = n + 1;\nEND",
+        "SELECT 1")
+
+
+def test_go_is_no_separator_on_sqlite() -> None:
+    assert split_statements("SELECT 1 AS go;\nGO;\n", "sqlite") == ("SELECT 1 AS go", "GO")
 
 
 # Every statement parses in its own dialect
@@ -216,7 +276,7 @@ def test_mssql_tables_and_indexes_are_created_only_when_missing() -> None:
     text = " ".join(s for query in MSSQL_ALL.values() for s in query.statements).upper()
     # Never Armada data: only the event trigger of an earlier version, replaced.
     assert re.findall(r"DROP \w+ [\w.]+", text) == ["DROP TRIGGER DBO.ARMADA_JOB_ACTIVITY_EVENT"]
-    assert "ALTER " not in text
+    assert not re.search(r"ALTER TABLE (DBO\.)?ARMADA_(RUNS|JOBS|EVENTS)\b", text)
 
 
 INDEX_CHECK = re.compile(r"WHERE object_id = OBJECT_ID\(N'dbo\.(\w+)'\)\s+"
@@ -235,7 +295,7 @@ def babelfish_index_name(index: str, table: str) -> str:
 def test_mssql_indexes_are_looked_for_under_their_sql_server_and_babelfish_names() -> None:
     created = [statement for query in MSSQL_ALL.values() for statement in query.statements
                if "CREATE INDEX" in statement]
-    assert len(created) == 11
+    assert len(created) == 14
     for statement in created:
         check = INDEX_CHECK.search(statement)
         assert check is not None, statement
@@ -394,15 +454,17 @@ def test_run_summaries_count_the_jobs_the_same_way_in_both_dialects(name: str) -
         "last_report_datetime"]
 
 
-def test_mssql_table_columns_answers_the_columns_the_sqlite_one_does() -> None:
-    def columns(statement: str, dialect: str) -> list[str]:
-        tree = parse(as_tsql_variables(statement), dialect)[0]
+def test_mssql_schema_state_answers_the_columns_the_sqlite_one_does() -> None:
+    def columns(tree: exp.Expression) -> list[str]:
         return [select.alias_or_name for select in tree.selects]
 
-    (mssql,) = MSSQL["table_columns"].statements
-    (sqlite,) = SQLITE["table_columns"].statements
-    assert columns(mssql, "tsql") == columns(sqlite, "sqlite") == [
-        "table_name", "column_name", "max_length", "is_key"]
+    (mssql,) = MSSQL["schema_state"].statements
+    (sqlite,) = SQLITE["schema_state"].statements
+    names = columns(parse(sqlite, "sqlite")[0])
+    assert names == ["version", "table_name", "column_name", "max_length", "is_key"]
+    tree = parse(mssql, "tsql")[0]
+    for branch in ("true", "false"):  # no version's table yet; the version and the columns
+        assert columns(tree.args[branch].find(exp.Select)) == names, branch
 
 
 # MssqlDialect.prepare writes parameters the way pytds reads them

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, NamedTuple, Protocol
 
-from armada.store.transaction import Record
+from armada.store.transaction import Record, Transaction
 
 # The stream's message types, one per kind of change.
 ChangeType = Literal["new_run", "new_job", "new_event", "update_job_status",
@@ -80,6 +80,13 @@ class Sinks:
     def commit_unknown(self) -> None:
         for sink in self._sinks:
             sink.commit_unknown()
+
+
+class Outbox(Protocol):
+    """Writes, inside a write's transaction and after it, what its changes owe (the alerts'
+    deliveries); called on the writer thread. What it raises undoes the write."""
+
+    def write(self, tx: Transaction, changes: Sequence[Change]) -> None: ...
 
 
 class Sink(Protocol):

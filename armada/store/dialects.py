@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sqlite3
 import threading
@@ -13,6 +14,8 @@ from typing import Any, Protocol
 from armada.config import ConfigError, MssqlSettings, SqliteSettings
 from armada.datetimes import to_database_text
 from armada.store.queries import PARAMETER
+
+log = logging.getLogger(__name__)
 
 # SQL Server error numbers: duplicate key (2627, 2601); deadlock victim (1205); an object
 # another process created at the same moment (2714 table, 1913 index), retried so the
@@ -438,14 +441,14 @@ class IdleSessions:
         try:
             connection.rollback()
         except Exception:
-            _close_quietly(connection)
+            close_quietly(connection)
             return
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if len(idle) < self.most:
                 idle.append((time.monotonic(), connection))
                 return
-        _close_quietly(connection)
+        close_quietly(connection)
 
     def take(self, key: Any) -> Any | None:
         while True:
@@ -460,17 +463,17 @@ class IdleSessions:
                     return connection
                 except Exception:
                     pass
-            _close_quietly(connection)
+            close_quietly(connection)
 
 
 IDLE_SESSIONS = IdleSessions(most=8, max_idle=60.0)
 
 
-def _close_quietly(connection: Any) -> None:
+def close_quietly(connection: Any) -> None:
     try:
         connection.close()
-    except Exception:
-        pass
+    except Exception as error:
+        log.debug("closing a connection failed: %s", error)
 
 
 def make_dialect(settings: SqliteSettings | MssqlSettings, timeout: float,

@@ -42,10 +42,16 @@ LEGACY_INDEX_OF_TABLE = {
 }
 
 
-def column_limits(tx: Transaction) -> dict[str, dict[str, int]]:
+def schema_state(tx: Transaction) -> tuple[int, list[Record]]:
+    """The schema's version, and the columns of Armada's tables (none where they are missing)."""
+    rows = tx.all("schema_state")
+    return int(rows[0]["version"]), [row for row in rows if row["table_name"] is not None]
+
+
+def column_limits(columns: list[Record]) -> dict[str, dict[str, int]]:
     """Each of Armada's tables: its columns' length limits in characters (none: no limit)."""
     limits: dict[str, dict[str, int]] = {table: {} for table in TABLES}
-    for column in tx.all("table_columns"):
+    for column in columns:
         if (column["max_length"] or 0) > 0:
             limits[column["table_name"]][column["column_name"]] = int(column["max_length"])
     return limits
@@ -54,8 +60,9 @@ def column_limits(tx: Transaction) -> dict[str, dict[str, int]]:
 def index_keyless_tables(tx: Transaction) -> None:
     """An index on the uuid of each table that has no key on it (Armada's own tables, made
     before this service): the service looks rows up by it."""
+    _, columns = schema_state(tx)
     keyed = {(column["table_name"], column["column_name"])
-             for column in tx.all("table_columns") if column["is_key"]}
+             for column in columns if column["is_key"]}
     for table, key in KEY_OF_TABLE.items():
         if (table, key) not in keyed:
             tx.execute(LEGACY_INDEX_OF_TABLE[table])

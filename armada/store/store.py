@@ -52,8 +52,8 @@ from armada import const
 from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import migrations, operations, triage
-from armada.store.changes import Announced, Change, Purged, Sink, Written, changes_of
-from armada.store.dialects import Dialect, make_dialect
+from armada.store.changes import Announced, Change, Outbox, Purged, Sink, Written, changes_of
+from armada.store.dialects import Dialect, close_quietly, make_dialect
 from armada.store.migrations import SchemaTooNew
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
@@ -192,8 +192,8 @@ class Store:
         self.write_timeout = config.db_timeout
         self._migrations = tuple(map(self._prepared, migrations.load_migrations(self.dialect.name)))
         self._queries: dict[str, Query] = {
-            query.name: query for query in map(self._prepared, (
-                *load_queries(self.dialect.name).values(), *self._migrations))
+            query.name: query for query in (
+                *map(self._prepared, load_queries(self.dialect.name).values()), *self._migrations)
         }
         self._executor = ThreadPoolExecutor(config.db_workers, thread_name_prefix="armada-db")
         self._local = threading.local()
@@ -206,6 +206,9 @@ class Store:
         self.observe: Callable[[str, float, BaseException | None], None] | None = None
         # Where committed changes go; set before the first write.
         self.sink = sink
+        # What writes, inside each write's transaction, the notifications its changes owe
+        # (armada/alerts/outbox.py); None: no alerts.
+        self.outbox: Outbox | None = None
         self._unsettled = 0  # writes handed to the store and not answered yet (event loop)
         self._in_flight = {False: 0, True: 0}
         # Writes of one event loop iteration, handed to the writer together (one wake-up).
@@ -221,7 +224,8 @@ class Store:
     async def open(self) -> None:
         """Prepare the schema now if the database answers; otherwise on first use (the
         failure is logged by `availability`). A database that waiting will not mend (a file
-        that is not SQLite, one never to be opened) raises ConfigError: a start stops there."""
+        that is not SQLite, one never to be opened, a schema newer than this armada's) raises
+        ConfigError: a start stops there."""
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self._open_now)
@@ -485,6 +489,17 @@ class Store:
         return await self._call(triage.search_events_page, terms, run_uuid, job_uuid, limit,
                                 before, write=False)
 
+    # Operations of modules beside the store (armada/alerts/): functions of a Transaction
+    # and plain values, as those of operations.py, run the same way
+
+    async def read(self, operation: Callable[..., T], *args: Any) -> T:
+        return await self._call(operation, *args, write=False)
+
+    async def write(self, operation: Callable[..., T], *args: Any,
+                    background: bool = False) -> T:
+        """`background`: after the writes that wait (the agents' go first)."""
+        return await self._call(operation, *args, write=True, background=background)
+
     # Figures for /metrics
 
     @property
@@ -742,10 +757,24 @@ class Store:
                     continue
                 write.result, write.error = None, self._reported(error, in_write=True)
                 return
+            if self.outbox is not None:
+                self._write_outbox(tx, write, result)
             if guarded:
                 self.dialect.release(connection)
             write.result, write.error = result, None
             return
+
+    def _write_outbox(self, tx: Transaction, write: PendingWrite, result: Any) -> None:
+        """The deliveries the write's changes owe, in its transaction: a failure here takes the
+        whole batch back (the write's own statement may not be undone alone), to run again."""
+        changes = changes_of(result)
+        if not changes:
+            return
+        assert self.outbox is not None
+        try:
+            self.outbox.write(tx, changes)
+        except Exception as error:
+            raise _WriteBroke(write, error) from error
 
     def _undone(self, connection: Any, guarded: bool) -> bool:
         """Undo a failed write's changes; False when the whole transaction is gone."""
@@ -835,7 +864,7 @@ class Store:
         if connection is not None:
             with self._connections_lock:
                 self._connections.discard(connection)
-            _close_quietly(connection)
+            close_quietly(connection)
 
 
 def _no_operation(tx: Transaction) -> None:
@@ -882,10 +911,3 @@ def _settle(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome],
         loop.call_soon_threadsafe(settle)
     except RuntimeError:
         log.warning("event loop closed before a database result could be delivered")
-
-
-def _close_quietly(connection: Any) -> None:
-    try:
-        connection.close()
-    except Exception as error:
-        log.debug("closing a connection failed: %s", error)
