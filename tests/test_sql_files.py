@@ -22,17 +22,19 @@ from armada.store.migrations import BEFORE_VERSIONS, load_migrations, version_of
 from armada.store.queries import (
     COMMENT,
     COMMON,
+    FRAGMENTS,
     PARAMETER,
     SQL_ROOT,
     Query,
     load_queries,
-    read_folder,
+    paged,
     split_statements,
 )
 
 SQLITE = load_queries("sqlite")
 MSSQL = load_queries("mssql")
-WRITTEN_ONCE = read_folder(SQL_ROOT / COMMON, "sqlite")
+WRITTEN_ONCE = sorted(path.stem for path in (SQL_ROOT / COMMON).glob("*.sql"))
+DIALECTS = ("sqlite", "mssql")
 # The named queries and the migrations: every statement the service may run.
 SQLITE_ALL = {**SQLITE, **{migration.name: migration for migration in load_migrations("sqlite")}}
 MSSQL_ALL = {**MSSQL, **{migration.name: migration for migration in load_migrations("mssql")}}
@@ -85,10 +87,36 @@ def test_each_query_takes_the_same_parameters_in_both_dialects(name: str) -> Non
     assert MSSQL[name].parameters == SQLITE[name].parameters
 
 
-def test_both_dialects_read_the_queries_written_once() -> None:
+def test_both_dialects_define_the_same_fragments() -> None:
+    def fragments(dialect: str) -> list[str]:
+        return sorted(path.name for path in (SQL_ROOT / dialect / FRAGMENTS).glob("*.sql"))
+
+    assert fragments("sqlite") == fragments("mssql") == ["run_summary.sql"]
+
+
+# A line every run summary holds; the queries that answer run_status splice it in.
+RUN_SUMMARY = "ELSE 'Pending' END AS run_status"
+RUN_SUMMARY_QUERIES = ["count_runs_of_status", "get_run_with_summary", "list_runs",
+                       "list_runs_between", "list_runs_matching", "list_runs_of_status"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_run_summary_is_written_in_one_file_per_dialect(dialect: str) -> None:
+    files = [*(SQL_ROOT / COMMON).rglob("*.sql"), *(SQL_ROOT / dialect).rglob("*.sql")]
+    holding = [path.relative_to(SQL_ROOT).as_posix() for path in files
+               if RUN_SUMMARY in path.read_text(encoding="utf-8")]
+    assert holding == [f"{dialect}/{FRAGMENTS}/run_summary.sql"]
+    queries = load_queries(dialect)
+    assert sorted(name for name, query in queries.items()
+                  if any(RUN_SUMMARY in statement for statement in query.statements)
+                  ) == RUN_SUMMARY_QUERIES
+
+
+def test_both_dialects_read_the_queries_written_once_differing_only_in_paging() -> None:
     assert WRITTEN_ONCE
-    for name, query in WRITTEN_ONCE.items():
-        assert SQLITE[name] == MSSQL[name] == query
+    for name in set(WRITTEN_ONCE) - set(RUN_SUMMARY_QUERIES):
+        statements = tuple(paged("mssql", statement) for statement in SQLITE[name].statements)
+        assert MSSQL[name].statements == statements, name
 
 
 def test_both_dialects_have_the_same_migrations() -> None:
@@ -121,6 +149,40 @@ def test_a_query_in_common_and_in_a_dialect_folder_is_refused(tmp_path: Path) ->
     write(tmp_path / "sqlite", "count_runs", "SELECT COUNT(*) AS total FROM armada_runs;\n")
     write(tmp_path / "sqlite", "get_run", "SELECT run_uuid FROM armada_runs LIMIT 1;\n")
     with pytest.raises(ValueError, match=r"in both common/ and sqlite/: count_runs"):
+        load_queries("sqlite", tmp_path)
+
+
+LIST_JOBS = ("SELECT job_uuid FROM armada_jobs\nORDER BY job_datetime DESC, job_uuid DESC\n"
+             "LIMIT :limit{offset};\n")
+
+
+@pytest.mark.parametrize("offset, sqlite, mssql", [
+    (" OFFSET :offset", "LIMIT :limit OFFSET :offset",
+     "OFFSET :offset ROWS FETCH NEXT :limit ROWS ONLY"),
+    ("", "LIMIT :limit", "OFFSET 0 ROWS FETCH NEXT :limit ROWS ONLY"),
+])
+def test_a_common_query_is_paged_as_each_dialect_writes_it(tmp_path: Path, offset: str,
+                                                          sqlite: str, mssql: str) -> None:
+    write(tmp_path / COMMON, "list_jobs", LIST_JOBS.format(offset=offset))
+    for dialect, paging in (("sqlite", sqlite), ("mssql", mssql)):
+        write(tmp_path / dialect, "get_run", "SELECT run_uuid FROM armada_runs;\n")
+        (statement,) = load_queries(dialect, tmp_path)["list_jobs"].statements
+        assert statement.endswith("ORDER BY job_datetime DESC, job_uuid DESC\n" + paging)
+
+
+def test_a_fragment_is_spliced_where_a_query_names_it_on_a_line(tmp_path: Path) -> None:
+    write(tmp_path / COMMON, "count_runs", "WITH\n{chosen}\nSELECT COUNT(*) AS total FROM c;\n")
+    write(tmp_path / "sqlite", "get_run", "SELECT run_uuid FROM armada_runs LIMIT 1;\n")
+    write(tmp_path / "sqlite" / FRAGMENTS, "chosen", "c AS (SELECT run_uuid FROM armada_runs)\n")
+    (statement,) = load_queries("sqlite", tmp_path)["count_runs"].statements
+    assert statement == ("WITH\nc AS (SELECT run_uuid FROM armada_runs)\n"
+                         "SELECT COUNT(*) AS total FROM c")
+    assert "chosen" not in load_queries("sqlite", tmp_path)
+
+
+def test_a_query_naming_a_missing_fragment_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "sqlite", "count_runs", "WITH\n{chosen}\nSELECT COUNT(*) AS total FROM c;\n")
+    with pytest.raises(ValueError, match=r"query count_runs uses \{chosen\}: no such fragment"):
         load_queries("sqlite", tmp_path)
 
 
@@ -206,14 +268,6 @@ def test_sqlite_statement_parses_as_sqlite(statement: str) -> None:
     trees = parse(statement, "sqlite")
     assert len(trees) == 1, "one statement per `;`-terminated chunk"
     assert fallback_commands(trees[0]) == []
-
-
-@pytest.mark.parametrize("statement", statements_of(WRITTEN_ONCE))
-def test_query_written_once_parses_as_tsql_and_as_sqlite(statement: str) -> None:
-    for dialect, text in (("tsql", as_tsql_variables(statement)), ("sqlite", statement)):
-        trees = parse(text, dialect)
-        assert len(trees) == 1, dialect
-        assert fallback_commands(trees[0]) == [], dialect
 
 
 def test_sqlite_drops_nothing_but_the_helpers_earlier_versions_kept() -> None:
@@ -444,7 +498,10 @@ def test_lists_are_ordered_the_same_in_both_dialects(name: str) -> None:
 def test_run_summaries_count_the_jobs_the_same_way_in_both_dialects(name: str) -> None:
     def selects(query: Query, dialect: str) -> list[exp.Expression]:
         (statement,) = query.statements
-        return parse(as_tsql_variables(statement), dialect)[0].selects
+        tree = parse(as_tsql_variables(statement), dialect)[0]
+        assert [select.sql() for select in tree.selects] == ["*"]
+        (summary,) = [cte for cte in tree.find_all(exp.CTE) if cte.alias == "run_summary"]
+        return summary.this.selects
 
     mssql, sqlite = selects(MSSQL[name], "tsql"), selects(SQLITE[name], "sqlite")
     assert [column.sql() for column in mssql] == [column.sql() for column in sqlite]
