@@ -87,6 +87,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
     process.stop()
 
 
+@pytest.mark.external
+@pytest.mark.slow
 def test_the_service_answers_as_its_document_says(service: ServiceProcess) -> None:
     # Schemathesis' own pytest plugin does not run on this pytest; its strategies do.
     api = schemathesis.openapi.from_url(f"{service.url}/api/openapi.json")
