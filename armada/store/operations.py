@@ -208,18 +208,24 @@ def _run_ended(tx: Transaction, run_uuid: str | None, job_uuid: str, before: str
     return SUCCESS
 
 
-def create_event(tx: Transaction, sent: Record) -> Written:
+def create_event(tx: Transaction, sent: Record,
+                 owners: dict[str, tuple[Any, ...]] | None = None) -> Written:
     """Insert the event of an existing job; a repeat answers the stored event, unchanged,
     when what was sent agrees with it. A new event of a Lost job makes it Running again: its
-    agent was only slow."""
+    agent was only slow. `owners`: the run and status of jobs read earlier in this
+    transaction (a batch reads each job's once)."""
     event = {**EVENT_DEFAULTS, **sent}
     tx.check_lengths("armada_events", event)
     job_uuid = event["job_uuid"]
     # Read before the insert: nothing may fail after the one statement that changes. The
     # insert checks the job again: on SQL Server it may have gone since, under its lock.
-    owner = tx.first("run_of_job", job_uuid=job_uuid)
+    owner = None if owners is None else owners.get(job_uuid)
+    if owner is None:
+        owner = tx.first("run_of_job", job_uuid=job_uuid)
     revived = owner is not None and owner[1] == LOST and bool(
         tx.execute("revive_lost_job", job_uuid=job_uuid, event_uuid=event["event_uuid"]))
+    if owners is not None and owner is not None:
+        owners[job_uuid] = (owner[0], RUNNING) if revived else owner
     if owner is not None and tx.execute("insert_event_if_absent", **event):
         new_event = Change("new_event", event, owner[0], job_uuid)
         if not revived:
@@ -237,9 +243,10 @@ def create_event(tx: Transaction, sent: Record) -> Written:
 def create_events(tx: Transaction, events: list[Record]) -> list[Written]:
     """Create a batch of events, each with the single-event rules; one failure fails all."""
     results = []
+    owners: dict[str, tuple[Any, ...]] = {}
     for index, event in enumerate(events):
         try:
-            results.append(create_event(tx, event))
+            results.append(create_event(tx, event, owners))
         except ApiError as error:
             error.detail = f"events[{index}]: {error.detail}"
             if error.fields is not None:
