@@ -10,13 +10,15 @@ from aiohttp import web
 from armada import const
 from armada.config import Config
 from armada.http import health
-from armada.http.aiohttp_bad_request import answer_bad_requests_in_json
-from armada.http.aiohttp_cors_hooks import CorsHeaders, ResponseHook
 from armada.http.auth import access_middleware
 from armada.http.deadlines import flush_writes, timeout_middleware
 from armada.http.docs import setup_docs
 from armada.http.middlewares import error_middleware
-from armada.http.request_log import add_request_id, request_log_middleware
+from armada.http.request_log import (
+    add_request_id,
+    refused_before_reading,
+    request_log_middleware,
+)
 from armada.http.routes import setup_routes
 from armada.http.schemas import event_out, job_out, run_out
 from armada.http.security import add_security_headers
@@ -24,6 +26,8 @@ from armada.instances import instances_task
 from armada.keys import config_key, metrics_key, store_key, stream_key, subscribers_key
 from armada.lost_jobs import lost_jobs_task
 from armada.metrics import Metrics, metrics_handler
+from armada.private_api.aiohttp_bad_request import answer_bad_requests_in_json
+from armada.private_api.aiohttp_cors_hooks import CorsHeaders, ResponseHook
 from armada.retention import retention_task, run_deletions_task
 from armada.search_index import search_index_task
 from armada.store import Store
@@ -45,7 +49,7 @@ def init_app(config: Config) -> web.Application:
     ]
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     # A request aiohttp's parser refuses is answered before any middleware: in JSON too.
-    answer_bad_requests_in_json(app)
+    answer_bad_requests_in_json(app, refused_before_reading)
     app[config_key] = config
     app[metrics_key] = metrics
     subscribers = Subscribers(config.ws_queue, config.ws_queue_bytes)

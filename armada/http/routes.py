@@ -6,8 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from armada.http import events, export, jobs, page, runs, triage
-from armada.ws import handler as ws
+from armada.http import events, export, jobs, page, runs, triage, websocket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -32,7 +31,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/triage/runs/{run_uuid}", triage.get_run),
     ("GET", "/api/triage/failures/", triage.list_failures),
     ("GET", "/api/triage/search/", triage.search_events),
-    ("GET", "/ws/events/", ws.events_stream),
+    ("GET", "/ws/events/", websocket.events_stream),
 ]
 
 

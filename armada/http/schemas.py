@@ -2,7 +2,7 @@
 
 Records go out through `RecordDumper`, built once from a schema's own fields: the same
 output as `schema.dump`, without marshmallow's per-field machinery on every record. Valid
-bodies come in through `armada.http.marshmallow_plan`, the one module here that reaches
+bodies come in through `armada.private_api.marshmallow_plan`, the one module here that reaches
 below marshmallow's public API.
 """
 
@@ -36,7 +36,7 @@ from armada.datetimes import (
     parse_datetime,
     plus_read_as_space,
 )
-from armada.http.marshmallow_plan import PlannedLoad, ValidatorsOnce
+from armada.private_api.marshmallow_plan import PlannedLoad, ValidatorsOnce
 from armada.stream.messages import MESSAGE_TYPES
 
 

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from aiohttp import WSCloseCode, web
 
 from armada import const
+from armada.private_api.aiohttp_frames import FrameSink, Outgoing
 from armada.stream.filters import StreamFilter
 from armada.stream.messages import RESYNC, Message, message_size
-from armada.ws.aiohttp_frames import FrameSink, Outgoing
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
-"""The WebSocket transport of `/ws/events/`: connection lifecycle and heartbeat.
+"""The WebSocket endpoint `/ws/events/`: the handshake, the subscriber's lifetime and heartbeat.
 
-What the messages mean, how resume and filters work: `armada.stream.messages`.
+What the messages mean, how resume and filters work: `armada.stream`; each subscriber's queue
+and writer: `armada.ws.subscribers`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
     cursor, stream_filter = stream_request(load_query(request, stream_query))
     # aiohttp pings every `heartbeat` seconds and closes a peer that does not answer.
     # No per-message compression: every subscriber is then sent the same prebuilt frame
-    # (armada.ws.aiohttp_frames) instead of a zlib pass per message per subscriber.
+    # (armada.private_api.aiohttp_frames) instead of a zlib pass per message per subscriber.
     ws = web.WebSocketResponse(heartbeat=request.app[config_key].ws_heartbeat, compress=False,
                                max_msg_size=const.WS_MAX_INCOMING_MESSAGE_BYTES)
     if not ws.can_prepare(request).ok:

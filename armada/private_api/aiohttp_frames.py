@@ -10,9 +10,9 @@ per delivered message (about 12% less), delivery p99 0.24 s against 1.7 s.
 
 What it relies on: `FrameSink.of` reads aiohttp's private `WebSocketResponse._writer`
 (its `transport`, and its `protocol`'s `writing_paused` and `_drain_helper`), and
-`text_frame` must be the bytes aiohttp's writer makes. Checked on aiohttp
-`CHECKED_WITH_AIOHTTP` by `tests/test_frames.py`, which fails when the installed or pinned
-aiohttp is another: re-run it, and read aiohttp's writer, before raising the pin. Where the
+`text_frame` must be the bytes aiohttp's writer makes. Checked by `tests/test_frames.py` on
+the aiohttp of `CHECKED_WITH` (armada/private_api/__init__.py): re-run it, and read aiohttp's
+writer, before raising the pin. Where the
 attributes are missing, subscribers go through `send_str` (slower, same messages) and a
 warning says so.
 """
@@ -28,11 +28,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from armada.private_api import CHECKED_WITH
 from armada.stream.messages import Message
 
 log = logging.getLogger(__name__)
 
-CHECKED_WITH_AIOHTTP = "3.14.5"
+CHECKED_WITH_AIOHTTP = CHECKED_WITH["aiohttp_frames"].version
 
 _TEXT_FIN = 0x81  # FIN + opcode 1 (text); no RSV bit: not compressed
 
@@ -119,5 +120,5 @@ class FrameSink:
 @functools.cache
 def _warn_private_api_missing() -> None:
     log.warning("aiohttp %s keeps its WebSocket writer otherwise than aiohttp %s: every "
-                "subscriber goes through send_str, slower (armada/ws/aiohttp_frames.py)",
+                "subscriber goes through send_str, slower (armada/private_api/aiohttp_frames.py)",
                 aiohttp.__version__, CHECKED_WITH_AIOHTTP)
