@@ -89,7 +89,7 @@ def test_the_wheel_ships_the_sql_inside_the_package_and_every_module(wheel: Path
     assert sql <= names
     assert modules <= names
     assert not {name for name in names if name.startswith(("sql/", "tests/"))}
-    assert "armada = armada.__main__:main" in console_scripts
+    assert "armada = armada.cli:main" in console_scripts
 
 
 def test_the_console_script_of_a_clean_venv_serves_a_post_and_a_get(venv: Path, tmp_path: Path):
