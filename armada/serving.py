@@ -20,7 +20,7 @@ from aiohttp import web
 
 from armada.app import init_app
 from armada.config import Config, ConfigError, SqliteSettings
-from armada.connections import ConnectionLimit, runner_settings
+from armada.connection_limit import ConnectionLimit, runner_settings
 from armada.database_lock import DatabaseInUse, claim, lock_path
 
 # What web.run_app used: requests in flight get this long to finish at shutdown.

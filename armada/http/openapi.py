@@ -168,7 +168,7 @@ def build_openapi() -> dict[str, Any]:
         security=[{}, {"bearer": []}],
     )
     plugin.map_to_openapi_type(schemas.UtcDateTime, "string", "date-time")
-    plugin.map_to_openapi_type(schemas.Cursor, "string", None)
+    plugin.map_to_openapi_type(schemas.PageCursor, "string", None)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, dict[str, Any]] = {}

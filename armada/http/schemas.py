@@ -144,7 +144,7 @@ def encode_cursor(position: tuple[datetime, str] | None) -> str | None:
     return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
 
 
-class Cursor(fields.Field):
+class PageCursor(fields.Field):
     """A page position, as `encode_cursor` writes it."""
 
     default_error_messages = {"invalid": "Not a valid cursor: pass the `next` of a page."}
@@ -305,7 +305,7 @@ class EventsQuery(Between):
     q = Text(max_length=const.MAX_SEARCH_LENGTH)
     status = Status()
     limit = fields.Integer(validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
-    before = Cursor()
+    before = PageCursor()
 
     @validates("q")
     def _search_words(self, value: str, **kwargs: Any) -> None:
@@ -349,7 +349,7 @@ class EventsPageSchema(Schema):
     """One page of events, newest first, and the cursor of the next (null after the last)."""
 
     events = fields.List(fields.Nested(EventSchema))
-    next = Cursor(allow_none=True)
+    next = PageCursor(allow_none=True)
 
 
 def _text_out(value: Any) -> Any:
@@ -474,7 +474,7 @@ class TriageRunQuery(StrictSchema):
 class FailuresQuery(Between):
     limit = fields.Integer(load_default=const.DEFAULT_TRIAGE_LIMIT,
                            validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
-    before = Cursor()
+    before = PageCursor()
 
 
 class TriageSearchQuery(StrictSchema):
@@ -483,7 +483,7 @@ class TriageSearchQuery(StrictSchema):
     job_uuid = Identifier()
     limit = fields.Integer(load_default=const.DEFAULT_TRIAGE_LIMIT,
                            validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
-    before = Cursor()
+    before = PageCursor()
 
     @validates("q")
     def _search_words(self, value: str, **kwargs: Any) -> None:
@@ -534,12 +534,12 @@ class RunJobsSchema(Schema):
 
 class FailuresPageSchema(Schema):
     failures = fields.List(fields.Nested(JobReportSchema), required=True)
-    next = Cursor(allow_none=True)
+    next = PageCursor(allow_none=True)
 
 
 class SearchHitsPageSchema(Schema):
     events = fields.List(fields.Nested(SearchHitSchema), required=True)
-    next = Cursor(allow_none=True)
+    next = PageCursor(allow_none=True)
 
 
 triage_runs_query = TriageRunsQuery()

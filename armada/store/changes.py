@@ -41,7 +41,7 @@ class Written(NamedTuple):
     changes: tuple[Change, ...]
 
 
-class Purged(NamedTuple):
+class RunDeleted(NamedTuple):
     """A run deleted with its jobs and events: how many of each went, and the change."""
 
     run_uuid: str
@@ -57,10 +57,10 @@ class Announced(NamedTuple):
 
 
 def changes_of(result: object) -> tuple[Change, ...]:
-    """The changes a write answered, in the order they were made: a Written, a Purged or an
-    Announced has them, create_events answers a list of Written (one per event); any other answer
-    (None, a lease's bool) is of a write the stream does not show."""
-    if isinstance(result, Written | Purged | Announced):
+    """The changes a write answered, in the order they were made: a Written, a RunDeleted or an
+    Announced has them, create_events answers a list of Written (one per event); any other
+    answer (None, a lease's bool) is of a write the stream does not show."""
+    if isinstance(result, Written | RunDeleted | Announced):
         return result.changes
     if isinstance(result, list):
         return tuple(change for written in result for change in written.changes)

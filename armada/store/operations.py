@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from armada import const
 from armada.errors import ApiError, Conflict, NotFound
-from armada.store.changes import Announced, Change, Purged, Written
+from armada.store.changes import Announced, Change, RunDeleted, Written
 from armada.store.transaction import Record, Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
@@ -96,7 +96,7 @@ def list_runs(tx: Transaction, page: int, page_size: int, since: datetime | None
             tx.scalar("count_runs_between", **between))
 
 
-def delete_run(tx: Transaction, run_uuid: str) -> Purged:
+def delete_run(tx: Transaction, run_uuid: str) -> RunDeleted:
     """Events, then jobs, then the run; an unknown run rolls everything back."""
     purged = purge_run(tx, run_uuid)
     if purged is None:
@@ -355,7 +355,7 @@ def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: 
 
 
 def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None,
-              announce_later: bool = False) -> Purged | None:
+              announce_later: bool = False) -> RunDeleted | None:
     """Events, then jobs, then the run, and how many of each went; None when it is gone, or
     with `old_before` (retention) when it is no longer old (list_runs_older_than).
     `announce_later` (a process without subscribers: `armada purge`) leaves the deletion
@@ -370,7 +370,7 @@ def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None
     if announce_later:
         tx.execute("note_run_deletion", run_uuid=run_uuid)
     change = Change("delete_run", {"run_uuid": run_uuid}, run_uuid)
-    return Purged(run_uuid, jobs, events, (change,))
+    return RunDeleted(run_uuid, jobs, events, (change,))
 
 
 def count_run_deletions(tx: Transaction) -> int:

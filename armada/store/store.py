@@ -37,7 +37,7 @@ from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import operations, triage
 from armada.store.availability import Availability
-from armada.store.changes import Announced, Purged, Sink, Written
+from armada.store.changes import Announced, RunDeleted, Sink, Written
 from armada.store.dialects import Dialect, make_dialect
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
@@ -128,7 +128,7 @@ class Store:
         return await self._call(operations.list_runs, page, page_size, since, until,
                                 run_status, write=False)
 
-    async def delete_run(self, run_uuid: str) -> Purged:
+    async def delete_run(self, run_uuid: str) -> RunDeleted:
         return await self._call(operations.delete_run, run_uuid, write=True)
 
     async def create_job(self, job: Record) -> Written:
@@ -256,7 +256,7 @@ class Store:
                                 write=False)
 
     async def purge_run(self, run_uuid: str, old_before: datetime | None = None, *,
-                        announce_later: bool = False) -> Purged | None:
+                        announce_later: bool = False) -> RunDeleted | None:
         """The run deleted with its jobs and events; None when it was already gone, or with
         `old_before` when it is no longer old (it reported since, or a job is live). With
         `announce_later` the deletion waits in the database for a service to announce it."""
