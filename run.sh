@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ./run.sh [serve]  - install into .venv on first use, serve on SQLite (127.0.0.1:8000)
-# ./run.sh test     - install what the tests need (Python packages, nginx, redis-server, chromium), run every
-#                    test (tests/test_packaging.py also builds the wheel and installs it in a new venv)
+# ./run.sh test     - install what the tests need (Python packages, nginx, redis-server, chromium),
+#                    check with ruff and mypy, run every test (tests/test_packaging.py also builds
+#                    the wheel and installs it in a new venv)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -61,6 +62,7 @@ case "$command" in
         ensure_venv "[test]"
         ensure_test_packages
         "$VENV/bin/ruff" check .
+        "$VENV/bin/mypy"
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     *)

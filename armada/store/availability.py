@@ -60,7 +60,8 @@ class Availability:
 
     def answered(self, wrote: bool) -> None:
         """A write committed; `wrote`: it was not empty."""
-        if self.reason is None or (self.in_write and not wrote):
+        reason = self.reason
+        if reason is None or (self.in_write and not wrote):
             return
         with self._lock:
             if self.reason is None:

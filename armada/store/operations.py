@@ -323,7 +323,7 @@ def _same(stored: Any, sent: Any) -> bool:
     # Legacy SQL Server DATETIME columns round to 1/300 s: a repeat must still be a repeat.
     if isinstance(stored, datetime) and isinstance(sent, datetime):
         return abs(stored - sent) <= DATETIME_ROUNDING
-    return stored == sent
+    return bool(stored == sent)
 
 
 def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
@@ -442,7 +442,7 @@ def search_events_page(tx: Transaction, terms: list[str], job_uuid: str | None, 
 
 
 def _likes(terms: list[str]) -> dict[str, str | None]:
-    patterns = [like_pattern(term) for term in terms]
+    patterns: list[str | None] = [like_pattern(term) for term in terms]
     patterns += [None] * (MAX_SEARCH_TERMS - len(patterns))
     return {f"like{number}": pattern for number, pattern in enumerate(patterns, 1)}
 

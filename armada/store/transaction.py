@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from armada.datetimes import from_database
@@ -28,7 +28,7 @@ class Transaction:
         """Run every statement of a query; answer the rows changed by the last one."""
         cursor = self._run(name, params)
         try:
-            return cursor.rowcount
+            return int(cursor.rowcount)
         finally:
             cursor.close()
 
@@ -54,7 +54,7 @@ class Transaction:
         finally:
             cursor.close()
 
-    def each(self, name: str, **params: Any) -> Iterator[tuple[Any, ...]]:
+    def each(self, name: str, **params: Any) -> Generator[tuple[Any, ...]]:
         """The rows as tuples, fetched one at a time: a caller that stops early (and closes
         the iterator) leaves the rest unread."""
         cursor = self._run(name, params)

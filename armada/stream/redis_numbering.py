@@ -296,7 +296,7 @@ class RedisNumbering:
                 delay = min(delay * 2, const.REDIS_RETRY_MAX_SECONDS)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis
 
     # Resume
 
