@@ -23,7 +23,7 @@ from armada.http.routes import setup_routes
 from armada.http.schemas import event_out, job_out, run_out
 from armada.http.security import add_security_headers
 from armada.instances import instances_task
-from armada.keys import config_key, metrics_key, store_key, stream_key, subscribers_key
+from armada.keys import config_key, metrics_key, store_key, stream_key
 from armada.lost_jobs import lost_jobs_task
 from armada.metrics import Metrics, metrics_handler
 from armada.private_api.aiohttp_bad_request import answer_bad_requests_in_json
@@ -34,7 +34,7 @@ from armada.store import Store
 from armada.store.changes import Sinks
 from armada.stream.numbering import LocalNumbering, Numbering
 from armada.stream.sink import StreamSink
-from armada.ws.subscribers import Subscribers
+from armada.ws.subscribers import Subscribers, subscribers_key
 
 log = logging.getLogger(__name__)
 

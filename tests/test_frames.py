@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 from helpers import RUN, next_message
 
-from armada.keys import subscribers_key
 from armada.private_api import aiohttp_frames
 from armada.private_api.aiohttp_frames import FrameSink, text_frame
+from armada.ws.subscribers import subscribers_key
 
 
 async def raw_websocket(server: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

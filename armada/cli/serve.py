@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from armada.app import init_app
 from armada.config import Config, ConfigError, environment_with_dotenv, load_config
 from armada.logging_setup import configure_logging
 from armada.serving import run
@@ -36,7 +37,7 @@ def main(argv: list[str]) -> int:
     if config is None:
         return 2
     configure_logging(config.log_level, config.log_format)
-    return run(config)
+    return run(config, init_app)
 
 
 def configured(options: dict[str, str] | None = None) -> Config | None:

@@ -16,8 +16,9 @@ from armada import const
 from armada.errors import ApiError, UpgradeRequired
 from armada.http.parsing import load_query
 from armada.http.schemas import stream_query
-from armada.keys import config_key, store_key, stream_key, subscribers_key
+from armada.keys import config_key, store_key, stream_key
 from armada.stream.filters import StreamFilter, stream_request
+from armada.ws.subscribers import subscribers_key
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,6 @@ import aiohttp
 from aiohttp import web
 
 from armada.private_api import CHECKED_WITH
-from armada.stream.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +48,6 @@ def text_frame(text: str) -> bytes:
     else:
         header = struct.pack("!BBQ", _TEXT_FIN, 127, size)
     return header + payload
-
-
-class Outgoing:
-    """A message on its way to the sockets: its frame built when first written, then shared
-    by every subscriber."""
-
-    __slots__ = ("_frame", "message")
-
-    def __init__(self, message: Message) -> None:
-        self.message = message
-        self._frame: bytes | None = None
-
-    @property
-    def frame(self) -> bytes:
-        if self._frame is None:
-            self._frame = text_frame(self.message.text)
-        return self._frame
 
 
 class FrameSink:

@@ -19,13 +19,30 @@ from collections.abc import Callable
 from aiohttp import WSCloseCode, web
 
 from armada import const
-from armada.private_api.aiohttp_frames import FrameSink, Outgoing
+from armada.private_api.aiohttp_frames import FrameSink, text_frame
 from armada.stream.filters import StreamFilter
 from armada.stream.messages import RESYNC, Message, message_size
 
 log = logging.getLogger(__name__)
 
 EVERYTHING = StreamFilter()
+
+
+class Outgoing:
+    """A message on its way to the sockets: its frame built when first written, then shared
+    by every subscriber."""
+
+    __slots__ = ("_frame", "message")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = text_frame(self.message.text)
+        return self._frame
 
 
 class Writes:
@@ -261,3 +278,7 @@ class Subscribers:
             *self._closing,
             return_exceptions=True,
         )
+
+
+# The app's subscribers (typed like the keys in armada/keys.py, which sits below this layer).
+subscribers_key = web.AppKey("subscribers", Subscribers)
