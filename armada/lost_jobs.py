@@ -8,7 +8,7 @@ naming how long it was silent, dated at the agent's last report); the store hand
 changes to the stream. A replica that dies mid-sweep leaves every job marked or not, and the
 lease expires for another to go on.
 On both databases alike, triggers on Armada's tables keep armada_job_activity in step
-(sql/<dialect>/create_job_activity.sql).
+(sql/<dialect>/migrations/0005_job_activity.sql).
 """
 
 from __future__ import annotations

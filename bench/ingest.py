@@ -58,6 +58,9 @@ class AgentWorkload:
 
     def __init__(self) -> None:
         self._jobs = itertools.count()
+        # Run ids of their own: on SQL Server the database outlives a scenario, and a run
+        # already there broadcasts no new_run.
+        self._runs = f"run-{uuid.uuid4().hex[:8]}"
         self.sent_at: dict[str, float] = {}
         self.expected_messages = 0
         self.events_stored = 0
@@ -69,7 +72,7 @@ class AgentWorkload:
     def _agent(self) -> Iterator[Request]:
         while True:
             number = next(self._jobs)
-            run_uuid = f"run-{number // JOBS_PER_RUN:06d}"
+            run_uuid = f"{self._runs}-{number // JOBS_PER_RUN:06d}"
             job_uuid = str(uuid.uuid4())
             yield ("POST", "/api/jobs/", {
                 "run_uuid": run_uuid, "job_uuid": job_uuid, "job_datetime": now_text(),

@@ -48,7 +48,7 @@ def legacy_database(path: Path, events: int) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
-        db.executescript((REPO_ROOT / "sql/sqlite/create_tables.sql").read_text())
+        db.executescript((REPO_ROOT / "sql/sqlite/migrations/0001_tables.sql").read_text())
         db.execute("BEGIN")
         db.execute("INSERT INTO armada_runs VALUES ('run-1', ?)", (START.isoformat(" "),))
         jobs = events // EVENTS_PER_JOB
@@ -109,10 +109,10 @@ def write_cost(events: int = 20_000, commit_rows: int = 20,
             db = sqlite3.connect(Path(folder) / "w.db", isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript((root / "sql/sqlite/create_tables.sql").read_text())
-            db.executescript((root / "sql/sqlite/create_indexes.sql").read_text())
+            db.executescript((root / "sql/sqlite/migrations/0001_tables.sql").read_text())
+            db.executescript((root / "sql/sqlite/migrations/0002_indexes.sql").read_text())
             if indexed:
-                db.executescript((root / "sql/sqlite/create_search_index.sql").read_text())
+                db.executescript((root / "sql/sqlite/migrations/0004_search_index.sql").read_text())
             started = time.process_time()
             for first in range(0, events, commit_rows):
                 db.execute("BEGIN")

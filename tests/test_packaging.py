@@ -85,7 +85,8 @@ def test_the_wheel_ships_the_sql_inside_the_package_and_every_module(wheel: Path
            for path in (REPO_ROOT / "sql").rglob("*.sql")}
     modules = {path.relative_to(REPO_ROOT).as_posix() for path in
                (REPO_ROOT / "armada").rglob("*.py")}
-    assert {"armada/sql/sqlite/create_tables.sql", "armada/sql/mssql/create_tables.sql"} <= sql
+    assert {"armada/sql/sqlite/migrations/0001_tables.sql",
+            "armada/sql/mssql/migrations/0001_tables.sql"} <= sql
     assert sql <= names
     assert modules <= names
     assert not {name for name in names if name.startswith(("sql/", "tests/"))}

@@ -1,4 +1,5 @@
-"""The list and count queries use the indexes, on SQLite (EXPLAIN QUERY PLAN on fresh tables).
+"""The list and count queries use the indexes, on SQLite (EXPLAIN QUERY PLAN on fresh tables,
+made by the first two migrations).
 
 The filtered queries take both ends of the datetime range as parameters (never `IS NULL`
 alternatives), so that the datetime index can seek; the unfiltered ones stay as they were.
@@ -12,9 +13,11 @@ from collections.abc import Iterator
 import pytest
 from test_legacy_tables import LEGACY_TABLES
 
+from armada.store.migrations import load_migrations
 from armada.store.queries import load_queries
 
 SQLITE = load_queries("sqlite")
+TABLES, INDEXES = load_migrations("sqlite")[:2]
 # The reads behind the REST API's lists and single records.
 READS = [
     "count_jobs", "count_jobs_filtered", "count_jobs_of_run", "count_jobs_of_run_filtered",
@@ -41,9 +44,8 @@ SORTS_ONE_PAGE = {"list_runs", "list_runs_between", "list_jobs_of_run_with_repor
 @pytest.fixture(scope="module")
 def connection() -> Iterator[sqlite3.Connection]:
     connection = sqlite3.connect(":memory:")
-    for name in ("create_tables", "create_indexes"):
-        for statement in SQLITE[name].statements:
-            connection.execute(statement)
+    for statement in (*TABLES.statements, *INDEXES.statements):
+        connection.execute(statement)
     yield connection
     connection.close()
 
@@ -91,7 +93,7 @@ def test_the_undated_jobs_of_a_run_are_read_in_the_order_of_the_run_index(connec
         "SEARCH armada_jobs USING INDEX ix_armada_jobs_run (run_uuid=?)"]
     legacy = sqlite3.connect(":memory:")
     try:
-        for statement in (*LEGACY_TABLES, *SQLITE["create_indexes"].statements):
+        for statement in (*LEGACY_TABLES, *INDEXES.statements):
             legacy.execute(statement)
         assert plan(legacy, "list_undated_jobs_of_run_page") == [
             "SEARCH armada_jobs USING INDEX ix_armada_jobs_run "

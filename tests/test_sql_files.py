@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from armada.config import MssqlSettings
 from armada.store.dialects import MssqlDialect
+from armada.store.migrations import load_migrations
 from armada.store.queries import (
     COMMENT,
     COMMON,
@@ -29,7 +30,10 @@ from armada.store.queries import (
 
 SQLITE = load_queries("sqlite")
 MSSQL = load_queries("mssql")
-WRITTEN_ONCE = read_folder(SQL_ROOT / COMMON)
+WRITTEN_ONCE = read_folder(SQL_ROOT / COMMON, "sqlite")
+# The named queries and the migrations: every statement the service may run.
+SQLITE_ALL = {**SQLITE, **{migration.name: migration for migration in load_migrations("sqlite")}}
+MSSQL_ALL = {**MSSQL, **{migration.name: migration for migration in load_migrations("mssql")}}
 PYTDS_PARAMETER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
 
 
@@ -81,6 +85,10 @@ def test_both_dialects_read_the_queries_written_once() -> None:
         assert SQLITE[name] == MSSQL[name] == query
 
 
+def test_both_dialects_have_the_same_migrations() -> None:
+    assert [m.name for m in load_migrations("mssql")] == [m.name for m in load_migrations("sqlite")]
+
+
 def code_of(query: Query) -> list[str]:
     """The statements without comments, their whitespace made single spaces."""
     return [" ".join(COMMENT.sub("", statement).split()) for statement in query.statements]
@@ -119,7 +127,7 @@ def test_a_dialect_without_its_own_folder_is_refused(tmp_path: Path) -> None:
 # Every statement parses in its own dialect
 
 
-@pytest.mark.parametrize("statement", statements_of(MSSQL))
+@pytest.mark.parametrize("statement", statements_of(MSSQL_ALL))
 def test_mssql_statement_parses_as_tsql(statement: str) -> None:
     trees = parse(as_tsql_variables(statement), "tsql")
     assert len(trees) == 1, "one statement per `;`-terminated chunk"
@@ -131,7 +139,7 @@ def test_mssql_statement_parses_as_tsql(statement: str) -> None:
 SQLITE_BEYOND_SQLGLOT = ("CREATE VIRTUAL TABLE", "CREATE TRIGGER")
 
 
-@pytest.mark.parametrize("statement", statements_of(SQLITE))
+@pytest.mark.parametrize("statement", statements_of(SQLITE_ALL))
 def test_sqlite_statement_parses_as_sqlite(statement: str) -> None:
     if statement.startswith(SQLITE_BEYOND_SQLGLOT):
         pytest.skip("beyond sqlglot's SQLite parser; run by the service at start-up")
@@ -152,7 +160,7 @@ def test_sqlite_drops_nothing_but_the_helpers_earlier_versions_kept() -> None:
     # Never Armada data: only the service's own helper table and triggers of earlier versions
     # (the job counts' table, the search index's triggers that indexed row by row, and the
     # event trigger that also brought Lost jobs back).
-    drops = [tree for query in SQLITE.values() for statement in query.statements
+    drops = [tree for query in SQLITE_ALL.values() for statement in query.statements
              if not statement.startswith(SQLITE_BEYOND_SQLGLOT)
              for tree in parse(statement, "sqlite") if isinstance(tree, exp.Drop)]
     assert sorted((drop.kind, table.name) for drop in drops for table in drop.args["tables"]) == [
@@ -172,7 +180,7 @@ def test_a_statement_sqlglot_does_not_understand_is_reported_as_a_fallback() -> 
 
 
 def test_conditional_create_parses_as_an_if_block_around_a_create() -> None:
-    statement = MSSQL["create_tables"].statements[0]
+    statement = MSSQL_ALL["0001_tables"].statements[0]
     tree = parse(statement, "tsql")[0]
     assert isinstance(tree, exp.IfBlock)
     assert tree.find(exp.Create) is not None
@@ -195,15 +203,17 @@ def test_mssql_cascade_delete_locks_the_jobs_of_the_run() -> None:
 
 
 def test_mssql_tables_and_indexes_are_created_only_when_missing() -> None:
-    for statement in MSSQL["create_tables"].statements:
+    creates = [s for s in MSSQL_ALL["0001_tables"].statements if "CREATE TABLE" in s]
+    assert len(creates) == 4, "the version's table and Armada's three"
+    for statement in creates:
         assert isinstance(parse(statement, "tsql")[0], exp.IfBlock)
         assert "IF OBJECT_ID(N'dbo.armada_" in statement
-    for name in ("create_indexes", "index_run_uuid", "index_job_uuid", "index_event_uuid"):
-        for statement in MSSQL[name].statements:
+    for name in ("0002_indexes", "index_run_uuid", "index_job_uuid", "index_event_uuid"):
+        for statement in MSSQL_ALL[name].statements:
             tree = parse(statement, "tsql")[0]
             assert isinstance(tree, exp.IfBlock), name
             assert "FROM sys.indexes" in statement, name
-    text = " ".join(s for query in MSSQL.values() for s in query.statements).upper()
+    text = " ".join(s for query in MSSQL_ALL.values() for s in query.statements).upper()
     # Never Armada data: only the event trigger of an earlier version, replaced.
     assert re.findall(r"DROP \w+ [\w.]+", text) == ["DROP TRIGGER DBO.ARMADA_JOB_ACTIVITY_EVENT"]
     assert "ALTER " not in text
@@ -223,7 +233,7 @@ def babelfish_index_name(index: str, table: str) -> str:
 
 
 def test_mssql_indexes_are_looked_for_under_their_sql_server_and_babelfish_names() -> None:
-    created = [statement for query in MSSQL.values() for statement in query.statements
+    created = [statement for query in MSSQL_ALL.values() for statement in query.statements
                if "CREATE INDEX" in statement]
     assert len(created) == 11
     for statement in created:
@@ -234,9 +244,9 @@ def test_mssql_indexes_are_looked_for_under_their_sql_server_and_babelfish_names
         assert babelfish_name == babelfish_index_name(index, table)
 
 
-# The lost jobs' triggers on SQL Server (create_job_activity): each CREATE TRIGGER is the text
-# of an EXEC (N'...'), which sqlglot reads as an alias named EXEC and a string, so the check
-# above says nothing of it. Here the text is taken out of the string, its head matched, and
+# The lost jobs' triggers on SQL Server (migration 0005_job_activity): each CREATE TRIGGER is
+# the text of an EXEC (N'...'), which sqlglot reads as an alias named EXEC and a string, so the
+# check above says nothing of it. Here the text is taken out of the string, its head matched, and
 # each statement of its body (one begins on a line indented by four spaces) parsed as T-SQL.
 TRIGGER_EXEC = re.compile(r"IF OBJECT_ID\(N'(dbo\.\w+)', N'TR'\) IS NULL\s+"
                           r"EXEC \(N'((?:[^']|'')*)'\)\Z")
@@ -246,9 +256,9 @@ TRIGGER_STATEMENT_START = re.compile(r"\n(?=    (?:SET|DECLARE|DELETE|UPDATE|INS
 
 
 def mssql_triggers() -> dict[str, tuple[str, str, str]]:
-    """Each trigger create_job_activity creates: name -> (table, events, body)."""
+    """Each trigger 0005_job_activity creates: name -> (table, events, body)."""
     triggers = {}
-    for statement in MSSQL["create_job_activity"].statements:
+    for statement in MSSQL_ALL["0005_job_activity"].statements:
         created = TRIGGER_EXEC.search(statement)
         if created is not None:
             name, text = created.group(1), created.group(2).replace("''", "'")
@@ -277,7 +287,7 @@ def test_mssql_keeps_job_activity_by_triggers_each_created_only_when_missing() -
         "dbo.armada_job_activity_report": ("dbo.armada_events", "INSERT"),
     }
     # Every EXEC of the file is one of them.
-    text = "\n".join(MSSQL["create_job_activity"].statements)
+    text = "\n".join(MSSQL_ALL["0005_job_activity"].statements)
     assert text.count("EXEC (") == len(triggers)
 
 
@@ -332,7 +342,8 @@ def column_collations(statements: list[str]) -> dict[str, dict[str, str | None]]
 
 def test_fresh_mssql_tables_compare_every_id_byte_for_byte() -> None:
     # SQL Server's default collations ignore case; SQLite compares ids exactly.
-    tables = column_collations(MSSQL["create_tables"].statements)
+    tables = column_collations(MSSQL_ALL["0001_tables"].statements)
+    assert tables.pop("armada_schema_version") == {"version": None}
 
     assert tables.keys() == ID_COLUMNS.keys()
     for table, columns in tables.items():
@@ -391,7 +402,7 @@ def test_mssql_table_columns_answers_the_columns_the_sqlite_one_does() -> None:
     (mssql,) = MSSQL["table_columns"].statements
     (sqlite,) = SQLITE["table_columns"].statements
     assert columns(mssql, "tsql") == columns(sqlite, "sqlite") == [
-        "column_name", "max_length", "is_key"]
+        "table_name", "column_name", "max_length", "is_key"]
 
 
 # MssqlDialect.prepare writes parameters the way pytds reads them
@@ -416,10 +427,10 @@ def test_prepare_leaves_string_literals_and_casts_without_parameters_alone() -> 
     assert mssql_dialect().prepare(statement) == statement
 
 
-@pytest.mark.parametrize("name", sorted(MSSQL))
+@pytest.mark.parametrize("name", sorted(MSSQL_ALL))
 def test_prepared_mssql_query_references_only_its_own_parameters(name: str) -> None:
     # Comments stay in the statements: a `:word` in one would become a parameter pytds lacks.
-    query = MSSQL[name]
+    query = MSSQL_ALL[name]
     dialect = mssql_dialect()
     for statement in query.statements:
         prepared = dialect.prepare(statement)

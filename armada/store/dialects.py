@@ -29,6 +29,10 @@ MSSQL_UNAVAILABLE = {
     40613, 40197, 40501, 10928, 10929,  # Azure SQL: database busy, throttled or moving
     *MSSQL_TRANSPORT,
 }
+# sp_getapplock answers 0 or 1 when granted, a negative number when not (-1: timed out).
+SCHEMA_LOCK = ("DECLARE @granted INT; EXEC @granted = sp_getapplock @Resource = N'armada_schema', "
+               "@LockMode = N'Exclusive', @LockOwner = N'Transaction', "
+               "@LockTimeout = %(wait_ms)s; SELECT @granted")
 # What those numbers mean, in the few words a 503, /readyz and the log give as the reason.
 MSSQL_REASONS = {
     **dict.fromkeys((18456, 18452), "login failed"),
@@ -61,6 +65,10 @@ class Dialect(Protocol):
     def release(self, connection: Any) -> None: ...
     def rollback_to(self, connection: Any) -> None: ...
     def in_transaction(self, connection: Any) -> bool: ...
+    # In a write transaction: wait until no other instance is upgrading the schema.
+    def lock_schema(self, connection: Any) -> None: ...
+    # In that transaction: the migration number `version` is applied (armada/store/migrations.py).
+    def set_schema_version(self, connection: Any, version: int) -> None: ...
     def is_duplicate_key(self, error: BaseException) -> bool: ...
     def is_retryable(self, error: BaseException) -> bool: ...
     def is_unavailable(self, error: BaseException) -> bool: ...
@@ -202,6 +210,13 @@ class SqliteDialect:
     def in_transaction(self, connection: sqlite3.Connection) -> bool:
         return connection.in_transaction
 
+    def lock_schema(self, connection: sqlite3.Connection) -> None:
+        """Nothing to do: BEGIN IMMEDIATE took the database's one write lock."""
+
+    def set_schema_version(self, connection: sqlite3.Connection, version: int) -> None:
+        # A PRAGMA takes no parameter: the version is an int, written as one.
+        connection.execute(f"PRAGMA user_version = {int(version)}")
+
     def is_duplicate_key(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
 
@@ -321,6 +336,23 @@ class MssqlDialect:
 
     def in_transaction(self, connection: Any) -> bool:
         return True  # not asked: statements_undo_themselves is False
+
+    def lock_schema(self, connection: Any) -> None:
+        """An application lock held until the transaction ends; TimeoutError (the database
+        is unavailable for now) when another instance holds it longer than the timeout."""
+        with connection.cursor() as cursor:
+            cursor.execute(SCHEMA_LOCK, {"wait_ms": int(self.timeout * 1000)})
+            while cursor.description is None and cursor.nextset():
+                pass
+            (granted,) = cursor.fetchone()
+        if granted < 0:
+            raise TimeoutError(f"schema lock not granted ({granted}): another instance is "
+                               f"upgrading the schema")
+
+    def set_schema_version(self, connection: Any, version: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE dbo.armada_schema_version SET version = %(version)s",
+                           {"version": version})
 
     def is_duplicate_key(self, error: BaseException) -> bool:
         return _mssql_number(error) in MSSQL_DUPLICATE_KEY

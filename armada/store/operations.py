@@ -42,23 +42,23 @@ LEGACY_INDEX_OF_TABLE = {
 }
 
 
-def prepare_schema(tx: Transaction) -> dict[str, dict[str, int]]:
-    """Create what is missing (tables, indexes); answer each table's column length limits."""
-    tx.execute("create_tables")
-    tx.execute("create_indexes")
-    tx.execute("create_search_index")
-    tx.execute("create_job_activity")
-    tx.execute("create_run_deletions")
-    limits: dict[str, dict[str, int]] = {}
-    for table in TABLES:
-        columns = tx.all("table_columns", table_name=table)
-        keyed = any(c["is_key"] and c["column_name"] == KEY_OF_TABLE[table] for c in columns)
-        if not keyed:
-            tx.execute(LEGACY_INDEX_OF_TABLE[table])
-        limits[table] = {
-            c["column_name"]: int(c["max_length"]) for c in columns if (c["max_length"] or 0) > 0
-        }
+def column_limits(tx: Transaction) -> dict[str, dict[str, int]]:
+    """Each of Armada's tables: its columns' length limits in characters (none: no limit)."""
+    limits: dict[str, dict[str, int]] = {table: {} for table in TABLES}
+    for column in tx.all("table_columns"):
+        if (column["max_length"] or 0) > 0:
+            limits[column["table_name"]][column["column_name"]] = int(column["max_length"])
     return limits
+
+
+def index_keyless_tables(tx: Transaction) -> None:
+    """An index on the uuid of each table that has no key on it (Armada's own tables, made
+    before this service): the service looks rows up by it."""
+    keyed = {(column["table_name"], column["column_name"])
+             for column in tx.all("table_columns") if column["is_key"]}
+    for table, key in KEY_OF_TABLE.items():
+        if (table, key) not in keyed:
+            tx.execute(LEGACY_INDEX_OF_TABLE[table])
 
 
 def create_run(tx: Transaction, run: Record) -> Written:

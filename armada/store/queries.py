@@ -7,12 +7,20 @@ queries are those two folders together, and a name may be in only one of them.
 The files are written in `sql/` at the top of the repository; a wheel ships them inside the
 package as `armada/sql/` (setup.cfg maps one onto the other).
 
-A statement ends with `;` at the end of a line.
+Statements (split_statements): on SQLite, a `;` at the end of a line ends the statement when
+what comes before it is a whole statement (sqlite3.complete_statement), so a trigger's body
+`BEGIN ...; ...; END;` spans lines; on SQL Server, a `;` at the end of a line outside a
+string or comment, or a line `GO`; a CREATE of a trigger, procedure, function or view runs to
+the next `GO` (SQL Server wants each alone in its batch).
+
+Migrations (the schema's versions) are `sql/<dialect>/migrations/NNNN_name.sql`, the same
+numbers and names in both dialects: armada/store/migrations.py.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +30,15 @@ SQL_ROOT = PACKAGED_SQL if PACKAGED_SQL.is_dir() else CHECKOUT_SQL
 COMMON = "common"
 
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
-STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
 COMMENT = re.compile(r"--[^\n]*")
+LINE_END = re.compile(r";[ \t]*$")
+GO = re.compile(r"[ \t]*GO[ \t]*", re.IGNORECASE)
+# T-SQL objects whose body is the rest of their batch: they end at `GO` only.
+WHOLE_BATCH = re.compile(r"\s*CREATE\s+(OR\s+ALTER\s+)?(TRIGGER|PROC|PROCEDURE|FUNCTION|VIEW)\b",
+                         re.IGNORECASE)
+# What T-SQL text a `;` inside does not end: a string, a quoted name, a comment.
+TSQL_SKIPPED = re.compile(r"N?'(?:[^']|'')*'?|\[[^\]]*\]?|\"[^\"]*\"?|--[^\n]*|/\*.*?(?:\*/|$)",
+                          re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -33,21 +48,53 @@ class Query:
     parameters: frozenset[str]
 
 
-def parse_query(name: str, text: str) -> Query:
+def split_statements(text: str, dialect: str) -> tuple[str, ...]:
+    """The statements of a file, each without its end (`;` kept inside, `GO` dropped)."""
+    statements: list[str] = []
+    lines: list[str] = []
+
+    def end() -> None:
+        statement = "\n".join(lines).strip()
+        lines.clear()
+        if COMMENT.sub("", statement).strip():
+            statements.append(LINE_END.sub("", statement).rstrip())
+
+    for line in text.splitlines():
+        if dialect != "sqlite" and GO.fullmatch(line):
+            end()
+            continue
+        lines.append(line)
+        if LINE_END.search(line) and _ends_statement("\n".join(lines), dialect):
+            end()
+    end()
+    return tuple(statements)
+
+
+def _ends_statement(text: str, dialect: str) -> bool:
+    """Whether `text`, which ends with `;`, is a whole statement."""
+    if dialect == "sqlite":
+        return sqlite3.complete_statement(text)
+    if WHOLE_BATCH.match(COMMENT.sub("", text)):
+        return False
+    return LINE_END.search(TSQL_SKIPPED.sub(" ", text)) is not None
+
+
+def parse_query(name: str, text: str, dialect: str) -> Query:
     """Split a file into its statements."""
-    statements = tuple(
-        chunk.strip() for chunk in STATEMENT_END.split(text) if COMMENT.sub("", chunk).strip()
-    )
+    statements = split_statements(text, dialect)
     if not statements:
         raise ValueError(f"query {name} has no statement")
-    parameters = frozenset(PARAMETER.findall(COMMENT.sub("", text)))
-    return Query(name=name, statements=statements, parameters=parameters)
+    return Query(name=name, statements=statements, parameters=parse_parameters(text))
+
+
+def parse_parameters(text: str) -> frozenset[str]:
+    return frozenset(PARAMETER.findall(COMMENT.sub("", text)))
 
 
 def load_queries(dialect: str, root: Path = SQL_ROOT) -> dict[str, Query]:
     """The dialect's queries: those of `common/` and those of its own folder."""
-    common = read_folder(root / COMMON)
-    own = read_folder(root / dialect)
+    common = read_folder(root / COMMON, dialect)
+    own = read_folder(root / dialect, dialect)
     if not own:
         raise FileNotFoundError(f"no SQL files in {root / dialect}")
     twice = sorted(common.keys() & own.keys())
@@ -56,8 +103,8 @@ def load_queries(dialect: str, root: Path = SQL_ROOT) -> dict[str, Query]:
     return {**common, **own}
 
 
-def read_folder(folder: Path) -> dict[str, Query]:
+def read_folder(folder: Path, dialect: str) -> dict[str, Query]:
     return {
-        path.stem: parse_query(path.stem, path.read_text(encoding="utf-8"))
+        path.stem: parse_query(path.stem, path.read_text(encoding="utf-8"), dialect)
         for path in sorted(folder.glob("*.sql"))
     }

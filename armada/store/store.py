@@ -35,10 +35,11 @@ from typing import Any, TypeVar
 from armada import const
 from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
-from armada.store import operations, triage
+from armada.store import migrations, operations, triage
 from armada.store.availability import Availability
 from armada.store.changes import Announced, RunDeleted, Sink, Written
 from armada.store.dialects import Dialect, make_dialect
+from armada.store.migrations import SchemaTooNew
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
 from armada.store.writer import MAX_ATTEMPTS, Writer, no_operation, settle
@@ -59,9 +60,10 @@ class Store:
         self.availability = Availability(self.description, const.DB_DOWN_REMINDER_SECONDS)
         self.workers = config.db_workers
         self.write_timeout = config.db_timeout
+        self._migrations = tuple(map(self._prepared, migrations.load_migrations(self.dialect.name)))
         self._queries: dict[str, Query] = {
-            name: replace(query, statements=tuple(map(self.dialect.prepare, query.statements)))
-            for name, query in load_queries(self.dialect.name).items()
+            query.name: query for query in map(self._prepared, (
+                *load_queries(self.dialect.name).values(), *self._migrations))
         }
         self._executor = ThreadPoolExecutor(config.db_workers, thread_name_prefix="armada-db")
         self._local = threading.local()
@@ -86,6 +88,8 @@ class Store:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self._open_now)
+        except SchemaTooNew:
+            raise
         except Exception as error:
             problem = self.dialect.configuration_problem(error)
             if problem is not None:
@@ -425,23 +429,19 @@ class Store:
         return error
 
     def _prepare(self, connection: Any) -> Limits:
-        """Create missing tables and indexes once per process; learn the column limits (none
-        to learn for a read-only store, which only reads)."""
+        """Upgrade the schema to the newest version once per process (migrations); learn the
+        column limits (none to learn for a read-only store, which only reads)."""
         if self.read_only:
             return {}
         with self._schema_lock:
             if self._limits is None:
-                tx = Transaction(connection, self.dialect, self._queries, {})
-                self.dialect.begin(connection, True)
-                try:
-                    limits = operations.prepare_schema(tx)
-                except BaseException:
-                    self.dialect.rollback(connection)
-                    raise
-                self.dialect.commit(connection)
+                self._limits = migrations.prepare_schema(connection, self.dialect, self._queries,
+                                                         self._migrations, self.description)
                 log.info("store ready: %s", self.description)
-                self._limits = limits
             return self._limits
+
+    def _prepared(self, query: Query) -> Query:
+        return replace(query, statements=tuple(map(self.dialect.prepare, query.statements)))
 
     def _connect_or_forget_schema(self) -> Any:
         try:

@@ -1,4 +1,4 @@
--- SQL Server has no search index (create_search_index says why, and why not a full-text
+-- SQL Server has no search index (migrations/0004_search_index says why, and why not a full-text
 -- index): the operation searches with search_events_like_page or
 -- search_events_of_job_like_page there and never runs this, which is kept so that both
 -- dialects name the same queries: LIKE on every term, any job.

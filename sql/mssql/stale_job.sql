@@ -2,7 +2,8 @@
 -- the transaction that marks it Lost): its run, its status, for how long it was silent, and
 -- its agent's last report (by the agent's clock: its datetime and its newest event's).
 -- Each table is sought by the parameter, never one id column compared to the other: a legacy
--- armada_jobs keeps its own collation, armada_job_activity's is binary (create_job_activity).
+-- armada_jobs keeps its own collation, armada_job_activity's is binary
+-- (migrations/0005_job_activity).
 SELECT TOP (1) job.run_uuid, job.job_status,
     DATEDIFF_BIG(millisecond, activity.last_report, SYSUTCDATETIME()) / 1000.0 AS silent_seconds,
     job.job_datetime,

@@ -1,6 +1,7 @@
--- One row per column: its name, its length limit in characters (-1: MAX, NULL: not text),
--- whether it belongs to a PRIMARY KEY or UNIQUE constraint.
+-- One row per column of Armada's three tables: its table, its name, its length limit in
+-- characters (-1: MAX, NULL: not text), whether it belongs to a PRIMARY KEY or UNIQUE constraint.
 SELECT
+    c.TABLE_NAME AS table_name,
     c.COLUMN_NAME AS column_name,
     c.CHARACTER_MAXIMUM_LENGTH AS max_length,
     CASE WHEN EXISTS (
@@ -16,5 +17,5 @@ SELECT
     ) THEN 1 ELSE 0 END AS is_key
 FROM INFORMATION_SCHEMA.COLUMNS AS c
 WHERE c.TABLE_SCHEMA = N'dbo'
-    AND c.TABLE_NAME = :table_name
-ORDER BY c.ORDINAL_POSITION;
+    AND c.TABLE_NAME IN (N'armada_runs', N'armada_jobs', N'armada_events')
+ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION;

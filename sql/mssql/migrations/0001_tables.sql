@@ -1,4 +1,10 @@
--- Fresh tables; existing (legacy VARCHAR(255)/DATETIME, keyless) tables are left exactly as they are.
+-- Armada's three tables, as the first version made them. A database made by another Armada
+-- program has them already (VARCHAR(255)/DATETIME, keyless): they are left exactly as they are.
+-- The schema's version (armada/store/migrations.py): one row, made with the first migration.
+IF OBJECT_ID(N'dbo.armada_schema_version', N'U') IS NULL
+    CREATE TABLE dbo.armada_schema_version (version INT NOT NULL);
+INSERT INTO dbo.armada_schema_version (version)
+SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM dbo.armada_schema_version);
 -- DDL and table_columns name dbo, where the tables are made; the queries name the tables
 -- unqualified, written once for both dialects (sql/common/). SQL Server looks an unqualified
 -- name up in the login's default schema, then in dbo: the same tables for a login whose

@@ -37,9 +37,20 @@ WHEN NOT EXISTS (SELECT 1 FROM armada_search_progress WHERE name = 'armada_event
                  AND new.rowid >= pending_from AND new.rowid < pending_to)
 BEGIN INSERT OR IGNORE INTO armada_search_queue (event_rowid) VALUES (new.rowid); END;
 CREATE TRIGGER IF NOT EXISTS armada_search_queue_delete AFTER DELETE ON armada_events
-BEGIN INSERT INTO armada_events_search (armada_events_search, rowid, event_content) SELECT 'delete', old.rowid, old.event_content WHERE NOT EXISTS (SELECT 1 FROM armada_search_queue WHERE event_rowid = old.rowid) AND NOT EXISTS (SELECT 1 FROM armada_search_progress WHERE name = 'armada_events' AND old.rowid >= pending_from AND old.rowid < pending_to); DELETE FROM armada_search_queue WHERE event_rowid = old.rowid; END;
+BEGIN
+    INSERT INTO armada_events_search (armada_events_search, rowid, event_content)
+    SELECT 'delete', old.rowid, old.event_content
+    WHERE NOT EXISTS (SELECT 1 FROM armada_search_queue WHERE event_rowid = old.rowid)
+        AND NOT EXISTS (SELECT 1 FROM armada_search_progress WHERE name = 'armada_events'
+                        AND old.rowid >= pending_from AND old.rowid < pending_to);
+    DELETE FROM armada_search_queue WHERE event_rowid = old.rowid;
+END;
 CREATE TRIGGER IF NOT EXISTS armada_search_queue_update AFTER UPDATE OF event_content ON armada_events
 WHEN NOT EXISTS (SELECT 1 FROM armada_search_queue WHERE event_rowid = old.rowid)
     AND NOT EXISTS (SELECT 1 FROM armada_search_progress WHERE name = 'armada_events'
                     AND old.rowid >= pending_from AND old.rowid < pending_to)
-BEGIN INSERT INTO armada_events_search (armada_events_search, rowid, event_content) VALUES ('delete', old.rowid, old.event_content); INSERT INTO armada_events_search (rowid, event_content) VALUES (new.rowid, new.event_content); END;
+BEGIN
+    INSERT INTO armada_events_search (armada_events_search, rowid, event_content)
+    VALUES ('delete', old.rowid, old.event_content);
+    INSERT INTO armada_events_search (rowid, event_content) VALUES (new.rowid, new.event_content);
+END;

@@ -24,7 +24,13 @@ CREATE TRIGGER IF NOT EXISTS armada_job_activity_job_insert AFTER INSERT ON arma
 WHEN NEW.job_status IN ('Running', 'Pending')
 BEGIN INSERT OR REPLACE INTO armada_job_activity (job_uuid, last_report) VALUES (NEW.job_uuid, strftime('%Y-%m-%d %H:%M:%f', 'now')); END;
 CREATE TRIGGER IF NOT EXISTS armada_job_activity_job_status AFTER UPDATE OF job_status ON armada_jobs
-BEGIN DELETE FROM armada_job_activity WHERE job_uuid = OLD.job_uuid AND NEW.job_status NOT IN ('Running', 'Pending'); INSERT OR REPLACE INTO armada_job_activity (job_uuid, last_report) SELECT NEW.job_uuid, strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE NEW.job_status IN ('Running', 'Pending'); END;
+BEGIN
+    DELETE FROM armada_job_activity
+    WHERE job_uuid = OLD.job_uuid AND NEW.job_status NOT IN ('Running', 'Pending');
+    INSERT OR REPLACE INTO armada_job_activity (job_uuid, last_report)
+    SELECT NEW.job_uuid, strftime('%Y-%m-%d %H:%M:%f', 'now')
+    WHERE NEW.job_status IN ('Running', 'Pending');
+END;
 CREATE TRIGGER IF NOT EXISTS armada_job_activity_job_delete AFTER DELETE ON armada_jobs
 BEGIN DELETE FROM armada_job_activity WHERE job_uuid = OLD.job_uuid; END;
 -- An event: its job reported now. A Lost job that reports is made Running by the service's

@@ -2,7 +2,7 @@
 -- armada_job_activity holds a row per job that is Running or Pending, with the time (the
 -- database's clock, SYSUTCDATETIME() as stale_jobs and stale_job read it) of its last report:
 -- its create, a status, an event. Triggers on Armada's tables keep it in step, as the SQLite
--- ones do (sql/sqlite/create_job_activity.sql), so every writer counts; a job that ends leaves
+-- ones do (sql/sqlite/migrations/0005_job_activity.sql), so every writer counts; a job that ends leaves
 -- it. A job found Lost that reports an event is Running again (operations.create_event). An
 -- event moves its job's last_report once per 0.1 s at most (a job may so be found Lost 0.1 s early).
 -- job_uuid is binary, as the ids of fresh tables are; the triggers name that collation on
@@ -31,8 +31,7 @@ IF NOT EXISTS (SELECT 1 FROM dbo.armada_leases WHERE name = N'lost_jobs')
 -- trigger is missing (one left by an earlier start is kept: Armada's tables are not changed at
 -- every start). Each is set-based: one statement may write many rows, and a keyless (legacy)
 -- table may hold a job_uuid twice. SET NOCOUNT ON: the row count the service reads after its
--- INSERT or UPDATE is that statement's, not one of the trigger's. Inside a trigger no line
--- ends with a semicolon: the store splits this file at those (armada/store/queries.py).
+-- INSERT or UPDATE is that statement's, not one of the trigger's.
 --
 -- A job created, or given a status: Running or Pending, its row with now; anything else, no
 -- row. UPDATE(job_status) is true for every INSERT, and for an UPDATE that sets the status

@@ -1,0 +1,1 @@
+-- Nothing on SQL Server: the job counts table and its triggers were SQLite's only.
