@@ -38,7 +38,7 @@ from armada.errors import ApiError, StoreUnavailable
 from armada.store import migrations, operations, triage
 from armada.store.availability import Availability
 from armada.store.changes import Announced, RunDeleted, Sink, Written
-from armada.store.dialects import Dialect, make_dialect
+from armada.store.dialects import Dialect, close_quietly, make_dialect
 from armada.store.migrations import SchemaTooNew
 from armada.store.queries import Query, load_queries
 from armada.store.transaction import Limits, Record, Transaction
@@ -116,7 +116,10 @@ class Store:
         with self._connections_lock:
             connections, self._connections = self._connections, set()
         for connection in connections:
-            _close_quietly(connection)
+            try:
+                self.dialect.close(connection)
+            except Exception as error:
+                log.debug("closing a connection failed: %s", error)
 
     # Operations: each is one transaction
 
@@ -467,11 +470,4 @@ class Store:
         if connection is not None:
             with self._connections_lock:
                 self._connections.discard(connection)
-            _close_quietly(connection)
-
-
-def _close_quietly(connection: Any) -> None:
-    try:
-        connection.close()
-    except Exception as error:
-        log.debug("closing a connection failed: %s", error)
+            close_quietly(connection)
