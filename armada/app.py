@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from armada import const
+from armada.alerts.sender import alerts_task
 from armada.config import Config
 from armada.http import health
 from armada.http.auth import access_middleware
@@ -20,7 +21,6 @@ from armada.http.request_log import (
     request_log_middleware,
 )
 from armada.http.routes import setup_routes
-from armada.http.schemas import event_out, job_out, run_out
 from armada.http.security import add_security_headers
 from armada.instances import instances_task
 from armada.keys import config_key, metrics_key, store_key, stream_key
@@ -54,10 +54,9 @@ def init_app(config: Config) -> web.Application:
     app[metrics_key] = metrics
     subscribers = Subscribers(config.ws_queue, config.ws_queue_bytes)
     app[subscribers_key] = subscribers
-    # What a committed change looks like in a message: the record as the API shows it.
-    shapes = {"new_run": run_out.one, "new_job": job_out.one, "new_event": event_out.one}
-    app[stream_key] = StreamSink(_numbering(config, subscribers), shapes)
+    app[stream_key] = StreamSink(_numbering(config, subscribers))
     app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(alerts_task)
     app.cleanup_ctx.append(_numbering_running)
     app.cleanup_ctx.append(retention_task)
     app.cleanup_ctx.append(run_deletions_task)

@@ -10,8 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from armada import const
+
+if TYPE_CHECKING:
+    from armada.alerts.settings import AlertsSettings
 
 DEFAULT_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080,http://localhost:3000"
 # RFC 6750 token68, without the trailing "=" padding (tokens are compared verbatim).
@@ -30,7 +34,7 @@ ARMADA_VARIABLES = (
     "ARMADA_HEADER_TIMEOUT", "ARMADA_MAX_CONNECTIONS", "ARMADA_REDIS_URL", "ARMADA_LOG_LEVEL",
     "ARMADA_LOG_FORMAT", "ARMADA_EVENT_LOOP", "ARMADA_WRITE_TOKENS", "ARMADA_READ_TOKENS",
     "ARMADA_REQUEST_TIMEOUT", "ARMADA_RETENTION_DAYS", "ARMADA_JOB_STALE_AFTER",
-    "ARMADA_MAX_CLOCK_SKEW",
+    "ARMADA_MAX_CLOCK_SKEW", "ARMADA_ALERTS_FILE",
 )
 # Not the service's, and no misspelling: the agents' client's and the CLI's token, the tests'.
 OTHER_VARIABLES = ("ARMADA_TOKEN",)
@@ -101,6 +105,8 @@ class Config:
     job_stale_after: float | None = const.JOB_STALE_AFTER_SECONDS
     # Seconds a body datetime may be ahead of the service's clock (a client's clock is off).
     max_clock_skew: float = const.MAX_CLOCK_SKEW_SECONDS
+    # ARMADA_ALERTS_FILE: where notifications go and when (docs/alerts.md); None: none.
+    alerts: AlertsSettings | None = field(default=None, repr=False)
     # One line each, logged at start: ARMADA_* variables that are set and mean nothing.
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -140,6 +146,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         job_stale_after=_duration(env, "ARMADA_JOB_STALE_AFTER",
                                   const.JOB_STALE_AFTER_SECONDS) or None,
         max_clock_skew=_duration(env, "ARMADA_MAX_CLOCK_SKEW", const.MAX_CLOCK_SKEW_SECONDS),
+        alerts=_alerts(env),
         warnings=tuple(_unknown_variables(env)),
     )
 
@@ -195,6 +202,20 @@ def _sqlite_path(env: Mapping[str, str]) -> Path:
     if not path.parent.is_dir():
         raise ConfigError("ARMADA_DB_PATH", f"directory {path.parent} does not exist")
     return path
+
+
+def _alerts(env: Mapping[str, str]) -> AlertsSettings | None:
+    """The alerts file, read and checked now, with the variables it names (URLs, secrets)
+    from `env`; no error echoes their values."""
+    path = env.get("ARMADA_ALERTS_FILE")
+    if not path:
+        return None
+    from armada.alerts.settings import AlertsFileError, read_alerts_file
+
+    try:
+        return read_alerts_file(path, env)
+    except AlertsFileError as error:
+        raise ConfigError("ARMADA_ALERTS_FILE", str(error)) from None
 
 
 def _host(env: Mapping[str, str]) -> str:

@@ -142,3 +142,33 @@ EXPORT_END = "end"
 MAX_TRIAGE_JOBS = 1000
 TRIAGE_TEXT_CHARS = 300
 DEFAULT_TRIAGE_LIMIT = 50
+
+# Alerts (armada/alerts/, ARMADA_ALERTS_FILE): each attempt at most this long (a target's
+# `timeout`); a failed one tried again after retry_first, doubled each time up to retry_max
+# (each wait jittered between its half and its whole), given up once give_up_after has
+# passed since the change; sent and failed deliveries kept `keep`, then pruned.
+ALERT_ATTEMPT_TIMEOUT_SECONDS = 10.0
+ALERT_MAX_ATTEMPT_TIMEOUT_SECONDS = 300.0
+ALERT_RETRY_FIRST_SECONDS = 10.0
+ALERT_RETRY_MAX_SECONDS = 600.0
+ALERT_GIVE_UP_SECONDS = 86400.0
+ALERT_KEEP_SECONDS = 7 * 86400.0
+# The longest wait a retry or a digest may set: a day (SQL Server counts it in milliseconds).
+ALERT_LONGEST_WAIT_SECONDS = 86400.0
+# A claimed delivery is its instance's for its attempt's timeout plus this; an instance
+# killed mid-attempt leaves it to be claimed again after that.
+ALERT_LEASE_MARGIN_SECONDS = 5.0
+# The outbox is looked at this often (and at once after a change that alerts here), at
+# most this many deliveries in flight per instance; pruned this often, so many at a time.
+ALERT_POLL_SECONDS = 1.0
+ALERT_MAX_IN_FLIGHT = 16
+ALERT_PRUNE_SECONDS = 3600.0
+ALERT_PRUNE_BATCH = 500
+# Standard Webhooks secrets: whsec_ and base64 of 24 to 64 bytes.
+ALERT_MIN_SECRET_BYTES = 24
+ALERT_MAX_SECRET_BYTES = 64
+# The first line of a failure, as a message carries it; a receiver's error, as kept.
+ALERT_FAILURE_LINE_CHARS = 300
+ALERT_ERROR_CHARS = 500
+DEFAULT_DELIVERIES_LIMIT = 50
+MAX_DELIVERIES_LIMIT = 500

@@ -68,10 +68,12 @@ class ClientRun:
 
 
 async def client_scenario(workload: str, rate: float, duration: float, subscribers: int,
-                          agents: int, window: float | None) -> ClientRun:
-    """One repetition on a fresh database (see the module's docstring)."""
+                          agents: int, window: float | None,
+                          checkout: Path = REPO_ROOT) -> ClientRun:
+    """One repetition on a fresh database (see the module's docstring), against the service
+    of `checkout`."""
     with tempfile.TemporaryDirectory(prefix="armada-bench-client-") as folder, \
-            start_service(Path(folder) / "armada.db") as server:
+            start_service(Path(folder) / "armada.db", checkout=checkout) as server:
         watchers = [SubscriberProcess(server.url, count)
                     for count in spread(subscribers, SUBSCRIBER_PROCESSES) if count]
         context = multiprocessing.get_context("spawn")

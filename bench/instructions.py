@@ -27,27 +27,41 @@ tell what a request costs on the host.
     python bench/instructions.py --reps 3 --requests 600
     python bench/instructions.py --keep DIR         # keep callgrind's files (callgrind_annotate)
     python bench/instructions.py --log-level INFO   # with the request log, as by default
+    python bench/instructions.py --batch 25 --subscribers 50  # per event, through the batch
+        # endpoint, with 50 WebSocket subscribers reading every message (the fan-out's share)
+
+With --batch N, each counted request is `POST /api/events/batch` of N events of one job
+(the job registered in the warm-up) and the figures are per event; --subscribers K connects
+K plain WebSocket clients first (threads that read and discard), so the fan-out to them
+counts too, in user space (the kernel's sends do not). The bare app then answers the
+same batches (no subscriber: it has no WebSocket), per event.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
+import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from common import BENCH_DIR, REPO_ROOT, Figures, Request, Server, free_port, service_env
-from ingest import EVENTS_PER_JOB, AgentWorkload
+from ingest import EVENTS_PER_JOB, AgentWorkload, now_text
 
 REQUESTS_PER_JOB = EVENTS_PER_JOB + 2  # the job, its events, its status
 WARM_UP = 12 * REQUESTS_PER_JOB
+BATCH_WARM_UP = 20
 # Python starts many times slower under valgrind, and slower still on a busy host.
 START_TIMEOUT = 240.0
 ANSWER_TIMEOUT = 60.0
@@ -93,16 +107,19 @@ def service_starter(checkout: Path, log_level: str) -> Starter:
     return start
 
 
-def count(start: Starter, requests: int, out: Path) -> dict[int, int]:
+def count(start: Starter, requests: int, out: Path, batch: int = 0,
+          subscribers: int = 0) -> dict[int, int]:
     """Instructions of each thread (by number, from 1) of the server `start` starts, over
-    `requests` requests after the warm-up; callgrind's files go into `out`."""
+    `requests` requests after the warm-up (batches of `batch` events when not 0, with
+    `subscribers` WebSocket readers); callgrind's files go into `out`."""
     with tempfile.TemporaryDirectory(prefix="armada-bench-") as folder, \
             start(callgrind(out), Path(folder)) as server:
-        next_request = AgentWorkload().lanes()[0]
+        next_request = batches(batch) if batch else AgentWorkload().lanes()[0]
+        readers = [Reader(server.port) for _ in range(subscribers)]
         connection = http.client.HTTPConnection("127.0.0.1", server.port,
                                                 timeout=ANSWER_TIMEOUT)
         try:
-            send(connection, next_request, WARM_UP)
+            send(connection, next_request, BATCH_WARM_UP if batch else WARM_UP)
             time.sleep(SETTLE_SECONDS)
             callgrind_control(server.pid, "-i", "on")
             send(connection, next_request, requests)
@@ -111,7 +128,56 @@ def count(start: Starter, requests: int, out: Path) -> dict[int, int]:
             callgrind_control(server.pid, "-d")
         finally:
             connection.close()
+            for reader in readers:
+                reader.close()
     return thread_totals(out, server.pid)
+
+
+def batches(size: int) -> Callable[[], Request]:
+    """A job, then batches of `size` new events of it, one request each."""
+    job_uuid = str(uuid.uuid4())
+    numbers = itertools.count()
+
+    def next_request() -> Request:
+        number = next(numbers)
+        if number == 0:
+            return ("POST", "/api/jobs/", {"run_uuid": "run-batches", "job_uuid": job_uuid,
+                                          "job_datetime": now_text()}, None)
+        return ("POST", "/api/events/batch", {"events": [
+            {"event_uuid": str(uuid.uuid4()), "job_uuid": job_uuid,
+             "event_content": f"Step {number}.{step}: page loaded, form submitted",
+             "event_datetime": now_text()} for step in range(size)]}, None)
+    return next_request
+
+
+class Reader:
+    """A WebSocket subscriber that reads and discards everything, in a thread."""
+
+    def __init__(self, port: int) -> None:
+        self._socket = socket.create_connection(("127.0.0.1", port), timeout=ANSWER_TIMEOUT)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self._socket.sendall((
+            f"GET /ws/events/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self._socket.recv(4096)
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise SystemExit(f"subscriber refused: {head[:200]!r}")
+        self._socket.settimeout(None)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            while self._socket.recv(1 << 16):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._socket.close()
 
 
 def send(connection: http.client.HTTPConnection, next_request: Callable[[], Request | None],
@@ -176,6 +242,12 @@ def main() -> None:
                         help="runs of each server (default 1; more: median and min-max)")
     parser.add_argument("--keep", type=Path,
                         help="keep callgrind's files here, a folder per server and run")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="events per request, through POST /api/events/batch (figures "
+                             "per event)")
+    parser.add_argument("--subscribers", type=int, default=0,
+                        help="WebSocket subscribers reading every message (this checkout "
+                             "and --other only)")
     parser.add_argument("--log-level", default="WARNING",
                         help="the services' ARMADA_LOG_LEVEL (default WARNING, as the other "
                              "benchmarks; INFO, the service's default, adds the request log)")
@@ -199,12 +271,16 @@ def main() -> None:
             for key, target in targets.items():
                 out = root / f"{key}-{rep}"
                 out.mkdir(parents=True, exist_ok=True)
-                roles = by_role(count(target.start, args.requests, out), target.roles)
+                subscribers = 0 if key == "bare" else args.subscribers
+                roles = by_role(count(target.start, args.requests, out, args.batch,
+                                      subscribers), target.roles)
+                roles = {role: value // (args.batch or 1) for role, value in roles.items()}
                 total[key] = sum(roles.values()) / args.requests
                 figures.add(target.label, "total", total[key] / 1000)
                 for role, instructions in roles.items():
                     figures.add(target.label, role, instructions / args.requests / 1000)
-                print(f"  {target.label}: {total[key] / 1000:.0f}k instructions per request ("
+                print(f"  {target.label}: {total[key] / 1000:.0f}k instructions per "
+                      f"{'event' if args.batch else 'request'} ("
                       + ", ".join(f"{role} {instructions / args.requests / 1000:.0f}k"
                                   for role, instructions in roles.items())
                       + (f"); files in {out}" if args.keep else ")"), flush=True)
@@ -215,8 +291,14 @@ def main() -> None:
                 figures.add(targets["this"].label, "x_other", total["this"] / total["other"])
 
     print()
-    print(f"Instructions per request (thousands), {args.requests} sequential requests of the "
-          f"agent workload after {WARM_UP} unmeasured, {args.reps} run(s); median (min-max)")
+    if args.batch:
+        print(f"Instructions per event (thousands), {args.requests} sequential batches of "
+              f"{args.batch} events after {BATCH_WARM_UP} unmeasured, {args.subscribers} "
+              f"subscribers, {args.reps} run(s); median (min-max)")
+    else:
+        print(f"Instructions per request (thousands), {args.requests} sequential requests of "
+              f"the agent workload after {WARM_UP} unmeasured, {args.reps} run(s); "
+              "median (min-max)")
     print(figures.table([
         ("total", "k instr/req", 0), ("main", "main", 0), ("writer", "writer", 0),
         ("other", "other", 0), ("x_bare", "x bare", 2), ("x_other", "x other", 3),

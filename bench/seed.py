@@ -20,6 +20,8 @@ same workload.
     python bench/seed.py --quick           # 1 repetition of 3 s
     python bench/seed.py --other /tmp/before   # also another checkout's service, same run
     python bench/seed.py --client-only     # the seed design with 50 subscribers, the client's
+    python bench/seed.py --client-only --other /tmp/before  # and the first client scenario
+        # (events only, 50 subscribers) against another checkout's service, same repetitions
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from client_agents import ClientRun, client_scenario, describe
 from common import (
+    REPO_ROOT,
     Figures,
     LoadResult,
     Server,
@@ -151,16 +154,20 @@ def record_seed(figures: Figures, result: LoadResult, rss: float) -> None:
     figures.add(SEED_50, "cpu_per_event", result.cpu / result.extra["events"] * 1e6)
 
 
-def client_names(args: argparse.Namespace) -> list[tuple[str, str, float, int]]:
-    """(scenario, workload, events/s, subscribers) of the client's scenarios."""
+def client_names(args: argparse.Namespace) -> list[tuple[str, str, float, int, Path]]:
+    """(scenario, workload, events/s, subscribers, checkout) of the client's scenarios."""
     rate, agent_rate = args.client_rate, min(args.client_rate, CLIENT_AGENT_RATE)
-    return [
+    names = [
         (f"client, events only, {rate:.0f}/s, 50 subscribers", "events", rate,
-         CLIENT_SUBSCRIBERS),
-        (f"client, events only, {rate:.0f}/s, 0 subscribers", "events", rate, 0),
+         CLIENT_SUBSCRIBERS, REPO_ROOT),
+        (f"client, events only, {rate:.0f}/s, 0 subscribers", "events", rate, 0, REPO_ROOT),
         (f"client, agent workload, {agent_rate:.0f}/s, 50 subscribers", "agent", agent_rate,
-         CLIENT_SUBSCRIBERS),
+         CLIENT_SUBSCRIBERS, REPO_ROOT),
     ]
+    if args.client_only and args.other:
+        name, workload, rate, subscribers, _ = names[0]
+        names.append((f"other, {name}", workload, rate, subscribers, args.other.resolve()))
+    return names
 
 
 async def client_scenarios(figures: Figures, args: argparse.Namespace,
@@ -170,9 +177,9 @@ async def client_scenarios(figures: Figures, args: argparse.Namespace,
     against its CPU per event of the same workload."""
     seed_request = figures.get(SEED_50, "cpu_us").values[-1]
     seed_event = figures.get(SEED_50, "cpu_per_event").values[-1]
-    for name, workload, rate, subscribers in client_names(args):
+    for name, workload, rate, subscribers, checkout in client_names(args):
         run: ClientRun = await client_scenario(workload, rate, duration, subscribers,
-                                               args.client_agents, args.window)
+                                               args.client_agents, args.window, checkout)
         print(f"  {name}: {describe(run)}", flush=True)
         seed = seed_request if workload == "events" else seed_event
         for figure, value in (

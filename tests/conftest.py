@@ -82,7 +82,7 @@ def create_mssql_database(settings: MssqlSettings) -> None:
 
 
 SERVICE_TABLES = ("armada_events", "armada_jobs", "armada_runs", "armada_job_activity",
-                  "armada_leases", "armada_run_deletions")
+                  "armada_leases", "armada_run_deletions", "armada_alert_outbox")
 # Dropped with the tables, never emptied: its one row says the schema is there.
 VERSION_TABLE = "armada_schema_version"
 

@@ -68,6 +68,24 @@ async def test_a_partly_repeated_batch_answers_which_were_created_and_which_exis
     await no_message(ws)
 
 
+async def test_a_batchs_answer_holds_each_event_as_its_message_carries_it(
+        client, subscribe, job):
+    await client.post("/api/events/batch", json=batch(2))
+    ws = await subscribe()
+    response = await client.post("/api/events/batch", json=batch(4))
+    text = await response.text()
+    body = json.loads(text)
+    assert list(body) == ["created", "existing", "events"]
+    messages = [await next_message(ws) for _ in range(2)]
+    stored = (await (await client.get("/api/events/", params={"job_uuid": "job-1"})).json())
+    by_uuid = {event["event_uuid"]: event for event in stored}
+    assert body["events"] == [by_uuid[f"event-{n:04d}"] for n in range(4)]
+    assert body["events"][2:] == [message["data"] for message in messages]
+    # The created events' JSON is the very text their messages carry.
+    for message in messages:
+        assert json.dumps(message["data"], separators=(",", ":"), ensure_ascii=False) in text
+
+
 async def test_one_event_of_an_unknown_job_fails_the_whole_batch(client, subscribe, job):
     ws = await subscribe()
     events = batch(3)["events"]

@@ -148,6 +148,8 @@ ARMADA_TABLES |= {("trigger", f"armada_job_activity_{change}")
 # Runs `armada purge` deleted, waiting for a service to announce them (with SQLite's own
 # table of AUTOINCREMENT counters).
 ARMADA_TABLES |= {("table", "armada_run_deletions"), ("table", "sqlite_sequence")}
+# The alerts' outbox (issue 28): the deliveries each change owes.
+ARMADA_TABLES |= {("table", "armada_alert_outbox")}
 
 
 async def test_a_fresh_database_has_the_armada_tables_and_nothing_else(sqlite_client,

@@ -159,11 +159,13 @@ async def test_legacy_tables_are_kept_and_the_needed_indexes_added(legacy_db: Pa
     # The legacy tables exactly as they were, and no table added but the search index's own
     # (the FTS5 table, its shadow tables, its build progress: README, Search), those of
     # lost jobs (README, Run state and lost jobs) and the purge command's deletions waiting to
-    # be announced (with SQLite's own table of AUTOINCREMENT counters).
+    # be announced, the alerts' outbox (docs/alerts.md), and SQLite's own table of
+    # AUTOINCREMENT counters.
     assert [(name, sql) for name, sql in tables_after
             if not name.startswith(("armada_events_search", "armada_search_progress",
                                     "armada_search_queue", "armada_job_activity",
-                                    "armada_leases", "armada_run_deletions", "sqlite_sequence"))
+                                    "armada_leases", "armada_run_deletions", "armada_alert_outbox",
+                                    "sqlite_sequence"))
             ] == tables_before
     assert read(legacy_db, "SELECT COUNT(*) FROM armada_events") == [(2,)]
     assert read(legacy_db, "SELECT * FROM armada_jobs") == [

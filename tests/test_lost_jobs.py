@@ -165,6 +165,27 @@ async def test_an_event_of_a_lost_job_brings_it_back_running(make_client):
     await ws.close()
 
 
+async def test_a_batch_of_events_of_a_lost_job_brings_it_back_once(make_client):
+    client = await make_client(job_stale_after=STALE)
+    ws = await client.ws_connect("/ws/events/")
+    await client.post("/api/jobs/", json=job_body("job-1"))
+    await next_message(ws), await next_message(ws)
+    await lost_messages(ws)
+    # The first event is one the job already has (no revival by it); the others are new.
+    stored = (await (await client.get("/api/events/", params={"job_uuid": "job-1"})).json())
+    events = [stored[0], *(event_body(f"late-{n}", "job-1") for n in range(3))]
+    response = await client.post("/api/events/batch", json={"events": events})
+    assert response.status == 201
+    assert (await response.json())["created"] == ["late-0", "late-1", "late-2"]
+    messages = [await next_message(ws) for _ in range(4)]
+    assert [(m["type"], m["data"].get("event_uuid")) for m in messages] == [
+        ("new_event", "late-0"), ("update_job_status", None),
+        ("new_event", "late-1"), ("new_event", "late-2")]
+    assert messages[1]["data"] == {"job_uuid": "job-1", "job_status": "Running"}
+    assert (await (await client.get("/api/jobs/job-1")).json())["job_status"] == "Running"
+    await ws.close()
+
+
 async def test_a_status_of_a_lost_job_brings_it_back_with_that_status(make_client):
     client = await make_client(job_stale_after=STALE)
     ws = await client.ws_connect("/ws/events/")

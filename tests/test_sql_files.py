@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,23 +18,30 @@ from sqlglot import exp
 
 from armada.config import MssqlSettings
 from armada.store.dialects import MssqlDialect
-from armada.store.migrations import load_migrations
+from armada.store.migrations import BEFORE_VERSIONS, load_migrations, version_of
 from armada.store.queries import (
     COMMENT,
     COMMON,
+    FRAGMENTS,
     PARAMETER,
     SQL_ROOT,
     Query,
     load_queries,
-    read_folder,
+    paged,
+    split_statements,
 )
 
 SQLITE = load_queries("sqlite")
 MSSQL = load_queries("mssql")
-WRITTEN_ONCE = read_folder(SQL_ROOT / COMMON, "sqlite")
+WRITTEN_ONCE = sorted(path.stem for path in (SQL_ROOT / COMMON).glob("*.sql"))
+DIALECTS = ("sqlite", "mssql")
 # The named queries and the migrations: every statement the service may run.
 SQLITE_ALL = {**SQLITE, **{migration.name: migration for migration in load_migrations("sqlite")}}
 MSSQL_ALL = {**MSSQL, **{migration.name: migration for migration in load_migrations("mssql")}}
+# The named queries and the migrations that also run on databases made before versions: what
+# they create may be there already.
+MSSQL_BEFORE_VERSIONS = {name: query for name, query in MSSQL_ALL.items()
+                         if name in MSSQL or version_of(query) <= BEFORE_VERSIONS}
 PYTDS_PARAMETER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
 
 
@@ -79,10 +87,36 @@ def test_each_query_takes_the_same_parameters_in_both_dialects(name: str) -> Non
     assert MSSQL[name].parameters == SQLITE[name].parameters
 
 
-def test_both_dialects_read_the_queries_written_once() -> None:
+def test_both_dialects_define_the_same_fragments() -> None:
+    def fragments(dialect: str) -> list[str]:
+        return sorted(path.name for path in (SQL_ROOT / dialect / FRAGMENTS).glob("*.sql"))
+
+    assert fragments("sqlite") == fragments("mssql") == ["run_summary.sql"]
+
+
+# A line every run summary holds; the queries that answer run_status splice it in.
+RUN_SUMMARY = "ELSE 'Pending' END AS run_status"
+RUN_SUMMARY_QUERIES = ["count_runs_of_status", "get_run_with_summary", "list_runs",
+                       "list_runs_between", "list_runs_matching", "list_runs_of_status"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_run_summary_is_written_in_one_file_per_dialect(dialect: str) -> None:
+    files = [*(SQL_ROOT / COMMON).rglob("*.sql"), *(SQL_ROOT / dialect).rglob("*.sql")]
+    holding = [path.relative_to(SQL_ROOT).as_posix() for path in files
+               if RUN_SUMMARY in path.read_text(encoding="utf-8")]
+    assert holding == [f"{dialect}/{FRAGMENTS}/run_summary.sql"]
+    queries = load_queries(dialect)
+    assert sorted(name for name, query in queries.items()
+                  if any(RUN_SUMMARY in statement for statement in query.statements)
+                  ) == RUN_SUMMARY_QUERIES
+
+
+def test_both_dialects_read_the_queries_written_once_differing_only_in_paging() -> None:
     assert WRITTEN_ONCE
-    for name, query in WRITTEN_ONCE.items():
-        assert SQLITE[name] == MSSQL[name] == query
+    for name in set(WRITTEN_ONCE) - set(RUN_SUMMARY_QUERIES):
+        statements = tuple(paged("mssql", statement) for statement in SQLITE[name].statements)
+        assert MSSQL[name].statements == statements, name
 
 
 def test_both_dialects_have_the_same_migrations() -> None:
@@ -118,10 +152,98 @@ def test_a_query_in_common_and_in_a_dialect_folder_is_refused(tmp_path: Path) ->
         load_queries("sqlite", tmp_path)
 
 
+LIST_JOBS = ("SELECT job_uuid FROM armada_jobs\nORDER BY job_datetime DESC, job_uuid DESC\n"
+             "LIMIT :limit{offset};\n")
+
+
+@pytest.mark.parametrize("offset, sqlite, mssql", [
+    (" OFFSET :offset", "LIMIT :limit OFFSET :offset",
+     "OFFSET :offset ROWS FETCH NEXT :limit ROWS ONLY"),
+    ("", "LIMIT :limit", "OFFSET 0 ROWS FETCH NEXT :limit ROWS ONLY"),
+])
+def test_a_common_query_is_paged_as_each_dialect_writes_it(tmp_path: Path, offset: str,
+                                                          sqlite: str, mssql: str) -> None:
+    write(tmp_path / COMMON, "list_jobs", LIST_JOBS.format(offset=offset))
+    for dialect, paging in (("sqlite", sqlite), ("mssql", mssql)):
+        write(tmp_path / dialect, "get_run", "SELECT run_uuid FROM armada_runs;\n")
+        (statement,) = load_queries(dialect, tmp_path)["list_jobs"].statements
+        assert statement.endswith("ORDER BY job_datetime DESC, job_uuid DESC\n" + paging)
+
+
+def test_a_fragment_is_spliced_where_a_query_names_it_on_a_line(tmp_path: Path) -> None:
+    write(tmp_path / COMMON, "count_runs", "WITH\n{chosen}\nSELECT COUNT(*) AS total FROM c;\n")
+    write(tmp_path / "sqlite", "get_run", "SELECT run_uuid FROM armada_runs LIMIT 1;\n")
+    write(tmp_path / "sqlite" / FRAGMENTS, "chosen", "c AS (SELECT run_uuid FROM armada_runs)\n")
+    (statement,) = load_queries("sqlite", tmp_path)["count_runs"].statements
+    assert statement == ("WITH\nc AS (SELECT run_uuid FROM armada_runs)\n"
+                         "SELECT COUNT(*) AS total FROM c")
+    assert "chosen" not in load_queries("sqlite", tmp_path)
+
+
+def test_a_query_naming_a_missing_fragment_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "sqlite", "count_runs", "WITH\n{chosen}\nSELECT COUNT(*) AS total FROM c;\n")
+    with pytest.raises(ValueError, match=r"query count_runs uses \{chosen\}: no such fragment"):
+        load_queries("sqlite", tmp_path)
+
+
 def test_a_dialect_without_its_own_folder_is_refused(tmp_path: Path) -> None:
     write(tmp_path / COMMON, "count_runs", "SELECT COUNT(*) AS total FROM armada_runs;\n")
     with pytest.raises(FileNotFoundError, match="no SQL files"):
         load_queries("sqlite", tmp_path)
+
+
+# The statement splitter: a statement ends where its dialect says, not at every `;`
+
+
+SQLITE_TRIGGER = """CREATE TRIGGER t_insert AFTER INSERT ON t
+BEGIN
+    INSERT INTO log (what) VALUES ('one;');
+    INSERT INTO log (what) VALUES ('two');
+END;"""
+
+
+def test_sqlite_trigger_body_spans_lines_as_one_statement() -> None:
+    text = (f"CREATE TABLE t (a);\nCREATE TABLE log (what);\n{SQLITE_TRIGGER}\n"
+            "INSERT INTO t VALUES (1);\n")
+    statements = split_statements(text, "sqlite")
+    assert statements == ("CREATE TABLE t (a)", "CREATE TABLE log (what)", SQLITE_TRIGGER[:-1],
+                          "INSERT INTO t VALUES (1)")
+    with sqlite3.connect(":memory:") as db:
+        for statement in statements:
+            db.execute(statement)
+        assert db.execute("SELECT what FROM log ORDER BY rowid").fetchall() == [("one;",), ("two",)]
+
+
+def test_sqlite_semicolon_in_a_string_or_a_comment_ends_nothing() -> None:
+    text = "-- a comment;\nINSERT INTO t VALUES ('a;\nb');\nSELECT 1;\n"
+    assert split_statements(text, "sqlite") == (
+        "-- a comment;\nINSERT INTO t VALUES ('a;\nb')", "SELECT 1")
+
+
+def test_tsql_semicolon_at_a_line_end_inside_a_string_ends_nothing() -> None:
+    text = ("IF OBJECT_ID(N'dbo.t_insert', N'TR') IS NULL\n"
+            "    EXEC (N'CREATE TRIGGER dbo.t_insert ON dbo.t AFTER INSERT AS\n"
+            "BEGIN\n    SET NOCOUNT ON;\n    UPDATE dbo.log SET n = n + 1;\nEND');\n"
+            "SELECT 1;\nSELECT 2;\n")
+    first, second, third = split_statements(text, "mssql")
+    assert first.startswith("IF OBJECT_ID") and first.endswith("END')")
+    assert (second, third) == ("SELECT 1", "SELECT 2")
+
+
+def test_tsql_go_ends_a_batch_and_a_trigger_runs_to_it() -> None:
+    text = ("CREATE TABLE dbo.t (a INT);\nGO\n"
+            "CREATE TRIGGER dbo.t_insert ON dbo.t AFTER INSERT AS\nBEGIN\n"
+            "    SET NOCOUNT ON;\n    UPDATE dbo.log SET n = n + 1;\nEND;\n  go  \n"
+            "SELECT 1;\n")
+    assert split_statements(text, "mssql") == (
+        "CREATE TABLE dbo.t (a INT)",
+        "CREATE TRIGGER dbo.t_insert ON dbo.t AFTER INSERT AS\nBEGIN\n    SET NOCOUNT ON;\n"
+        "    UPDATE dbo.log SET n = n + 1;\nEND",
+        "SELECT 1")
+
+
+def test_go_is_no_separator_on_sqlite() -> None:
+    assert split_statements("SELECT 1 AS go;\nGO;\n", "sqlite") == ("SELECT 1 AS go", "GO")
 
 
 # Every statement parses in its own dialect
@@ -146,14 +268,6 @@ def test_sqlite_statement_parses_as_sqlite(statement: str) -> None:
     trees = parse(statement, "sqlite")
     assert len(trees) == 1, "one statement per `;`-terminated chunk"
     assert fallback_commands(trees[0]) == []
-
-
-@pytest.mark.parametrize("statement", statements_of(WRITTEN_ONCE))
-def test_query_written_once_parses_as_tsql_and_as_sqlite(statement: str) -> None:
-    for dialect, text in (("tsql", as_tsql_variables(statement)), ("sqlite", statement)):
-        trees = parse(text, dialect)
-        assert len(trees) == 1, dialect
-        assert fallback_commands(trees[0]) == [], dialect
 
 
 def test_sqlite_drops_nothing_but_the_helpers_earlier_versions_kept() -> None:
@@ -216,7 +330,7 @@ def test_mssql_tables_and_indexes_are_created_only_when_missing() -> None:
     text = " ".join(s for query in MSSQL_ALL.values() for s in query.statements).upper()
     # Never Armada data: only the event trigger of an earlier version, replaced.
     assert re.findall(r"DROP \w+ [\w.]+", text) == ["DROP TRIGGER DBO.ARMADA_JOB_ACTIVITY_EVENT"]
-    assert "ALTER " not in text
+    assert not re.search(r"ALTER TABLE (DBO\.)?ARMADA_(RUNS|JOBS|EVENTS)\b", text)
 
 
 INDEX_CHECK = re.compile(r"WHERE object_id = OBJECT_ID\(N'dbo\.(\w+)'\)\s+"
@@ -235,7 +349,7 @@ def babelfish_index_name(index: str, table: str) -> str:
 def test_mssql_indexes_are_looked_for_under_their_sql_server_and_babelfish_names() -> None:
     created = [statement for query in MSSQL_ALL.values() for statement in query.statements
                if "CREATE INDEX" in statement]
-    assert len(created) == 11
+    assert len(created) == 14
     for statement in created:
         check = INDEX_CHECK.search(statement)
         assert check is not None, statement
@@ -384,7 +498,10 @@ def test_lists_are_ordered_the_same_in_both_dialects(name: str) -> None:
 def test_run_summaries_count_the_jobs_the_same_way_in_both_dialects(name: str) -> None:
     def selects(query: Query, dialect: str) -> list[exp.Expression]:
         (statement,) = query.statements
-        return parse(as_tsql_variables(statement), dialect)[0].selects
+        tree = parse(as_tsql_variables(statement), dialect)[0]
+        assert [select.sql() for select in tree.selects] == ["*"]
+        (summary,) = [cte for cte in tree.find_all(exp.CTE) if cte.alias == "run_summary"]
+        return summary.this.selects
 
     mssql, sqlite = selects(MSSQL[name], "tsql"), selects(SQLITE[name], "sqlite")
     assert [column.sql() for column in mssql] == [column.sql() for column in sqlite]
@@ -394,15 +511,17 @@ def test_run_summaries_count_the_jobs_the_same_way_in_both_dialects(name: str) -
         "last_report_datetime"]
 
 
-def test_mssql_table_columns_answers_the_columns_the_sqlite_one_does() -> None:
-    def columns(statement: str, dialect: str) -> list[str]:
-        tree = parse(as_tsql_variables(statement), dialect)[0]
+def test_mssql_schema_state_answers_the_columns_the_sqlite_one_does() -> None:
+    def columns(tree: exp.Expression) -> list[str]:
         return [select.alias_or_name for select in tree.selects]
 
-    (mssql,) = MSSQL["table_columns"].statements
-    (sqlite,) = SQLITE["table_columns"].statements
-    assert columns(mssql, "tsql") == columns(sqlite, "sqlite") == [
-        "table_name", "column_name", "max_length", "is_key"]
+    (mssql,) = MSSQL["schema_state"].statements
+    (sqlite,) = SQLITE["schema_state"].statements
+    names = columns(parse(sqlite, "sqlite")[0])
+    assert names == ["version", "table_name", "column_name", "max_length", "is_key"]
+    tree = parse(mssql, "tsql")[0]
+    for branch in ("true", "false"):  # no version's table yet; the version and the columns
+        assert columns(tree.args[branch].find(exp.Select)) == names, branch
 
 
 # MssqlDialect.prepare writes parameters the way pytds reads them

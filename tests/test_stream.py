@@ -5,6 +5,7 @@ WebSocket connections to the real app."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
-from helpers import RUN, event_body, job_body, next_envelope, no_message
+from helpers import MESSAGE_TIMEOUT, RUN, event_body, job_body, next_envelope, no_message
 from server_process import service_environment
 
 from armada.config import ConfigError, load_config
@@ -213,6 +214,7 @@ async def test_a_cursor_ahead_of_the_stream_gets_resync(client, subscribe):
     ({"run_uuid": ""}, "run_uuid"),
     ({"run_uuid": "r" * 256}, "run_uuid"),
     ({"color": "blue"}, "color"),
+    ({"grouped": "sometimes"}, "grouped"),
 ])
 async def test_a_bad_query_is_a_json_422_before_the_upgrade(client, query, field):
     with pytest.raises(aiohttp.WSServerHandshakeError) as raised:
@@ -329,6 +331,64 @@ async def test_filters_know_the_run_of_jobs_created_before_the_app_started(make_
 
 
 # Settings
+
+
+# Grouped frames
+
+
+async def next_group(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """The messages of the next frame of a subscriber of grouped frames: a JSON array."""
+    async with asyncio.timeout(MESSAGE_TIMEOUT):
+        frame = await ws.receive()
+    assert frame.type == aiohttp.WSMsgType.TEXT, frame
+    group = json.loads(frame.data)
+    assert isinstance(group, list) and group
+    return group
+
+
+async def post_batch(client: TestClient, uuids: list[str], job_uuid: str = "job-1") -> None:
+    events = [event_body(event_uuid, job_uuid) for event_uuid in uuids]
+    response = await client.post("/api/events/batch", json={"events": events})
+    assert response.status == 201
+
+
+async def test_a_subscriber_of_grouped_frames_gets_a_batchs_messages_in_one_frame(client):
+    await create_run_and_job(client)
+    grouped = await connect(client, grouped="true")
+    single = await connect(client)
+    await post_batch(client, [f"event-{n}" for n in range(5)])
+
+    group = await next_group(grouped)
+    assert [summary(m) for m in group] == [("new_event", f"event-{n}") for n in range(5)]
+    assert [m["seq"] for m in group] == list(range(group[0]["seq"], group[0]["seq"] + 5))
+    # The dashboard's default: one message, a JSON object, per frame.
+    assert await envelopes(single, 5) == group
+    await post_events(client, ["event-5"])
+    assert [summary(m) for m in await next_group(grouped)] == [("new_event", "event-5")]
+    await no_message(grouped)
+
+
+async def test_a_filtered_subscriber_of_grouped_frames_gets_only_what_its_filter_takes(client):
+    await create_run_and_job(client, "run-1", "job-1")
+    await create_run_and_job(client, "run-2", "job-2")
+    ws = await connect(client, grouped="true", job_uuid="job-2")
+    events = [event_body(f"event-{n}", f"job-{1 + n % 2}") for n in range(6)]
+    assert (await client.post("/api/events/batch", json={"events": events})).status == 201
+    assert [summary(m) for m in await next_group(ws)] == [
+        ("new_event", "event-1"), ("new_event", "event-3"), ("new_event", "event-5")]
+    await no_message(ws)
+
+
+async def test_a_resumed_subscriber_of_grouped_frames_gets_the_replay_in_one_frame(client):
+    ws = await connect(client)
+    await create_run_and_job(client)
+    cursor = (await envelopes(ws, 2))[-1]
+    await post_events(client, ["event-1", "event-2", "event-3"])
+    resumed = await connect(client, grouped="true", since=cursor["seq"], epoch=cursor["epoch"])
+    assert [summary(m) for m in await next_group(resumed)] == [
+        ("new_event", "event-1"), ("new_event", "event-2"), ("new_event", "event-3")]
+    await post_events(client, ["event-4"])
+    assert [summary(m) for m in await next_group(resumed)] == [("new_event", "event-4")]
 
 
 def test_buffer_and_redis_url_are_read_from_the_environment(tmp_path):

@@ -1,8 +1,9 @@
 """The `armada` command (or `python -m armada`), one module a subcommand: `serve` reads the
 configuration once and serves; `purge` runs retention once; `tail` prints the live stream;
-`export`, `import` move a run between instances. Each command parses its own arguments
-(`armada COMMAND --help` describes them) and leaves the work to its module (armada.serving,
-armada.retention, armada.remote); a bare `armada` prints the help."""
+`export`, `import` move a run between instances; `alerts test` tries the alerts' targets.
+Each command parses its own arguments (`armada COMMAND --help` describes them) and leaves
+the work to its module (armada.serving, armada.retention, armada.remote, armada.alerts); a
+bare `armada` prints the help."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import importlib.metadata
 import sys
 from collections.abc import Callable
 
-from armada.cli import purge, serve, tail, transfer
+from armada.cli import alerts, purge, serve, tail, transfer
 
 PROG = "armada"
 DISTRIBUTION = "armada-backend"
@@ -22,6 +23,7 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "tail": (tail.SUMMARY, tail.main),
     "export": (transfer.EXPORT_SUMMARY, transfer.export_main),
     "import": (transfer.IMPORT_SUMMARY, transfer.import_main),
+    "alerts": (alerts.SUMMARY, alerts.main),
 }
 
 

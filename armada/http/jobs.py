@@ -49,7 +49,7 @@ async def create_job(request: web.Request) -> web.Response:
     job = await load_body(request, job_schema)
     refuse_far_future(request, {"job_datetime": job["job_datetime"]})
     written = await request.app[store_key].create_job(job)
-    return created_response(job_out, written.record, written.created)
+    return created_response(job_out, written)
 
 
 async def update_job_status(request: web.Request) -> web.Response:

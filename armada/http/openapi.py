@@ -15,6 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 
 from armada import const
+from armada.alerts import api as alerts
 from armada.http import schemas
 from armada.http.routes import ROUTES
 
@@ -140,6 +141,9 @@ DESCRIPTIONS: dict[tuple[str, str], Description] = {
         "Events whose content contains every word of `q` (all, a run's or a job's), newest "
         "first, each with its job's run, agent and status", {200: schemas.SearchHitsPageSchema},
         query=schemas.TriageSearchQuery),
+    ("GET", "/api/alerts/deliveries"): Description(
+        "The newest alert deliveries (every instance's), with their attempts and last error",
+        {200: alerts.DeliveriesSchema}, query=alerts.DeliveriesQuery, tags=("alerts",)),
     ("GET", const.HEALTH_PATH): Description(
         "Liveness: the process answers (no I/O)", {200: StatusSchema}, tags=("operations",)),
     ("GET", const.READY_PATH): Description(

@@ -17,9 +17,10 @@ from armada.datetimes import format_datetime
 from armada.errors import InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from armada.http.deadlines import answer_started
 from armada.http.request_log import request_id_of
-from armada.http.schemas import RecordDumper
 from armada.jsonutil import encode
 from armada.keys import config_key
+from armada.store.changes import Written
+from armada.stream.records import RecordShape, written_json
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +111,21 @@ async def keyset_pages(read: Callable[[Any], Awaitable[tuple[list[Any], Any]]]
             return
 
 
-def created_response(out: RecordDumper, record: dict[str, Any], created: bool
-                     ) -> web.Response:
-    """A create's answer: the stored record, 201 when this request created it, else 200."""
-    return json_response(out.one(record), status=201 if created else 200)
+def created_response(shape: RecordShape, written: Written) -> web.Response:
+    """A create's answer: the stored record (in the JSON its message carries), 201 when this
+    request created it, else 200."""
+    return json_text_response(written_json(written, shape), 201 if written.created else 200)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     """As `web.json_response`, from bytes: the body is not made text and then bytes again."""
     return web.Response(body=encode(data), status=status, content_type="application/json",
+                        charset="utf-8")
+
+
+def json_text_response(text: str, status: int = 200) -> web.Response:
+    """An answer of JSON already encoded (a record's, shared with its message)."""
+    return web.Response(body=text.encode(), status=status, content_type="application/json",
                         charset="utf-8")
 
 

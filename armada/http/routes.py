@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from armada.alerts import api as alerts
 from armada.http import events, export, jobs, page, runs, triage, websocket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,6 +32,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/triage/runs/{run_uuid}", triage.get_run),
     ("GET", "/api/triage/failures/", triage.list_failures),
     ("GET", "/api/triage/search/", triage.search_events),
+    ("GET", "/api/alerts/deliveries", alerts.list_deliveries),
     ("GET", "/ws/events/", websocket.events_stream),
 ]
 

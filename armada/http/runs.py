@@ -50,7 +50,7 @@ async def create_run(request: web.Request) -> web.Response:
     run = await load_body(request, run_schema)
     refuse_far_future(request, {"run_datetime": run["run_datetime"]})
     written = await request.app[store_key].create_run(run)
-    return created_response(run_out, written.record, written.created)
+    return created_response(run_out, written)
 
 
 async def delete_run(request: web.Request) -> web.Response:

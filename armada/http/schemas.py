@@ -1,7 +1,9 @@
 """Marshmallow schemas: what the API accepts (load) and the JSON shape of every record (dump).
 
 Records go out through `RecordDumper`, built once from a schema's own fields: the same
-output as `schema.dump`, without marshmallow's per-field machinery on every record. Valid
+output as `schema.dump`, without marshmallow's per-field machinery on every record. Runs,
+jobs and events go out as the stream shapes them (`armada.stream.records`), checked
+against these schemas by tests/test_schemas.py. Valid
 bodies come in through `armada.private_api.marshmallow_plan`, the one module here that reaches
 below marshmallow's public API.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +24,6 @@ from marshmallow import (
     fields,
     missing,
     post_load,
-    utils,
     validate,
     validates,
     validates_schema,
@@ -37,7 +38,9 @@ from armada.datetimes import (
     plus_read_as_space,
 )
 from armada.private_api.marshmallow_plan import PlannedLoad, ValidatorsOnce
+from armada.stream import records
 from armada.stream.messages import MESSAGE_TYPES
+from armada.stream.records import RecordShape
 
 
 def storable(value: str) -> None:
@@ -352,19 +355,7 @@ class EventsPageSchema(Schema):
     next = PageCursor(allow_none=True)
 
 
-def _text_out(value: Any) -> Any:
-    return value if value is None or type(value) is str else utils.ensure_text_type(value)
-
-
-def _integer_out(value: Any) -> Any:
-    return value if value is None or type(value) is int else int(value)
-
-
-def _datetime_out(value: Any) -> Any:
-    return format_datetime(value) if isinstance(value, datetime) else value
-
-
-class RecordDumper:
+class RecordDumper(RecordShape):
     """`schema.dump` for the store's records (flat dicts), planned once from the schema.
 
     Each declared field becomes (output key, record key, conversion); a record then dumps
@@ -374,17 +365,8 @@ class RecordDumper:
     """
 
     def __init__(self, schema: Schema) -> None:
-        self._plan: list[tuple[str, str, Callable[[Any], Any]]] = [
-            (field.data_key or name, field.attribute or name, _conversion(field))
-            for name, field in schema.dump_fields.items()
-        ]
-
-    def one(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        return {key: convert(record[attribute]) for key, attribute, convert in self._plan
-                if attribute in record}
-
-    def many(self, records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        return [self.one(record) for record in records]
+        super().__init__([(field.data_key or name, field.attribute or name, _conversion(field))
+                          for name, field in schema.dump_fields.items()])
 
 
 def _conversion(field: fields.Field) -> Callable[[Any], Any]:
@@ -392,11 +374,11 @@ def _conversion(field: fields.Field) -> Callable[[Any], Any]:
         raise TypeError("RecordDumper does not fill dump defaults")
     # UtcDateTime first: the most specific; Status and Text are Strings.
     if isinstance(field, UtcDateTime):
-        return _datetime_out
+        return records.datetime_out
     if isinstance(field, fields.String):
-        return _text_out
+        return records.text_out
     if isinstance(field, fields.Integer) and not field.as_string:
-        return _integer_out
+        return records.integer_out
     raise TypeError(f"RecordDumper has no plan for {type(field).__name__} fields")
 
 
@@ -413,10 +395,11 @@ run_path = RunPath()
 job_path = JobPath()
 event_path = EventPath()
 run_summary_schema = RunSummarySchema()
-run_out = RecordDumper(run_schema)
+# The records themselves as the stream shapes them (tests/test_schemas.py: as these dump).
+run_out = records.RUN
 run_summary_out = RecordDumper(run_summary_schema)
-job_out = RecordDumper(job_schema)
-event_out = RecordDumper(event_schema)
+job_out = records.JOB
+event_out = records.EVENT
 
 
 class StreamQuery(StrictSchema):
@@ -427,6 +410,8 @@ class StreamQuery(StrictSchema):
     run_uuid = Identifier()
     job_uuid = Identifier()
     types = fields.String(validate=validate.Length(min=1, max=1000))
+    # Each frame a JSON array of the messages that leave together (one or more).
+    grouped = fields.Boolean(load_default=False)
 
     @validates("types")
     def _known_types(self, value: str, **kwargs: Any) -> None:

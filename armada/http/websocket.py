@@ -29,7 +29,8 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
     """Subscribe the client to the stream (resumed, filtered as its query asks); what it
     sends is read and ignored. A malformed query is a 422, a request that is not a WebSocket
     handshake a 426, both before the upgrade."""
-    cursor, stream_filter = stream_request(load_query(request, stream_query))
+    query = load_query(request, stream_query)
+    cursor, stream_filter = stream_request(query)
     # aiohttp pings every `heartbeat` seconds and closes a peer that does not answer.
     # No per-message compression: every subscriber is then sent the same prebuilt frame
     # (armada.private_api.aiohttp_frames) instead of a zlib pass per message per subscriber.
@@ -51,7 +52,7 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
     try:
         # Registered before the backlog is read: nothing numbered in between is missed, and
         # what both hold is sent once.
-        subscriber = subscribers.add(ws, name, abort, stream_filter)
+        subscriber = subscribers.add(ws, name, abort, stream_filter, query["grouped"])
         subscriber.start(await request.app[stream_key].numbering.backlog(cursor))
         log.debug("subscriber %s connected", name)
         async for _message in ws:

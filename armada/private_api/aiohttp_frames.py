@@ -39,7 +39,11 @@ _TEXT_FIN = 0x81  # FIN + opcode 1 (text); no RSV bit: not compressed
 
 def text_frame(text: str) -> bytes:
     """One unmasked, unfragmented text frame carrying `text` (RFC 6455 §5.2)."""
-    payload = text.encode()
+    return frame_of(text.encode())
+
+
+def frame_of(payload: bytes) -> bytes:
+    """One unmasked, unfragmented text frame carrying the UTF-8 `payload`."""
     size = len(payload)
     if size < 126:
         header = struct.pack("!BB", _TEXT_FIN, size)

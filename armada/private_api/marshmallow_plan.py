@@ -63,8 +63,9 @@ class LoadPlan:
 
     def __init__(self, schema: Schema, post_load: list[Callable[..., Any]]) -> None:
         self._plan = [
-            (field.data_key or name, field.attribute or name, field, field.required,
-             field.allow_none, field._validate_all if field.validators else None)
+            (field.data_key or name, field.attribute or name, field,
+             _planned_list(field) or field._deserialize, field.required, field.allow_none,
+             field._validate_all if field.validators else None)
             for name, field in schema.load_fields.items()
         ]
         self._keys = frozenset(key for key, *_ in self._plan)
@@ -94,7 +95,8 @@ class LoadPlan:
             return None
         loaded = {}
         try:
-            for key, attribute, field, required, allow_none, validate_all in self._plan:
+            for key, attribute, field, deserialize, required, allow_none, validate_all in \
+                    self._plan:
                 value = data.get(key, missing)
                 if value is missing:
                     if required:
@@ -108,7 +110,7 @@ class LoadPlan:
                     if not allow_none:
                         return None
                 else:
-                    value = field._deserialize(value, key, data)
+                    value = deserialize(value, key, data)
                     if validate_all is not None:
                         validate_all(value)
                 loaded[attribute] = value
@@ -117,3 +119,32 @@ class LoadPlan:
         except ValidationError:
             return None
         return loaded
+
+
+def _planned_list(field: fields.Field) -> Callable[[Any, str, Any], list[Any]] | None:
+    """A list of nested records (a batch's events) loaded item by item through the nested
+    schema's own plan, without marshmallow's per-item field machinery; None for any other
+    field. An item the plan does not answer makes the whole body go through `Schema.load`."""
+    if not isinstance(field, fields.List):
+        return None
+    inner = field.inner
+    if (not isinstance(inner, fields.Nested) or inner.many or inner.validators
+            or inner.unknown is not None or inner.pre_load or inner.post_load):
+        return None
+    schema = inner.schema
+    plan = schema._load_plan if isinstance(schema, PlannedLoad) else None
+    if plan is None:
+        return None
+
+    def deserialize(value: Any, key: str, data: Any) -> list[Any]:
+        if type(value) is not list:
+            raise ValidationError("not a list")
+        loaded = []
+        for item in value:
+            one = plan.load(item)
+            if one is None:
+                raise ValidationError("an item the plan does not answer")
+            loaded.append(one)
+        return loaded
+
+    return deserialize

@@ -8,17 +8,18 @@ that whoever routes it (the stream's run and job filters) needs no lookup of its
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
 
-from armada.store.transaction import Record
+from armada.store.transaction import Record, Transaction
 
 # The stream's message types, one per kind of change.
 ChangeType = Literal["new_run", "new_job", "new_event", "update_job_status",
                      "update_event_status", "delete_run"]
 
 
-# Named tuples: immutable, and built at half the cost of a frozen dataclass, on every write.
-class Change(NamedTuple):
+@dataclass(slots=True)
+class Change:
     """One committed change: `record` is the stored run, job or event for new_*;
     {"job_uuid", "job_status"}, {"event_uuid", "event_status"} or {"run_uuid"} otherwise."""
 
@@ -30,6 +31,9 @@ class Change(NamedTuple):
     previous_status: str | None = None
     # update_job_status that left its run with no Running or Pending job: the run's status.
     run_ended: str | None = None
+    # The record as clients see it, in JSON: made by the first that needs it (the stream's
+    # message), reused by the next (the write's answer). armada/stream/records.py.
+    data_json: str | None = field(default=None, compare=False, repr=False)
 
 
 class Written(NamedTuple):
@@ -80,6 +84,13 @@ class Sinks:
     def commit_unknown(self) -> None:
         for sink in self._sinks:
             sink.commit_unknown()
+
+
+class Outbox(Protocol):
+    """Writes, inside a write's transaction and after it, what its changes owe (the alerts'
+    deliveries); called on the writer thread. What it raises undoes the write."""
+
+    def write(self, tx: Transaction, changes: Sequence[Change]) -> None: ...
 
 
 class Sink(Protocol):

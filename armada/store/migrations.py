@@ -4,10 +4,12 @@ A database's version is the number of the last migration applied to it: `PRAGMA 
 on SQLite, the one row of armada_schema_version on SQL Server (made by the first migration).
 Version 0 is a database the service never saw, or one made before there were versions, in
 any earlier shape (Armada's own keyless tables included): the migrations that were written
-before versions (1 to 6) create only what is missing and drop only what earlier versions
-made, so that every such database arrives at the same schema. Later ones are plain changes.
+before versions (1 to BEFORE_VERSIONS) create only what is missing and drop only what
+earlier versions made, so that every such database arrives at the same schema. Later ones
+are plain changes.
 
-A start reads the version in one query; a database that is up to date needs nothing more.
+A start reads the version in one query (with the columns of Armada's tables, whose length
+limits the writes check); a database that is up to date needs nothing more.
 Two instances starting together apply each migration once: the second waits for the schema
 lock (SQLite's write lock, an application lock on SQL Server) and finds the version moved.
 docs/upgrades.md says how to add one.
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 FOLDER = "migrations"
 FILE_NAME = re.compile(r"(\d{4})_[a-z0-9_]+")
+# The migrations that also run on a database made before versions, whatever its shape.
+BEFORE_VERSIONS = 6
 # The migration that creates Armada's tables: tables it found without a key on their uuid
 # (Armada's own) get an index on it in the same transaction.
 TABLES = 1
@@ -74,30 +78,27 @@ def version_of(migration: Query) -> int:
 def prepare_schema(connection: Any, dialect: Dialect, queries: Mapping[str, Query],
                    migrations: tuple[Query, ...], description: str) -> Limits:
     """Bring the database to the newest version; answer the column limits of Armada's tables.
-    Up to date: the version and the limits, read in one transaction."""
+    Up to date: one query (schema_state), which answers both."""
     tx = Transaction(connection, dialect, queries, {})
     latest = len(migrations)
-
-    def read() -> tuple[int, Limits | None]:
-        version = int(tx.scalar("schema_version"))
-        return version, operations.column_limits(tx) if version == latest else None
-
-    version, limits = in_transaction(connection, dialect, False, read)
-    if limits is not None:
-        return limits
+    version, columns = in_transaction(connection, dialect, False,
+                                      lambda: operations.schema_state(tx))
     if version > latest:
         raise SchemaTooNew(dialect.name, description, version, latest)
-    for migration in migrations[version:]:
-        in_transaction(connection, dialect, True,
-                       functools.partial(apply, tx, connection, dialect, migration))
-    return in_transaction(connection, dialect, False, lambda: operations.column_limits(tx))
+    if version < latest:
+        for migration in migrations[version:]:
+            in_transaction(connection, dialect, True,
+                           functools.partial(apply, tx, connection, dialect, migration))
+        _, columns = in_transaction(connection, dialect, False,
+                                    lambda: operations.schema_state(tx))
+    return operations.column_limits(columns)
 
 
 def apply(tx: Transaction, connection: Any, dialect: Dialect, migration: Query) -> None:
     """Apply one migration unless another instance did while this one waited for the lock."""
     dialect.lock_schema(connection)
     version = version_of(migration)
-    if int(tx.scalar("schema_version")) >= version:
+    if operations.schema_state(tx)[0] >= version:
         return
     tx.execute(migration.name)
     if version == TABLES:

@@ -42,10 +42,16 @@ LEGACY_INDEX_OF_TABLE = {
 }
 
 
-def column_limits(tx: Transaction) -> dict[str, dict[str, int]]:
+def schema_state(tx: Transaction) -> tuple[int, list[Record]]:
+    """The schema's version, and the columns of Armada's tables (none where they are missing)."""
+    rows = tx.all("schema_state")
+    return int(rows[0]["version"]), [row for row in rows if row["table_name"] is not None]
+
+
+def column_limits(columns: list[Record]) -> dict[str, dict[str, int]]:
     """Each of Armada's tables: its columns' length limits in characters (none: no limit)."""
     limits: dict[str, dict[str, int]] = {table: {} for table in TABLES}
-    for column in tx.all("table_columns"):
+    for column in columns:
         if (column["max_length"] or 0) > 0:
             limits[column["table_name"]][column["column_name"]] = int(column["max_length"])
     return limits
@@ -54,8 +60,9 @@ def column_limits(tx: Transaction) -> dict[str, dict[str, int]]:
 def index_keyless_tables(tx: Transaction) -> None:
     """An index on the uuid of each table that has no key on it (Armada's own tables, made
     before this service): the service looks rows up by it."""
+    _, columns = schema_state(tx)
     keyed = {(column["table_name"], column["column_name"])
-             for column in tx.all("table_columns") if column["is_key"]}
+             for column in columns if column["is_key"]}
     for table, key in KEY_OF_TABLE.items():
         if (table, key) not in keyed:
             tx.execute(LEGACY_INDEX_OF_TABLE[table])
@@ -201,18 +208,24 @@ def _run_ended(tx: Transaction, run_uuid: str | None, job_uuid: str, before: str
     return SUCCESS
 
 
-def create_event(tx: Transaction, sent: Record) -> Written:
+def create_event(tx: Transaction, sent: Record,
+                 owners: dict[str, tuple[Any, ...]] | None = None) -> Written:
     """Insert the event of an existing job; a repeat answers the stored event, unchanged,
     when what was sent agrees with it. A new event of a Lost job makes it Running again: its
-    agent was only slow."""
+    agent was only slow. `owners`: the run and status of jobs read earlier in this
+    transaction (a batch reads each job's once)."""
     event = {**EVENT_DEFAULTS, **sent}
     tx.check_lengths("armada_events", event)
     job_uuid = event["job_uuid"]
     # Read before the insert: nothing may fail after the one statement that changes. The
     # insert checks the job again: on SQL Server it may have gone since, under its lock.
-    owner = tx.first("run_of_job", job_uuid=job_uuid)
+    owner = None if owners is None else owners.get(job_uuid)
+    if owner is None:
+        owner = tx.first("run_of_job", job_uuid=job_uuid)
     revived = owner is not None and owner[1] == LOST and bool(
         tx.execute("revive_lost_job", job_uuid=job_uuid, event_uuid=event["event_uuid"]))
+    if owners is not None and owner is not None:
+        owners[job_uuid] = (owner[0], RUNNING) if revived else owner
     if owner is not None and tx.execute("insert_event_if_absent", **event):
         new_event = Change("new_event", event, owner[0], job_uuid)
         if not revived:
@@ -230,9 +243,10 @@ def create_event(tx: Transaction, sent: Record) -> Written:
 def create_events(tx: Transaction, events: list[Record]) -> list[Written]:
     """Create a batch of events, each with the single-event rules; one failure fails all."""
     results = []
+    owners: dict[str, tuple[Any, ...]] = {}
     for index, event in enumerate(events):
         try:
-            results.append(create_event(tx, event))
+            results.append(create_event(tx, event, owners))
         except ApiError as error:
             error.detail = f"events[{index}]: {error.detail}"
             if error.fields is not None:

@@ -4,6 +4,13 @@ A query whose text is the same on both databases is written once, in `sql/common
 others are written in `sql/<dialect>/`, under the same name in each dialect. A dialect's
 queries are those two folders together, and a name may be in only one of them.
 
+Two things are written once and put in place when the queries are loaded:
+- A fragment, `sql/<dialect>/fragments/NAME.sql`, stands for a line `{NAME}` in a query (the run
+  summary: `run_summary.sql`). Each dialect has the same fragments.
+- Paging in `sql/common/` is written `LIMIT :rows` or `LIMIT :rows OFFSET :skip`, after the
+  ORDER BY it pages; SQL Server reads it as `OFFSET :skip ROWS FETCH NEXT :rows ROWS ONLY`
+  (`OFFSET 0 ROWS` without :skip). So a query whose dialects differ only in paging is one file.
+
 The files are written in `sql/` at the top of the repository; a wheel ships them inside the
 package as `armada/sql/` (setup.cfg maps one onto the other).
 
@@ -28,9 +35,12 @@ PACKAGED_SQL = Path(__file__).resolve().parents[1] / "sql"  # installed from a w
 CHECKOUT_SQL = Path(__file__).resolve().parents[2] / "sql"  # a checkout, editable install
 SQL_ROOT = PACKAGED_SQL if PACKAGED_SQL.is_dir() else CHECKOUT_SQL
 COMMON = "common"
+FRAGMENTS = "fragments"
 
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 COMMENT = re.compile(r"--[^\n]*")
+FRAGMENT = re.compile(r"^\{(\w+)\}$", re.MULTILINE)
+LIMIT = re.compile(r"\bLIMIT (:\w+)(?: OFFSET (:\w+))?")
 LINE_END = re.compile(r";[ \t]*$")
 GO = re.compile(r"[ \t]*GO[ \t]*", re.IGNORECASE)
 # T-SQL objects whose body is the rest of their batch: they end at `GO` only.
@@ -93,18 +103,35 @@ def parse_parameters(text: str) -> frozenset[str]:
 
 def load_queries(dialect: str, root: Path = SQL_ROOT) -> dict[str, Query]:
     """The dialect's queries: those of `common/` and those of its own folder."""
-    common = read_folder(root / COMMON, dialect)
-    own = read_folder(root / dialect, dialect)
+    common = read_texts(root / COMMON)
+    own = read_texts(root / dialect)
     if not own:
         raise FileNotFoundError(f"no SQL files in {root / dialect}")
     twice = sorted(common.keys() & own.keys())
     if twice:
         raise ValueError(f"queries in both {COMMON}/ and {dialect}/: {', '.join(twice)}")
-    return {**common, **own}
+    fragments = read_texts(root / dialect / FRAGMENTS)
+    texts = {**{name: paged(dialect, text) for name, text in common.items()}, **own}
+    return {name: parse_query(name, spliced(name, text, fragments), dialect)
+            for name, text in texts.items()}
 
 
-def read_folder(folder: Path, dialect: str) -> dict[str, Query]:
-    return {
-        path.stem: parse_query(path.stem, path.read_text(encoding="utf-8"), dialect)
-        for path in sorted(folder.glob("*.sql"))
-    }
+def read_texts(folder: Path) -> dict[str, str]:
+    return {path.stem: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.sql"))}
+
+
+def spliced(name: str, text: str, fragments: dict[str, str]) -> str:
+    """The query with each line `{fragment}` replaced by the fragment's text."""
+    def fragment(match: re.Match[str]) -> str:
+        if match.group(1) not in fragments:
+            raise ValueError(f"query {name} uses {{{match.group(1)}}}: no such fragment")
+        return fragments[match.group(1)].strip()
+    return FRAGMENT.sub(fragment, text)
+
+
+def paged(dialect: str, text: str) -> str:
+    """A common query's `LIMIT :rows [OFFSET :skip]` as the dialect writes it."""
+    if dialect != "mssql":
+        return text
+    return LIMIT.sub(lambda match: f"OFFSET {match.group(2) or 0} ROWS "
+                                   f"FETCH NEXT {match.group(1)} ROWS ONLY", text)

@@ -37,7 +37,7 @@ from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import migrations, operations, triage
 from armada.store.availability import Availability
-from armada.store.changes import Announced, RunDeleted, Sink, Written
+from armada.store.changes import Announced, Outbox, RunDeleted, Sink, Written
 from armada.store.dialects import Dialect, close_quietly, make_dialect
 from armada.store.migrations import SchemaTooNew
 from armada.store.queries import Query, load_queries
@@ -62,8 +62,8 @@ class Store:
         self.write_timeout = config.db_timeout
         self._migrations = tuple(map(self._prepared, migrations.load_migrations(self.dialect.name)))
         self._queries: dict[str, Query] = {
-            query.name: query for query in map(self._prepared, (
-                *load_queries(self.dialect.name).values(), *self._migrations))
+            query.name: query for query in (
+                *map(self._prepared, load_queries(self.dialect.name).values()), *self._migrations)
         }
         self._executor = ThreadPoolExecutor(config.db_workers, thread_name_prefix="armada-db")
         self._local = threading.local()
@@ -76,6 +76,9 @@ class Store:
         self.observe: Callable[[str, float, BaseException | None], None] | None = None
         # Where committed changes go; set before the first write.
         self.sink = sink
+        # What writes, inside each write's transaction, the notifications its changes owe
+        # (armada/alerts/outbox.py); None: no alerts.
+        self.outbox: Outbox | None = None
         self._in_flight = {False: 0, True: 0}
         self._writer = Writer(self)
 
@@ -84,7 +87,8 @@ class Store:
     async def open(self) -> None:
         """Prepare the schema now if the database answers; otherwise on first use (the
         failure is logged by `availability`). A database that waiting will not mend (a file
-        that is not SQLite, one never to be opened) raises ConfigError: a start stops there."""
+        that is not SQLite, one never to be opened, a schema newer than this armada's) raises
+        ConfigError: a start stops there."""
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self._open_now)
@@ -345,6 +349,17 @@ class Store:
                                       ) -> tuple[list[Record], operations.EventPosition | None]:
         return await self._call(triage.search_events_page, terms, run_uuid, job_uuid, limit,
                                 before, write=False)
+
+    # Operations of modules beside the store (armada/alerts/): functions of a Transaction
+    # and plain values, as those of operations.py, run the same way
+
+    async def read(self, operation: Callable[..., T], *args: Any) -> T:
+        return await self._call(operation, *args, write=False)
+
+    async def write(self, operation: Callable[..., T], *args: Any,
+                    background: bool = False) -> T:
+        """`background`: after the writes that wait (the agents' go first)."""
+        return await self._call(operation, *args, write=True, background=background)
 
     # Figures for /metrics
 

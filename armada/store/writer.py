@@ -38,7 +38,7 @@ from armada import const
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import operations
 from armada.store.availability import Availability
-from armada.store.changes import Change, Sink, changes_of
+from armada.store.changes import Change, Outbox, Sink, changes_of
 from armada.store.dialects import Dialect
 from armada.store.transaction import Transaction
 
@@ -96,6 +96,7 @@ class Host(Protocol):
     dialect: Dialect
     availability: Availability
     sink: Sink | None  # where committed changes go; read at each answer
+    outbox: Outbox | None  # what writes the notifications a write's changes owe, in its transaction
     write_timeout: float
 
     def connection_and_transaction(self) -> tuple[Any, Transaction]:
@@ -326,10 +327,25 @@ class Writer:
                     continue
                 write.result, write.error = None, self._store.reported(error, in_write=True)
                 return
+            if self._store.outbox is not None:
+                self._write_outbox(tx, write, result)
             if guarded:
                 self.dialect.release(connection)
             write.result, write.error = result, None
             return
+
+    def _write_outbox(self, tx: Transaction, write: PendingWrite, result: Any) -> None:
+        """The deliveries the write's changes owe, in its transaction: a failure here takes the
+        whole batch back (the write's own statement may not be undone alone), to run again."""
+        changes = changes_of(result)
+        if not changes:
+            return
+        outbox = self._store.outbox
+        assert outbox is not None
+        try:
+            outbox.write(tx, changes)
+        except Exception as error:
+            raise _WriteBroke(write, error) from error
 
     def _undone(self, connection: Any, guarded: bool) -> bool:
         """Undo a failed write's changes; False when the whole transaction is gone."""

@@ -1,10 +1,12 @@
-"""Subscribers and fan-out: each numbered message is framed once, then queued to every
-subscriber whose filter takes it.
+"""Subscribers and fan-out: each numbered message is framed once; the messages of a flush
+are written to every subscriber that takes them all as the same bytes, joined once, and
+queued one by one to the others (filtered, or behind).
 
 Fan-out never awaits a client: each subscriber has a queue bounded in messages and in
 bytes, drained by its own writer task, and one whose queue overflows is disconnected.
 Queued frames leave in one write per subscriber per flush, and under load flushes are
-coalesced to one per WS_FLUSH_WINDOW_SECONDS.
+coalesced to one per WS_FLUSH_WINDOW_SECONDS. A subscriber that asked for grouped frames
+(`grouped=true`) gets the messages of each write as one JSON array in one frame.
 Where messages are numbered is `armada.stream.numbering`'s; this module only delivers them.
 """
 
@@ -19,30 +21,14 @@ from collections.abc import Callable
 from aiohttp import WSCloseCode, web
 
 from armada import const
-from armada.private_api.aiohttp_frames import FrameSink, text_frame
+from armada.private_api.aiohttp_frames import FrameSink
 from armada.stream.filters import StreamFilter
 from armada.stream.messages import RESYNC, Message, message_size
+from armada.ws.outgoing import Flushed, Outgoing, grouped_frame
 
 log = logging.getLogger(__name__)
 
 EVERYTHING = StreamFilter()
-
-
-class Outgoing:
-    """A message on its way to the sockets: its frame built when first written, then shared
-    by every subscriber."""
-
-    __slots__ = ("_frame", "message")
-
-    def __init__(self, message: Message) -> None:
-        self.message = message
-        self._frame: bytes | None = None
-
-    @property
-    def frame(self) -> bytes:
-        if self._frame is None:
-            self._frame = text_frame(self.message.text)
-        return self._frame
 
 
 class Writes:
@@ -64,8 +50,9 @@ class Subscriber:
 
     def __init__(self, ws: web.WebSocketResponse, name: str, max_pending: int,
                  abort: Callable[[], None], stream_filter: StreamFilter,
-                 max_pending_bytes: int, writes: Writes) -> None:
+                 max_pending_bytes: int, writes: Writes, grouped: bool = False) -> None:
         self.ws = ws
+        self.grouped = grouped
         self._writes = writes
         self.name = name
         self.filter = stream_filter
@@ -86,6 +73,37 @@ class Subscriber:
 
     def takes(self, message: Message) -> bool:
         return self._everything or self.filter.accepts(message)
+
+    def take(self, flushed: Flushed) -> int | None:
+        """The messages of one flush that this subscriber takes: written at once, as the
+        bytes shared with every subscriber in step, when it takes them all and its socket
+        keeps up; else queued one by one. How many it took; None when its queue is full."""
+        if (self._direct and not self._queue and self._everything and flushed.epoch is not None
+                and (self._epoch is None
+                     or (self._epoch == flushed.epoch and flushed.first_seq > self._seq))):
+            assert self._sink is not None
+            try:
+                self._sink.write([flushed.data(self.grouped)])
+            except (ConnectionError, RuntimeError) as error:
+                self._direct = False
+                log.debug("subscriber %s went away: %s", self.name, error)
+                return 0
+            self._writes.count += 1
+            self._epoch, self._seq = flushed.epoch, flushed.last.seq
+            if self._sink.backed_up:
+                self._direct = False
+                self._wake()
+            return len(flushed.items)
+        taken = 0
+        for outgoing in flushed.items:
+            message = outgoing.message
+            if self.takes(message):
+                if not self.offer(outgoing, message_size(message)):
+                    return None
+                taken += 1
+        if taken:
+            self.flush()
+        return taken
 
     def offer(self, outgoing: Outgoing, size: int) -> bool:
         """Queue a message the filter takes (`size`: its message_size); False when the
@@ -126,13 +144,21 @@ class Subscriber:
             if self._sink is not None and not self._sink.backed_up:
                 return
             self._direct = False
+        self._wake()
+
+    def _wake(self) -> None:
+        """The writer task takes over: the backlog, a backed-up socket, send_str."""
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
     async def _write(self, backlog: list[Message]) -> None:
         try:
-            for message in backlog:
-                if self.takes(message) and self._fresh(message):
+            backlog = [message for message in backlog
+                       if self.takes(message) and self._fresh(message)]
+            if self.grouped and backlog:
+                await self.ws.send_str(f"[{','.join(m.text for m in backlog)}]")
+            else:
+                for message in backlog:
                     await self.ws.send_str(message.text)
             sink = self._sink
             while not self._closed:
@@ -147,7 +173,8 @@ class Subscriber:
                     self.pending_bytes -= message_size(message)
                     if self._fresh(message):
                         self._writes.count += 1
-                        await self.ws.send_str(message.text)
+                        await self.ws.send_str(f"[{message.text}]" if self.grouped
+                                               else message.text)
                     continue
                 self._wakeup = asyncio.get_running_loop().create_future()
                 await self._wakeup
@@ -157,12 +184,13 @@ class Subscriber:
     def _write_queued(self) -> None:
         """Everything queued, as prebuilt frames, in one write to the socket."""
         assert self._sink is not None
-        frames = [item.frame for item in self._queue if self._fresh(item.message)]
+        fresh = [item for item in self._queue if self._fresh(item.message)]
         self._queue.clear()
         self.pending_bytes = 0
-        if frames:
+        if fresh:
             self._writes.count += 1
-            self._sink.write(frames)
+            self._sink.write([grouped_frame(fresh)] if self.grouped
+                             else [item.frame for item in fresh])
 
     def _fresh(self, message: Message) -> bool:
         """Not sent already nor covered by the resync that started a new epoch; counts it
@@ -201,6 +229,7 @@ class Subscribers:
         self._closing: set[asyncio.Task[None]] = set()
         self._flush_scheduled = False
         self._flushed_at = float("-inf")  # loop time of the last flush
+        self._unflushed: list[Outgoing] = []  # delivered since the last flush
         self.dropped = 0
         self.sent = 0  # messages queued to subscribers, for /metrics
         self.writes = Writes()
@@ -209,11 +238,13 @@ class Subscribers:
         return len(self._subscribers)
 
     def add(self, ws: web.WebSocketResponse, name: str, abort: Callable[[], None],
-            stream_filter: StreamFilter = EVERYTHING) -> Subscriber:
+            stream_filter: StreamFilter = EVERYTHING, grouped: bool = False) -> Subscriber:
         """Register a subscriber: every message delivered from now on is queued to it. Start
         it (`Subscriber.start`) with what it missed before; what both hold is sent once."""
+        if self._unflushed:
+            self._flush()  # what was delivered before it is not its
         subscriber = Subscriber(ws, name, self.max_pending, abort, stream_filter,
-                                self.max_pending_bytes, self.writes)
+                                self.max_pending_bytes, self.writes, grouped)
         self._subscribers[subscriber] = None
         return subscriber
 
@@ -221,19 +252,11 @@ class Subscribers:
         self._subscribers.pop(subscriber, None)
 
     def deliver(self, message: Message) -> None:
-        """Queue a numbered message to every subscriber that takes it; never waits."""
-        outgoing = Outgoing(message)
-        size = message_size(message)
-        queued = 0
-        for subscriber in list(self._subscribers):
-            if not subscriber.takes(message):
-                continue
-            if subscriber.offer(outgoing, size):
-                queued += 1
-            else:
-                self._drop(subscriber)
-        self.sent += queued
-        if queued and not self._flush_scheduled:
+        """Hand a numbered message to the subscribers at the next flush; never waits."""
+        if not self._subscribers:
+            return  # one that connects later starts from its backlog
+        self._unflushed.append(Outgoing(message))
+        if not self._flush_scheduled:
             self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -253,9 +276,16 @@ class Subscribers:
     def _flush(self) -> None:
         self._flush_scheduled = False
         self._flushed_at = asyncio.get_running_loop().time()
-        for subscriber in self._subscribers:
-            if subscriber.pending:
-                subscriber.flush()
+        unflushed, self._unflushed = self._unflushed, []
+        if not unflushed:
+            return
+        flushed = Flushed(unflushed)
+        for subscriber in list(self._subscribers):
+            taken = subscriber.take(flushed)
+            if taken is None:
+                self._drop(subscriber)
+            else:
+                self.sent += taken
 
     def _drop(self, subscriber: Subscriber) -> None:
         self.remove(subscriber)

@@ -1,4 +1,0 @@
-SELECT job_uuid, run_uuid, job_datetime, job_associated_agent, job_status
-FROM armada_jobs
-ORDER BY job_datetime DESC, job_uuid DESC
-OFFSET :offset ROWS FETCH NEXT :limit ROWS ONLY;
