@@ -10,8 +10,9 @@ import sys
 from datetime import datetime, timedelta
 
 from armada.cli.serve import configured
-from armada.config import Config, ConfigError, SqliteSettings, parse_duration
+from armada.config import Config, ConfigError, SqliteSettings
 from armada.datetimes import format_datetime
+from armada.durations import parse_duration
 from armada.errors import StoreUnavailable
 from armada.logging_setup import configure_logging
 from armada.retention import PurgedRun, cutoff_before, older_than, purge

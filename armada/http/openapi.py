@@ -15,8 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 
 from armada import const
-from armada.alerts import api as alerts
-from armada.http import schemas
+from armada.http import alerts, schemas
 from armada.http.routes import ROUTES
 
 TITLE = "Armada Backend"

@@ -6,8 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from armada.alerts import api as alerts
-from armada.http import events, export, jobs, page, runs, triage, websocket
+from armada.http import alerts, events, export, jobs, page, runs, triage, websocket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
