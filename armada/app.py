@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from armada import const
-from armada.alerts.sender import alerts_task
+from armada.alerts.sender import sending
 from armada.config import Config
 from armada.http import health
 from armada.http.auth import access_middleware
@@ -56,7 +56,7 @@ def init_app(config: Config) -> web.Application:
     app[subscribers_key] = subscribers
     app[stream_key] = StreamSink(_numbering(config, subscribers))
     app.cleanup_ctx.append(_store)
-    app.cleanup_ctx.append(alerts_task)
+    app.cleanup_ctx.append(_alerts)
     app.cleanup_ctx.append(_numbering_running)
     app.cleanup_ctx.append(retention_task)
     app.cleanup_ctx.append(run_deletions_task)
@@ -130,3 +130,13 @@ async def _numbering_running(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_subscribers(app: web.Application) -> None:
     await app[subscribers_key].close()
+
+
+async def _alerts(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the alerts' sender, with ARMADA_ALERTS_FILE (armada/alerts/)."""
+    settings = app[config_key].alerts
+    if settings is None:
+        yield
+        return
+    async with sending(settings, app[store_key], app[metrics_key].registry):
+        yield

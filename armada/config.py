@@ -15,7 +15,7 @@ from armada import const
 from armada.durations import DURATION_UNITS, parse_duration
 
 if TYPE_CHECKING:
-    from armada.alerts.settings import AlertsSettings
+    from armada.alerts_settings import AlertsSettings
 
 DEFAULT_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080,http://localhost:3000"
 # RFC 6750 token68, without the trailing "=" padding (tokens are compared verbatim).
@@ -196,7 +196,7 @@ def _alerts(env: Mapping[str, str]) -> AlertsSettings | None:
     path = env.get("ARMADA_ALERTS_FILE")
     if not path:
         return None
-    from armada.alerts.settings import AlertsFileError, read_alerts_file
+    from armada.alerts_settings import AlertsFileError, read_alerts_file
 
     try:
         return read_alerts_file(path, env)

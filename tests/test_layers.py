@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "armada"
 LAYERS: list[set[str]] = [
     {"armada.const", "armada.background", "armada.database_lock", "armada.logging_setup",
      "armada.durations"},
-    {"armada.config", "armada.alerts.settings", "armada.datetimes", "armada.errors",
+    {"armada.config", "armada.alerts_settings", "armada.datetimes", "armada.errors",
      "armada.private_api", "armada.remote"},
     {"armada.jsonutil", "armada.store", "armada.alerts"},
     {"armada.stream", "armada.metrics", "armada.connection_limit", "armada.keys"},

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from armada import const
-from armada.alerts.settings import NO_LIMIT, ONCE_PER_RUN, AlertsSettings, Rule
+from armada.alerts_settings import NO_LIMIT, ONCE_PER_RUN, AlertsSettings, Rule
 from armada.datetimes import format_datetime
 from armada.store.changes import Change
 from armada.store.transaction import Record, Transaction
