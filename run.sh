@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # ./run.sh [serve]  - install into .venv on first use, serve on SQLite (127.0.0.1:8000)
 # ./run.sh test     - install what the tests need (Python packages, nginx, redis-server, chromium),
-#                    check with ruff and mypy, run every test (tests/test_packaging.py also builds
-#                    the wheel and installs it in a new venv)
+#                    check with ruff and mypy, run every test in TEST_WORKERS processes
+#                    (tests/test_packaging.py also builds the wheel and installs it in a new venv);
+#                    `-m "not slow"` and other tiers: docs/testing.md
 set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=.venv
+# pytest-xdist workers: twice the 2 cores CI has, as many tests wait on servers they start
+# (`-n 0` after `test` runs them in one process).
+TEST_WORKERS=4
 
 find_python() {
     for candidate in python3.13 python3.12 python3.11 python3; do
@@ -63,7 +67,11 @@ case "$command" in
         ensure_test_packages
         "$VENV/bin/ruff" check .
         "$VENV/bin/mypy"
-        exec "$VENV/bin/python" -m pytest "$@"
+        # Bytecode, and pytest's rewritten test modules, cached in the venv (not in the tree):
+        # else every worker and every `armada` process a test starts compiles them again.
+        export PYTHONDONTWRITEBYTECODE="" PYTHONPYCACHEPREFIX="$PWD/$VENV/pycache"
+        # loadgroup: the tests of one xdist_group share a worker (one browser, one wheel).
+        exec "$VENV/bin/python" -m pytest -n "$TEST_WORKERS" --dist loadgroup "$@"
         ;;
     *)
         echo "usage: ./run.sh [serve|test [pytest args]]" >&2

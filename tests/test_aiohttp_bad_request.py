@@ -154,6 +154,7 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
     process.stop()
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("sent, status, error", [REFUSED["request line of 20 KB"],
                                                  REFUSED["header of 100 KB"],
                                                  REFUSED["200 headers"]],
@@ -163,6 +164,7 @@ async def test_armada_serve_answers_them_in_json_too(serving: ServiceProcess, se
     assert_json_refusal(await exchange(serving.port, sent), status, error)
 
 
+@pytest.mark.external
 def test_armada_serve_logs_one_line_per_refusal_and_no_traceback(tmp_path: Path) -> None:
     service = ServiceProcess(tmp_path / "armada.db", cwd=tmp_path, ARMADA_LOG_LEVEL="INFO")
     service.start()

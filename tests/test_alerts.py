@@ -469,6 +469,7 @@ async def test_a_once_per_run_rule_of_two_instances_sends_once_for_their_run(
     assert len(receiver.received) == 1
 
 
+@pytest.mark.external
 async def test_the_service_killed_before_its_delivery_was_taken_sends_it_after_restart(
         tmp_path, receiver):
     receiver.hang = True  # the first attempt reaches the receiver and is never answered
@@ -552,6 +553,7 @@ async def test_armada_alerts_test_sends_a_signed_sample_to_each_target_and_says_
     assert SECRET not in stdout.decode() + stderr.decode()
 
 
+@pytest.mark.external
 @pytest.mark.parametrize(("text", "variables", "problem"), [
     ("[targets.a]\nurl = 'ftp://x'\n", {}, "targets.a.url: expected an http:// or https:// URL"),
     ("[targets.a]\nurl_env = 'HOOK_URL'\n[[rules]]\nwhen = 'job_failed'\ntargets = ['a']\n",

@@ -48,6 +48,7 @@ def test_the_help_lists_every_command(tmp_path: Path):
     assert all(f"    {command}  " in listed for command in COMMANDS), listed
 
 
+@pytest.mark.slow
 def test_a_bare_armada_prints_the_help_and_starts_no_server_nor_a_database(tmp_path: Path):
     result = armada(tmp_path)
 
@@ -65,6 +66,8 @@ def test_an_unknown_command_or_argument_is_a_usage_error(tmp_path: Path, args: l
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
+@pytest.mark.external
 def test_serve_takes_host_port_and_db_over_the_environment(tmp_path: Path):
     port = free_port()
     database = tmp_path / "chosen.db"
@@ -99,6 +102,7 @@ def _answer(url: str, process: subprocess.Popen[bytes]) -> dict:
     raise AssertionError(f"nothing answered on {url} within {START_TIMEOUT} s")
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("option, value, named", [
     ("--port", "eighty", "--port: 'eighty' is not a whole number"),
     ("--port", "70000", "--port: "),
@@ -117,6 +121,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
+@pytest.mark.slow
 def test_export_and_import_that_cannot_reach_the_service_say_so_in_a_few_words(tmp_path: Path):
     url = closed_port_url()
     export = tmp_path / "run.ndjson"

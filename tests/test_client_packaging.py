@@ -22,6 +22,8 @@ from server_process import REPO_ROOT, ServiceProcess
 
 CLIENT_ROOT = REPO_ROOT / "client"
 INSTALL_TIMEOUT = 600.0
+# Its tests share the module's wheel and venv (one worker); pip may take long.
+pytestmark = [pytest.mark.xdist_group("client-packaging"), pytest.mark.timeout(INSTALL_TIMEOUT)]
 NOT_THE_PROJECT = shutil.ignore_patterns(
     "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache")
 OLDEST_PYTHON = (3, 9)
@@ -111,6 +113,7 @@ def service(tmp_path: Path) -> Iterator[ServiceProcess]:
     process.stop()
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_the_client_alone_with_no_dependency(wheel: Path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -130,6 +133,8 @@ def test_the_wheel_holds_the_client_alone_with_no_dependency(wheel: Path):
     assert metadata["Version"] == version["__version__"]
 
 
+@pytest.mark.slow
+@pytest.mark.external
 def test_the_wheel_reports_from_a_clean_venv_of_the_oldest_python_without_the_service(
         python: str, venv: Path, service: ServiceProcess, tmp_path: Path):
     script = tmp_path / "agent.py"

@@ -139,6 +139,7 @@ async def redis_server(tmp_path: Path) -> AsyncIterator[RedisServer]:
     await asyncio.to_thread(server.stop)
 
 
+@pytest.mark.external
 async def test_with_redis_every_replicas_subscribers_get_the_commit_unknown_resync(
         redis_server: RedisServer, aiohttp_client: Any, sqlite_path: Path, cut: CommitThenCut):
     config = Config(database=SqliteSettings(path=sqlite_path), redis_url=redis_server.url)

@@ -176,6 +176,7 @@ def test_no_dotenv_file_is_fine(workdir: Path):
     assert load_config(environment_with_dotenv()).port == 8000
 
 
+@pytest.mark.external
 def test_serve_with_a_bad_port_exits_2_with_one_line_naming_it(tmp_path: Path):
     result = run_service(tmp_path, ARMADA_PORT="eighty")
 
@@ -186,6 +187,7 @@ def test_serve_with_a_bad_port_exits_2_with_one_line_naming_it(tmp_path: Path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.external
 def test_serve_reads_a_bad_setting_from_dotenv_too(tmp_path: Path):
     (tmp_path / ".env").write_text("SQL_SERVER_NAME=db.example.com\n")
 
@@ -283,6 +285,7 @@ def test_a_misspelt_armada_variable_is_a_warning_that_names_the_closest_setting(
     assert config.port == 8000
 
 
+@pytest.mark.external
 def test_serve_warns_at_start_of_a_misspelt_variable_in_dotenv(tmp_path: Path):
     (tmp_path / ".env").write_text("ARMADA_PROT=9000\n")
     with socket.socket() as taken:

@@ -11,6 +11,8 @@ import pytest
 from helpers import RUN, event_body, job_body, job_counts
 from server_process import ServiceProcess
 
+pytestmark = pytest.mark.external
+
 CONCURRENT_JOBS = 40
 EVENTS_PER_JOB = 3
 

@@ -360,6 +360,7 @@ def escape(text: str) -> str:
     return quote(text, safe="", errors="surrogatepass")
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, database=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(endpoint=st.sampled_from(ENDPOINTS), body=raw_bodies, query=queries, segment=texts)

@@ -558,6 +558,7 @@ async def test_a_list_of_one_chunk_is_an_ordinary_answer_with_its_length(client,
     assert await response.json() == newest_first(events)
 
 
+@pytest.mark.slow
 async def test_a_streamed_list_outlasts_the_request_timeout_while_its_client_reads(
         make_client):
     # The events are written through an app with the usual timeout on the same database:

@@ -171,6 +171,8 @@ async def big_service(tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     await asyncio.to_thread(service.stop)
 
 
+@pytest.mark.slow
+@pytest.mark.external
 async def test_exporting_a_run_of_many_events_keeps_the_server_memory_flat(big_service):
     assert big_service.process is not None
     pid = big_service.process.pid
@@ -193,6 +195,8 @@ async def test_exporting_a_run_of_many_events_keeps_the_server_memory_flat(big_s
     assert peak - before < RSS_GROWTH_LIMIT
 
 
+@pytest.mark.slow
+@pytest.mark.external
 def test_armada_export_writes_the_file_to_stdout(tmp_path: Path):
     service = ServiceProcess(tmp_path / "armada.db", tmp_path)
     service.start()
@@ -266,6 +270,7 @@ async def live_service(tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     await asyncio.to_thread(service.stop)
 
 
+@pytest.mark.external
 async def test_a_job_added_to_the_run_during_its_export_shifts_no_job_into_the_export_twice(
         live_service):
     before = {f"job-{j:04d}" for j in range(LIVE_JOBS)}

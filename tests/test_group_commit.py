@@ -53,7 +53,7 @@ class BatchRecorder:
         writer = self.writer = store._writer
         self.sizes: list[int] = []
         self.failed: list[int] = []  # of each batch, the writes that failed
-        self.handed_over = 0
+        self.handed_over = 0  # requests' writes (background ones aside)
         self.release = threading.Event()
         self._run_batch = writer._run_batch
         self._hand_over = writer._hand_over
@@ -61,7 +61,7 @@ class BatchRecorder:
         writer._hand_over = self._count_hand_over  # type: ignore[method-assign]
 
     def _count_hand_over(self) -> None:
-        self.handed_over += len(self.writer._gathered)
+        self.handed_over += sum(not write.background for write in self.writer._gathered)
         self._hand_over()
 
     def _hold_first(self, batch: list[Any]) -> None:
@@ -415,15 +415,25 @@ async def test_a_write_that_ends_the_whole_transaction_is_refused_alone(
         db.execute("CREATE TRIGGER doom BEFORE INSERT ON armada_events "
                    "WHEN NEW.event_content = 'doom' BEGIN SELECT RAISE(ROLLBACK, 'doomed'); END")
     ws = await subscribe()
-
-    responses, _, _ = await gather_held(client, [
-        lambda: client.post("/api/events/", json=event_body("before", "job-1")),
-        lambda: client.post("/api/events/", json=event_body("doomed", "job-1",
-                                                             event_content="doom")),
-        lambda: client.post("/api/events/", json=event_body("after", "job-1")),
-    ])
+    store = client.app[store_key]
+    recorder = BatchRecorder(store)
+    # The writer holds an empty write while the three queue one by one, in this order:
+    # concurrent requests would reach the store in any order.
+    held = asyncio.ensure_future(store.ping_writes())
+    await until(lambda: recorder.sizes)
+    requests = []
+    for body in (event_body("before", "job-1"),
+                 event_body("doomed", "job-1", event_content="doom"),
+                 event_body("after", "job-1")):
+        requests.append(asyncio.ensure_future(client.post("/api/events/", json=body)))
+        await until(lambda: recorder.handed_over == len(requests) + 1)
+    recorder.release.set()
+    responses = await asyncio.gather(*requests)
+    await held
 
     assert [response.status for response in responses] == [201, 500, 201]
+    # Ran together, then the two again without the one that ended their transaction.
+    assert recorder.sizes[1:] == [3, 2]
     assert rows(sqlite_path, "SELECT event_uuid FROM armada_events ORDER BY rowid") == \
         [("before",), ("after",)]
     messages = [await next_message(ws) for _ in range(2)]

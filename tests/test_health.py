@@ -106,6 +106,7 @@ async def readyz_within(client: Any, seconds: float) -> tuple[int, dict[str, Any
     return response.status, body, time.monotonic() - started
 
 
+@pytest.mark.slow
 async def test_readyz_is_503_while_another_process_holds_the_write_lock_and_200_once_released(
         aiohttp_client: Any, sqlite_path: Path) -> None:
     # ARMADA_DB_TIMEOUT as by default: writes wait 5 s for the lock before their 503.
@@ -162,6 +163,7 @@ def run_healthcheck(port: int) -> subprocess.CompletedProcess[str]:
                           timeout=10, env={"ARMADA_PORT": str(port)})
 
 
+@pytest.mark.external
 def test_the_docker_healthcheck_passes_on_a_serving_service_and_fails_on_none(tmp_path: Path):
     service = ServiceProcess(tmp_path / "armada.db", tmp_path)
     service.start()

@@ -20,6 +20,8 @@ import pytest
 from server_process import ServiceProcess, service_environment
 from test_export import insert_events_directly
 
+pytestmark = pytest.mark.external
+
 EVENTS_OF_JOB_A = 1_500  # more than one batch of POST /api/events/batch
 
 
@@ -73,6 +75,7 @@ def export(url: str, run_uuid: str = "run-pm") -> list[dict[str, Any]]:
         return [json.loads(line) for line in response.read().decode().splitlines()]
 
 
+@pytest.mark.slow
 def test_an_export_imported_twice_into_another_instance_is_the_same_run_and_changes_nothing(
         services, tmp_path: Path):
     source, target = services
@@ -125,6 +128,7 @@ def test_a_conflicting_import_is_reported_and_leaves_the_stored_records_alone(
     assert len(call(target.url, "GET", "/api/events/?job_uuid=job-a")) == EVENTS_OF_JOB_A
 
 
+@pytest.mark.slow
 def test_a_reimport_after_the_copys_jobs_went_lost_changes_nothing_and_is_no_conflict(
         tmp_path: Path):
     """A status that moved on in the copy (here its sweep found the imported Running jobs
@@ -182,6 +186,7 @@ def run_is_absent(url: str, run_uuid: str) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_an_export_killed_midway_is_refused_by_import_and_nothing_is_imported(
         services, tmp_path: Path):
     source, target = services
@@ -209,6 +214,7 @@ def test_an_export_killed_midway_is_refused_by_import_and_nothing_is_imported(
     assert run_is_absent(target.url, "run-big")
 
 
+@pytest.mark.slow
 def test_an_export_whose_end_line_does_not_count_its_lines_is_refused(services, tmp_path: Path):
     source, target = services
     fill(source.url)

@@ -79,6 +79,7 @@ async def test_an_instance_that_stopped_is_no_longer_seen(
     assert len(lines) == 2 and all(line.count(HOLDER) == 1 for line in lines), lines
 
 
+@pytest.mark.external
 async def test_instances_that_share_their_changes_through_redis_say_nothing(
         aiohttp_client: Any, config: Config, caplog: pytest.LogCaptureFixture, tmp_path: Path):
     caplog.set_level(logging.WARNING, logger=LOGGER)

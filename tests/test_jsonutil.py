@@ -30,6 +30,7 @@ def standard(value: object) -> str:
                       default=lambda v: format_datetime(v) if isinstance(v, datetime) else v)
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None, database=None, derandomize=DERANDOMIZE)
 @given(VALUES)
 def test_dumps_writes_the_standard_librarys_text_and_encode_its_utf8(value: object) -> None:

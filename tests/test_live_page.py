@@ -240,6 +240,8 @@ def page_errors(browser: Any) -> list[str]:
             if entry["level"] == "SEVERE" and "favicon" not in entry["message"]]
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_first_render_shows_runs_newest_first_with_their_job_counts(browser, service, tmp_path):
     post_run(service.url, "run-old", "2026-02-24T09:00:00.000")
     post_run(service.url, "run-new", "2026-02-24T11:00:00.000")
@@ -257,6 +259,8 @@ def test_first_render_shows_runs_newest_first_with_their_job_counts(browser, ser
     assert page_errors(browser) == []
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_a_run_job_event_and_status_change_posted_over_rest_each_appear_within_a_second(
         browser, service, tmp_path):
     post_run(service.url, "run-1")
@@ -294,6 +298,9 @@ def test_a_run_job_event_and_status_change_posted_over_rest_each_appear_within_a
     assert page_errors(browser) == []
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.external
 @pytest.mark.parametrize("cursor", [True, False], ids=["from-its-cursor", "before-any-message"])
 def test_the_server_restarted_under_the_open_page_resumes_without_a_reload(
         browser, service, tmp_path, cursor):
@@ -329,6 +336,8 @@ def test_the_server_restarted_under_the_open_page_resumes_without_a_reload(
     screenshot(browser, tmp_path, "after-restart")
 
 
+@pytest.mark.browser
+@pytest.mark.external
 async def test_the_page_works_behind_nginx_under_the_tracking_prefix(browser, service, tmp_path):
     proxy = NginxProxy(tmp_path / "nginx", service.port)
     await proxy.start()
@@ -346,6 +355,9 @@ async def test_the_page_works_behind_nginx_under_the_tracking_prefix(browser, se
         await proxy.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.external
 def test_with_a_read_token_the_page_asks_for_it_then_works(browser, tmp_path):
     service = PageService(tmp_path / "armada.db", tmp_path, ARMADA_READ_TOKENS=READ_TOKEN)
     service.start()
@@ -375,6 +387,8 @@ def test_with_a_read_token_the_page_asks_for_it_then_works(browser, tmp_path):
         service.stop()
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_the_url_keeps_the_selection_and_events_page_with_limit_and_before(browser, service):
     post_run(service.url, "run-1")
     post_job(service.url, "job-1", "run-1", agent="agent-one")
@@ -390,6 +404,9 @@ def test_the_url_keeps_the_selection_and_events_page_with_limit_and_before(brows
     assert len(browser.find_elements(By.CSS_SELECTOR, "#event-list li")) == 60
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.external
 def test_a_hundred_runs_render_in_under_100_ms_and_older_ones_follow(browser, service):
     for n in range(101):
         call(service.url, "POST", "/api/jobs/", {
@@ -420,6 +437,9 @@ def test_the_page_html_js_and_css_weigh_under_80_kb():
     assert size < 80 * 1024
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.external
 def test_the_readme_screenshots_are_real_ones_of_a_seeded_fleet(browser, service, tmp_path):
     names = seed_fleet(service.url, datetime.now(UTC).replace(microsecond=0))
     failed = names["failed"]
@@ -443,6 +463,7 @@ def test_the_readme_screenshots_are_real_ones_of_a_seeded_fleet(browser, service
     assert page_errors(browser) == []
 
 
+@pytest.mark.external
 def test_the_page_and_its_files_carry_a_strict_csp_and_unknown_files_are_404(service):
     with urllib.request.urlopen(service.url + "/", timeout=5) as response:
         csp = response.headers["Content-Security-Policy"]
@@ -456,6 +477,8 @@ def test_the_page_and_its_files_carry_a_strict_csp_and_unknown_files_are_404(ser
         assert refused.value.code == 404
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_it_reads_at_phone_width_and_in_dark_mode(browser, service, tmp_path):
     post_run(service.url, "run-1")
     post_job(service.url, "job-1", "run-1", agent="agent-one", status="Failed")
@@ -479,6 +502,8 @@ def test_it_reads_at_phone_width_and_in_dark_mode(browser, service, tmp_path):
     assert overflow <= 0, f"the page is {overflow} px wider than a phone"
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_the_keyboard_reaches_a_run_and_opens_it(browser, service):
     post_run(service.url, "run-keyboard")
     post_job(service.url, "job-k", "run-keyboard", agent="agent-k")
@@ -493,6 +518,8 @@ def test_the_keyboard_reaches_a_run_and_opens_it(browser, service):
     assert "run=run-keyboard" in browser.current_url
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_the_status_and_agent_filters_narrow_the_jobs_and_stay_in_the_url(browser, service):
     post_run(service.url, "run-1")
     post_job(service.url, "job-ok", "run-1", agent="agent-a", status="Success")
@@ -511,6 +538,8 @@ def test_the_status_and_agent_filters_narrow_the_jobs_and_stay_in_the_url(browse
     assert "agent-c" not in browser.find_element(By.ID, "job-list").text
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_the_time_range_keeps_runs_outside_it_away_live_too(browser, service):
     post_run(service.url, "run-early", "2026-02-24T09:00:00.000")
     post_run(service.url, "run-inside", "2026-02-24T11:00:00.000")
@@ -529,6 +558,8 @@ def test_the_time_range_keeps_runs_outside_it_away_live_too(browser, service):
     assert "run-early" not in browser.find_element(By.ID, "run-list").text
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_a_status_change_of_a_job_the_page_never_loaded_moves_its_runs_counts(browser, service):
     post_run(service.url, "run-1")
     post_job(service.url, "job-1", "run-1", status="Running")
@@ -543,6 +574,9 @@ def test_a_status_change_of_a_job_the_page_never_loaded_moves_its_runs_counts(br
         .get_attribute("title") == "1 running, 1 failed")
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.external
 def test_after_a_resync_a_job_status_change_counts_from_the_status_stored_now(browser, service):
     post_run(service.url, "run-1")
     post_job(service.url, "job-1", "run-1", status="Running")
@@ -574,6 +608,8 @@ def api_requests(browser: Any) -> list[str]:
         ".filter(n => n.includes('/api/'))")
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_runs_say_their_status_failures_progress_real_duration_full_name_and_failure_line(
         browser, service):
     name = "nightly-regression-2026-12-05-0400-eu-west-with-a-very-long-name-indeed"
@@ -610,6 +646,8 @@ def test_runs_say_their_status_failures_progress_real_duration_full_name_and_fai
     assert page_errors(browser) == []
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_jobs_show_agent_and_short_id_duration_last_message_and_failed_first(browser, service):
     post_run(service.url, "run-1", "2026-02-24T10:00:00.000")
     post_job(service.url, "11111111-aaaa-job", "run-1", agent="agent-1", status="Success",
@@ -655,6 +693,8 @@ def test_jobs_show_agent_and_short_id_duration_last_message_and_failed_first(bro
     assert page_errors(browser) == []
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_a_jobs_events_sit_beside_its_jobs_oldest_or_newest_first_and_follow_the_newest(
         browser, service):
     post_run(service.url, "run-1", "2026-02-24T10:00:00.000")
@@ -705,6 +745,8 @@ def test_a_jobs_events_sit_beside_its_jobs_oldest_or_newest_first_and_follow_the
     assert page_errors(browser) == []
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_the_failures_view_lists_failed_and_lost_jobs_of_every_run_newest_first_live(
         browser, service):
     post_job(service.url, "job-old", "run-a", agent="agent-1", status="Running",
@@ -731,6 +773,8 @@ def test_the_failures_view_lists_failed_and_lost_jobs_of_every_run_newest_first_
     assert page_errors(browser) == []
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_the_search_box_finds_events_in_all_a_run_or_a_job_and_links_to_their_job(
         browser, service):
     post_job(service.url, "job-a", "run-a", agent="agent-1")
@@ -760,6 +804,8 @@ def test_the_search_box_finds_events_in_all_a_run_or_a_job_and_links_to_their_jo
     assert page_errors(browser) == []
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_times_show_their_zone_switchable_and_remembered(browser, service):
     post_run(service.url, "run-1", "2026-02-24T10:30:00.000")
     open_page(browser, service.url + "/")
@@ -787,6 +833,9 @@ def test_times_show_their_zone_switchable_and_remembered(browser, service):
         browser.execute_script("localStorage.removeItem('armada.zone')")
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.external
 def test_a_thousand_job_run_opens_in_three_requests_and_renders_within_200_ms(browser, service):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -819,6 +868,8 @@ def test_a_thousand_job_run_opens_in_three_requests_and_renders_within_200_ms(br
     assert times[2] <= 200
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_a_run_deleted_while_its_failure_is_being_read_again_leaves_no_error(browser, service):
     post_job(service.url, "job-1", "run-1", agent="agent-1")
     open_page(browser, service.url + "/#run=run-1")
@@ -832,6 +883,8 @@ def test_a_run_deleted_while_its_failure_is_being_read_again_leaves_no_error(bro
     assert page_errors(browser) == []
 
 
+@pytest.mark.browser
+@pytest.mark.external
 def test_an_event_redraws_its_jobs_row_and_leaves_the_others(browser, service):
     post_run(service.url, "run-1")
     for n in range(3):

@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from armada_client import MonitoringClient
 from conftest import mssql_connect
 from helpers import event_body, job_body, next_message, no_message
@@ -240,6 +241,8 @@ async def test_two_replicas_on_one_database_mark_each_job_once(aiohttp_client, c
         await ws.close()
 
 
+@pytest.mark.slow
+@pytest.mark.external
 def test_the_agents_client_reports_through_a_lost_job(tmp_path):
     service = ServiceProcess(tmp_path / "armada.db", cwd=tmp_path, ARMADA_JOB_STALE_AFTER="1")
     service.start()

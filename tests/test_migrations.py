@@ -217,6 +217,7 @@ async def test_two_sqlite_instances_starting_together_apply_each_migration_once(
     assert sqlite_version(config.database.path) == LATEST
 
 
+@pytest.mark.external
 def test_armada_serve_refuses_a_sqlite_database_newer_than_itself(tmp_path: Path):
     path = tmp_path / "armada.db"
     with sqlite3.connect(path) as db:
@@ -374,6 +375,7 @@ async def test_two_sql_server_instances_starting_together_apply_each_migration_o
     assert mssql_version(mssql) == LATEST
 
 
+@pytest.mark.external
 @ON_MSSQL
 async def test_a_sql_server_database_newer_than_the_service_is_refused(
         mssql: MssqlSettings, tmp_path: Path):

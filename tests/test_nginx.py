@@ -15,6 +15,8 @@ from aiohttp.test_utils import TestClient
 from helpers import RUN, event_body, job_body, next_message, no_message
 from nginx_proxy import LOCATION, PROXY_READ_TIMEOUT_SECONDS, NginxProxy, readme_location
 
+pytestmark = pytest.mark.external
+
 CLOSING = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
 
 

@@ -54,6 +54,20 @@ async def test_the_document_lists_every_described_operation(client: TestClient) 
     assert set(run["required"]) == {"run_uuid", "run_datetime"}
 
 
+@pytest.mark.parametrize("kind", ["ndjson", "csv"])
+async def test_an_export_is_described_in_the_media_type_it_is_sent_in(
+        client: TestClient, kind: str) -> None:
+    document = await (await client.get("/api/openapi.json")).json()
+    described = document["paths"]["/api/runs/{run_uuid}/export"]["get"]["responses"]["200"]
+    run = {"run_uuid": "run-1", "run_datetime": "2026-02-24T10:30:00"}
+    assert (await client.post("/api/runs/", json=run)).status == 201
+
+    response = await client.get("/api/runs/run-1/export", params={"format": kind})
+
+    assert response.status == 200
+    assert response.content_type in described["content"]
+
+
 async def test_the_docs_page_and_its_assets_come_from_this_service(client: TestClient) -> None:
     redirect = await client.get("/api/docs", allow_redirects=False)
     assert redirect.status == 302
@@ -87,6 +101,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
     process.stop()
 
 
+@pytest.mark.external
+@pytest.mark.slow
 def test_the_service_answers_as_its_document_says(service: ServiceProcess) -> None:
     # Schemathesis' own pytest plugin does not run on this pytest; its strategies do.
     api = schemathesis.openapi.from_url(f"{service.url}/api/openapi.json")

@@ -26,6 +26,8 @@ from server_process import START_TIMEOUT, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_TIMEOUT = 600.0
+# Its tests share the module's wheel and venv (one worker); pip may take long.
+pytestmark = [pytest.mark.xdist_group("packaging"), pytest.mark.timeout(INSTALL_TIMEOUT)]
 # Left out of the copy that the wheel is built from: local state, not the project.
 NOT_THE_PROJECT = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
@@ -75,6 +77,7 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_the_sql_inside_the_package_and_every_module(wheel: Path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -93,6 +96,8 @@ def test_the_wheel_ships_the_sql_inside_the_package_and_every_module(wheel: Path
     assert "armada = armada.cli:main" in console_scripts
 
 
+@pytest.mark.slow
+@pytest.mark.external
 def test_the_console_script_of_a_clean_venv_serves_a_post_and_a_get(venv: Path, tmp_path: Path):
     imported_from = run([str(venv / "bin" / "python"), "-c",
                          "import armada; print(armada.__file__)"], cwd=tmp_path)

@@ -23,6 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis_server import RedisServer
 from server_process import ServiceProcess
 
+pytestmark = pytest.mark.external
+
 OUTAGE_TIMEOUT = 15.0
 
 

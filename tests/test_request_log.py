@@ -28,6 +28,7 @@ async def test_every_answer_carries_a_request_id(client: Any) -> None:
     assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
 
 
+@pytest.mark.external
 async def test_a_sane_incoming_request_id_is_kept_and_an_odd_one_replaced(client: Any) -> None:
     kept = await client.get("/api/runs/", headers={"X-Request-ID": "nginx-4f2a.17"})
     replaced = await client.get("/api/runs/", headers={"X-Request-ID": "x" * 500})
@@ -64,6 +65,7 @@ def test_the_json_formatter_writes_one_object_with_the_extra_fields() -> None:
     assert {"time", "level", "logger"} <= entry.keys()
 
 
+@pytest.mark.external
 def test_the_service_logs_json_lines_and_no_token(tmp_path: Path) -> None:
     port = free_port()
     token = "read-token-never-logged-42"
@@ -129,6 +131,7 @@ FORGED_PATH = ("/api/runs/x%0A2026-12-06T09:00:00.000Z%20WARNING%20armada:%20FOR
 TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) ")
 
 
+@pytest.mark.external
 def test_a_path_with_control_characters_is_logged_as_one_escaped_line(tmp_path: Path) -> None:
     port = free_port()
     env = service_environment(ARMADA_DB_PATH=str(tmp_path / "armada.db"), ARMADA_PORT=str(port))

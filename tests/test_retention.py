@@ -134,6 +134,7 @@ def purge(db_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 async def test_the_purge_command_prints_what_it_removes(client: Any, sqlite_path: Path) -> None:
     await post_run(client, "recent", recent())
     await post_run(client, "old-1", OLD)
@@ -155,6 +156,8 @@ async def test_the_purge_command_prints_what_it_removes(client: Any, sqlite_path
     assert uuids(sqlite_path, "armada_events", "event_uuid") == ["recent-event"]
 
 
+@pytest.mark.slow
+@pytest.mark.external
 async def test_runs_the_purge_command_deletes_are_announced_to_the_services_subscribers(
         tmp_path: Path) -> None:
     service = ServiceProcess(tmp_path / "armada.db", tmp_path)
@@ -198,6 +201,7 @@ async def deletions_announced(*subscribers: Any, expected: int) -> list[str]:
     return runs
 
 
+@pytest.mark.slow
 async def test_each_run_the_purge_command_deletes_is_announced_once_among_replicas(
         make_client: Any, sqlite_path: Path) -> None:
     first, second = await make_client(), await make_client()
@@ -214,6 +218,7 @@ async def test_each_run_the_purge_command_deletes_is_announced_once_among_replic
         await ws.close()
 
 
+@pytest.mark.slow
 async def test_the_dry_run_prints_the_jobs_and_events_the_purge_then_deletes(
         client: Any, sqlite_path: Path) -> None:
     await post_run(client, "recent", recent())

@@ -64,6 +64,7 @@ def records_for(schema: Schema) -> st.SearchStrategy[dict[str, object]]:
     return st.dictionaries(keys, VALUES, max_size=12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("schema", "dumper"), DUMPERS,
                          ids=[type(schema).__name__ for schema, _ in DUMPERS])
 @settings(max_examples=300, deadline=None, database=None, derandomize=DERANDOMIZE)
@@ -169,6 +170,7 @@ def bodies_for(draw: st.DrawFn, schema: Schema) -> object:
     return body
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schema", LOADED, ids=[type(schema).__name__ for schema in LOADED])
 @settings(max_examples=400, deadline=None, database=None, derandomize=DERANDOMIZE)
 @given(data=st.data())

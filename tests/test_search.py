@@ -273,6 +273,7 @@ async def legacy_service(tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     await asyncio.to_thread(service.stop)
 
 
+@pytest.mark.external
 async def test_an_existing_database_is_indexed_in_the_background_and_searches_meanwhile(
         legacy_service):
     url, path = legacy_service.url, legacy_service.db_path
@@ -397,6 +398,8 @@ async def test_a_database_of_the_row_by_row_index_moves_to_the_queue_each_row_in
     assert await asyncio.to_thread(index_matches, path, '"timeout"') == 0
 
 
+@pytest.mark.slow
+@pytest.mark.external
 async def test_events_queued_for_the_index_when_the_service_is_killed_are_found_and_indexed_after(
         tmp_path: Path):
     path = tmp_path / "armada.db"
@@ -470,6 +473,7 @@ async def test_a_chunk_of_the_queue_indexes_its_budget_of_text_and_one_event_at_
     await asyncio.to_thread(integrity_check, sqlite_path)
 
 
+@pytest.mark.slow
 @FTS5_ONLY
 async def test_a_write_waits_for_one_chunk_of_the_search_index_not_for_all_the_large_events(
         client, sqlite_path: Path):

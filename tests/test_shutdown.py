@@ -13,10 +13,13 @@ import pytest
 from helpers import RUN, event_body, job_body, next_message
 from server_process import START_TIMEOUT, ServiceProcess
 
+pytestmark = pytest.mark.external
+
 CLOSING = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
 IN_FLIGHT = 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT],
                          ids=["SIGTERM", "SIGINT"])
 async def test_a_signal_closes_websockets_with_1001_and_loses_no_acknowledged_write(

@@ -18,6 +18,8 @@ from server_process import ServiceProcess
 
 from armada import const
 
+pytestmark = pytest.mark.external
+
 HEAD = b"GET /api/runs/ HTTP/1.1\r\nHost: armada\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
 LIMIT_LINE = "connection limit reached"
 
@@ -142,6 +144,7 @@ async def test_a_websocket_stays_open_past_the_header_timeout(start_service):
         await ws.close()
 
 
+@pytest.mark.slow
 async def test_beyond_the_connection_limit_new_connections_get_503_and_one_log_line(
         start_service):
     service = await start_service(ARMADA_MAX_CONNECTIONS="5", ARMADA_HEADER_TIMEOUT="2")
@@ -169,6 +172,7 @@ async def test_beyond_the_connection_limit_new_connections_get_503_and_one_log_l
     assert "ARMADA_MAX_CONNECTIONS=5" in lines[0]
 
 
+@pytest.mark.slow
 async def test_connections_refused_and_cut_leave_the_service_serving_normally(start_service):
     service = await start_service(ARMADA_MAX_CONNECTIONS="20", ARMADA_HEADER_TIMEOUT="1")
     slow = [asyncio.create_task(trickle(service.port, interval=0.2, limit=10))

@@ -35,6 +35,7 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.mark.external
 def test_a_busy_port_exits_2_with_one_line_naming_the_address_and_opens_nothing(tmp_path: Path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -50,6 +51,7 @@ def test_a_busy_port_exits_2_with_one_line_naming_the_address_and_opens_nothing(
     assert not (tmp_path / "armada.db").exists()
 
 
+@pytest.mark.external
 def test_an_address_that_is_not_an_ip_address_exits_2_with_one_line_naming_armada_host(
         tmp_path: Path):
     result = run_service(tmp_path, ARMADA_HOST="999.1.1.1",
@@ -60,6 +62,7 @@ def test_an_address_that_is_not_an_ip_address_exits_2_with_one_line_naming_armad
     assert "999.1.1.1" in line
 
 
+@pytest.mark.external
 def test_a_host_name_that_does_not_resolve_exits_2_with_one_line_naming_it(tmp_path: Path):
     port = free_port()
     # .invalid never resolves (RFC 6761).
@@ -105,6 +108,7 @@ def serving(tmp_path: Path, port: int, **variables: str) -> Iterator[subprocess.
         process.stderr.close()
 
 
+@pytest.mark.external
 def test_serving_on_is_logged_once_the_port_accepts_connections(tmp_path: Path):
     port = free_port()
     with serving(tmp_path, port) as process:
@@ -118,6 +122,7 @@ def test_serving_on_is_logged_once_the_port_accepts_connections(tmp_path: Path):
         assert process.wait(timeout=START_TIMEOUT) == 0
 
 
+@pytest.mark.external
 def test_the_start_line_names_the_database_file_in_full_and_the_tokens_and_stopping_is_logged(
         tmp_path: Path):
     port = free_port()
@@ -158,6 +163,7 @@ def line_containing(process: subprocess.Popen[bytes], text: str) -> str:
     raise AssertionError(f"no line with {text!r} within {START_TIMEOUT}s: {received}")
 
 
+@pytest.mark.external
 @pytest.mark.parametrize(("choice", "expected"), [("", "uvloop"), ("asyncio", "asyncio"),
                                                   ("uvloop", "uvloop")])
 def test_the_service_serves_on_uvloop_unless_asyncio_is_asked_for(tmp_path: Path, choice: str,
@@ -179,6 +185,7 @@ def test_the_service_serves_on_uvloop_unless_asyncio_is_asked_for(tmp_path: Path
         assert process.wait(timeout=START_TIMEOUT) == 0
 
 
+@pytest.mark.external
 def test_uvloop_asked_for_where_it_does_not_import_exits_2_with_one_line(tmp_path: Path):
     # A module named uvloop that fails to import stands for a host where it is not installed.
     (tmp_path / "uvloop.py").write_text("raise ImportError('no uvloop on this host')\n")
@@ -202,6 +209,7 @@ def test_armada_event_loop_refuses_other_names():
 # A database the start cannot use: one line naming ARMADA_DB_PATH, exit 2
 
 
+@pytest.mark.external
 def test_a_file_that_is_not_sqlite_exits_2_with_one_line_naming_armada_db_path(tmp_path: Path):
     database = tmp_path / "notes.txt"
     database.write_text("these are notes, not a database\n" * 100)
@@ -213,6 +221,7 @@ def test_a_file_that_is_not_sqlite_exits_2_with_one_line_naming_armada_db_path(t
     assert database.read_text() == "these are notes, not a database\n" * 100
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("where", ["/proc/a.db", "link into /proc"])
 def test_a_path_that_can_never_be_opened_exits_2_with_one_line_naming_armada_db_path(
         tmp_path: Path, where: str):
@@ -233,6 +242,8 @@ def test_a_path_that_can_never_be_opened_exits_2_with_one_line_naming_armada_db_
 # One instance per SQLite file, unless they share their changes through Redis
 
 
+@pytest.mark.slow
+@pytest.mark.external
 def test_a_second_instance_on_one_sqlite_file_exits_2_with_one_line(tmp_path: Path):
     first = ServiceProcess(tmp_path / "armada.db", tmp_path)
     first.start()
@@ -248,6 +259,8 @@ def test_a_second_instance_on_one_sqlite_file_exits_2_with_one_line(tmp_path: Pa
     assert "ARMADA_REDIS_URL" in line
 
 
+@pytest.mark.slow
+@pytest.mark.external
 def test_the_file_is_free_again_once_its_instance_is_killed(tmp_path: Path):
     first = ServiceProcess(tmp_path / "armada.db", tmp_path)
     first.start()
@@ -258,6 +271,8 @@ def test_the_file_is_free_again_once_its_instance_is_killed(tmp_path: Path):
     second.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.external
 def test_instances_that_share_their_changes_through_redis_share_one_sqlite_file(
         tmp_path: Path):
     redis = RedisServer(tmp_path / "redis")

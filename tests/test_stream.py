@@ -411,6 +411,7 @@ def test_bad_stream_settings_name_the_variable(tmp_path, variable, value):
     assert raised.value.variable == variable
 
 
+@pytest.mark.slow
 def test_without_a_redis_url_redis_is_not_imported(tmp_path):
     code = ("import sys; from armada.app import init_app; from armada.config import load_config;"
             f"init_app(load_config({{'ARMADA_DB_PATH': {str(tmp_path / 'a.db')!r}}}));"

@@ -153,6 +153,8 @@ async def stop(tail: asyncio.subprocess.Process) -> None:
     await tail.wait()
 
 
+@pytest.mark.slow
+@pytest.mark.external
 async def test_tail_prints_each_message_and_resumes_by_seq_after_a_reconnect(service):
     relay = CuttableRelay(service.port)
     await relay.restore()
@@ -185,6 +187,8 @@ async def test_tail_prints_each_message_and_resumes_by_seq_after_a_reconnect(ser
             await relay.cut()
 
 
+@pytest.mark.slow
+@pytest.mark.external
 async def test_tail_says_resync_after_a_server_restart_and_goes_on(service):
     tail = await start_tail(service.url)
     try:
@@ -204,6 +208,7 @@ async def test_tail_says_resync_after_a_server_restart_and_goes_on(service):
         await stop(tail)
 
 
+@pytest.mark.external
 async def test_tail_run_shows_only_that_run(service):
     tail = await start_tail(service.url, "--run", "run-2")
     try:
@@ -238,6 +243,8 @@ async def receives_a_new_run(service: ServiceProcess, tail: asyncio.subprocess.P
         await stop(tail)
 
 
+@pytest.mark.slow
+@pytest.mark.external
 async def test_tail_stops_with_2_and_the_reason_when_the_server_refuses_the_query(service):
     tail = await start_tail(service.url, "--run", "r" * 300)
 
@@ -247,16 +254,19 @@ async def test_tail_stops_with_2_and_the_reason_when_the_server_refuses_the_quer
     assert '"run_uuid": ["Length must be between 1 and 255."]' in reason
 
 
+@pytest.mark.external
 async def test_tail_token_option_opens_a_stream_that_needs_a_read_token(guarded_service):
     await receives_a_new_run(guarded_service,
                              await start_tail(guarded_service.url, "--token", READ_TOKEN))
 
 
+@pytest.mark.external
 async def test_tail_takes_the_token_from_armada_token(guarded_service):
     await receives_a_new_run(guarded_service,
                              await start_tail(guarded_service.url, ARMADA_TOKEN=READ_TOKEN))
 
 
+@pytest.mark.external
 async def test_tail_keeps_a_token_in_the_url_and_sends_it_as_a_header(guarded_service):
     relay = CuttableRelay(guarded_service.port)
     await relay.restore()
@@ -282,6 +292,7 @@ async def test_tail_with_a_wrong_token_prints_the_servers_reason_and_stops_with_
     assert wrong not in reason
 
 
+@pytest.mark.slow
 async def test_tail_without_a_token_says_the_service_needs_one_and_stops_with_2(
         guarded_service):
     tail = await start_tail(guarded_service.url)

@@ -102,6 +102,7 @@ async def ask(http: aiohttp.ClientSession, method: str, path: str,
         return response.status, await response.json()
 
 
+@pytest.mark.external
 async def test_an_unreachable_sql_server_gives_reasoned_503s_and_a_few_log_lines(
         unreachable: UnreachableDatabaseService):
     requests = [

@@ -15,7 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 
 from armada import const
-from armada.http import alerts, schemas
+from armada.http import alerts, export, schemas
 from armada.http.routes import ROUTES
 
 TITLE = "Armada Backend"
@@ -79,6 +79,8 @@ class Description:
     path: type[Schema] | None = None
     body: type[Schema] | None = None
     tags: tuple[str, ...] = field(default=())
+    # What a success is sent as.
+    media_types: tuple[str, ...] = ("application/json",)
 
 
 EVENTS_LIST = {"oneOf": [
@@ -102,7 +104,8 @@ DESCRIPTIONS: dict[tuple[str, str], Description] = {
     ("GET", "/api/runs/{run_uuid}/export"): Description(
         "A run, its jobs and all their events as one file, streamed: NDJSON (its last "
         "line, kind end, counts the records) or CSV",
-        {200: {"type": "string"}}, path=schemas.RunPath, query=schemas.ExportQuery),
+        {200: {"type": "string"}}, path=schemas.RunPath, query=schemas.ExportQuery,
+        media_types=tuple(export.MEDIA_TYPES.values())),
     ("GET", "/api/jobs/"): Description(
         "Jobs, newest first, optionally of one run", {200: JobsPage}, query=schemas.JobsQuery),
     ("POST", "/api/jobs/"): Description(
@@ -207,7 +210,8 @@ def _operation(method: str, path: str, description: Description | None) -> dict[
     for status, answer in description.responses.items():
         operation["responses"][str(status)] = {
             "description": {200: "OK", 201: "Created"}.get(status, "Answer"),
-            "content": {"application/json": {"schema": answer}},
+            "content": {media_type: {"schema": answer}
+                        for media_type in description.media_types},
         }
     return operation
 
