@@ -9,6 +9,7 @@ from aiohttp import web
 
 from armada import const
 from armada.alerts.sender import sending
+from armada.changes import Sinks
 from armada.config import Config
 from armada.http import health
 from armada.http.auth import access_middleware
@@ -31,7 +32,6 @@ from armada.private_api.aiohttp_cors_hooks import CorsHeaders, ResponseHook
 from armada.retention import retention_task, run_deletions_task
 from armada.search_index import search_index_task
 from armada.store import Store
-from armada.store.changes import Sinks
 from armada.stream.numbering import LocalNumbering, Numbering
 from armada.stream.sink import StreamSink
 from armada.ws.subscribers import Subscribers, subscribers_key

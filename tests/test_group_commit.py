@@ -19,11 +19,11 @@ from aiohttp.test_utils import TestClient
 from helpers import RUN, event_body, job_body, next_message, no_message
 
 from armada import const
+from armada.changes import Change
 from armada.config import Config, SqliteSettings
 from armada.errors import NotFound, StoreUnavailable
 from armada.keys import store_key
 from armada.store import Store
-from armada.store.changes import Change
 from armada.store.dialects import SqliteDialect
 from armada.store.queries import COMMENT
 

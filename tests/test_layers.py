@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "armada"
 # From the ground up; a room is a module or a package, named as it is imported.
 LAYERS: list[set[str]] = [
     {"armada.const", "armada.background", "armada.database_lock", "armada.logging_setup",
-     "armada.durations"},
+     "armada.durations", "armada.changes"},
     {"armada.config", "armada.alerts_settings", "armada.datetimes", "armada.errors",
      "armada.private_api", "armada.remote"},
     {"armada.jsonutil", "armada.store", "armada.alerts"},

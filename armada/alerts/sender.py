@@ -33,9 +33,9 @@ from armada.alerts.payloads import body
 from armada.alerts.signing import webhook_headers
 from armada.alerts_settings import AlertsSettings, Target
 from armada.background import running
+from armada.changes import Change, Sinks
 from armada.errors import StoreUnavailable
 from armada.store import Store
-from armada.store.changes import Change, Sinks
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What each API operation does inside its one transaction, in named queries.
 
 Shared by both dialects: every function takes a Transaction and plain values. A write
-answers what it changed (armada/store/changes.py), with the run and job each change
+answers what it changed (armada/changes.py), with the run and job each change
 belongs to, read in the same transaction.
 """
 
@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from armada import const
+from armada.changes import Announced, Change, Record, RunDeleted, Written
 from armada.errors import ApiError, Conflict, NotFound
-from armada.store.changes import Announced, Change, RunDeleted, Written
-from armada.store.transaction import Record, Transaction
+from armada.store.transaction import Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
 # What a create stores for an optional field its client did not send.

@@ -4,7 +4,7 @@ Reads run as one transaction each on an executor thread. Writes go through one w
 thread that commits them together (armada/store/writer.py: group commit, each write's
 deadline, what a broken COMMIT means).
 
-Each write answers what it changed (armada/store/changes.py). The store hands the changes
+Each write answers what it changed (armada/changes.py). The store hands the changes
 of each committed write to its one `sink`, on the event loop, in commit order, before the
 write's caller resumes, and even when the caller has gone (a request cut by its timeout):
 so the order of the stream is the order of the commits. Callers get the typed answer and
@@ -33,15 +33,15 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from armada import const
+from armada.changes import Announced, Record, RunDeleted, Sink, Written
 from armada.config import Config
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import migrations, operations, triage
 from armada.store.availability import Availability
-from armada.store.changes import Announced, Outbox, RunDeleted, Sink, Written
 from armada.store.dialects import Dialect, close_quietly, make_dialect
 from armada.store.migrations import SchemaTooNew
 from armada.store.queries import Query, load_queries
-from armada.store.transaction import Limits, Record, Transaction
+from armada.store.transaction import Limits, Outbox, Transaction
 from armada.store.writer import MAX_ATTEMPTS, Writer, no_operation, settle
 
 log = logging.getLogger(__name__)

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from armada import const
+from armada.changes import Change, Sink, changes_of
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import operations
 from armada.store.availability import Availability
-from armada.store.changes import Change, Outbox, Sink, changes_of
 from armada.store.dialects import Dialect
-from armada.store.transaction import Transaction
+from armada.store.transaction import Outbox, Transaction
 
 log = logging.getLogger(__name__)
 

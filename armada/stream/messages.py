@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, get_args
 
+from armada.changes import ChangeType
 from armada.jsonutil import dumps
-from armada.store.changes import ChangeType
 
 # A message for each kind of change the store hands over.
 MESSAGE_TYPES: tuple[str, ...] = get_args(ChangeType)

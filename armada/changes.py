@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
-from armada.store.transaction import Record, Transaction
+# A run, job or event as stored: column name -> value.
+Record = dict[str, Any]
 
 # The stream's message types, one per kind of change.
 ChangeType = Literal["new_run", "new_job", "new_event", "update_job_status",
@@ -84,13 +85,6 @@ class Sinks:
     def commit_unknown(self) -> None:
         for sink in self._sinks:
             sink.commit_unknown()
-
-
-class Outbox(Protocol):
-    """Writes, inside a write's transaction and after it, what its changes owe (the alerts'
-    deliveries); called on the writer thread. What it raises undoes the write."""
-
-    def write(self, tx: Transaction, changes: Sequence[Change]) -> None: ...
 
 
 class Sink(Protocol):
