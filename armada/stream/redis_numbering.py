@@ -41,8 +41,8 @@ from armada import const
 from armada.jsonutil import dumps
 from armada.stream.messages import (
     RESYNC,
-    Cursor,
     Message,
+    ResumeCursor,
     new_epoch,
     resync_body,
     resync_message,
@@ -300,7 +300,7 @@ class RedisNumbering:
 
     # Resume
 
-    async def backlog(self, cursor: Cursor | None) -> list[Message]:
+    async def backlog(self, cursor: ResumeCursor | None) -> list[Message]:
         """What a client resuming from `cursor` missed, from the ring in Redis; or a resync."""
         if cursor is None:
             return []
