@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ./run.sh [serve]  - install into .venv on first use, serve on SQLite (127.0.0.1:8000)
-# ./run.sh test     - install what the tests need (Python packages, nginx, redis-server, chromium), run every
-#                    test in TEST_WORKERS processes (tests/test_packaging.py also builds the wheel and
-#                    installs it in a new venv); `-m "not slow"` and other tiers: docs/testing.md
+# ./run.sh test     - install what the tests need (Python packages, nginx, redis-server, chromium),
+#                    check with ruff and mypy, run every test in TEST_WORKERS processes
+#                    (tests/test_packaging.py also builds the wheel and installs it in a new venv);
+#                    `-m "not slow"` and other tiers: docs/testing.md
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -65,6 +66,7 @@ case "$command" in
         ensure_venv "[test]"
         ensure_test_packages
         "$VENV/bin/ruff" check .
+        "$VENV/bin/mypy"
         # Bytecode, and pytest's rewritten test modules, cached in the venv (not in the tree):
         # else every worker and every `armada` process a test starts compiles them again.
         export PYTHONDONTWRITEBYTECODE="" PYTHONPYCACHEPREFIX="$PWD/$VENV/pycache"

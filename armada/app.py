@@ -8,29 +8,33 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from armada import const
-from armada.alerts.sender import alerts_task
+from armada.alerts.sender import sending
+from armada.changes import Sinks
 from armada.config import Config
 from armada.http import health
-from armada.http.aiohttp_bad_request import answer_bad_requests_in_json
-from armada.http.aiohttp_cors_hooks import CorsHeaders, ResponseHook
 from armada.http.auth import access_middleware
 from armada.http.deadlines import flush_writes, timeout_middleware
 from armada.http.docs import setup_docs
 from armada.http.middlewares import error_middleware
-from armada.http.request_log import add_request_id, request_log_middleware
+from armada.http.request_log import (
+    add_request_id,
+    refused_before_reading,
+    request_log_middleware,
+)
 from armada.http.routes import setup_routes
 from armada.http.security import add_security_headers
 from armada.instances import instances_task
-from armada.keys import config_key, metrics_key, store_key, stream_key, subscribers_key
+from armada.keys import config_key, metrics_key, store_key, stream_key
 from armada.lost_jobs import lost_jobs_task
 from armada.metrics import Metrics, metrics_handler
+from armada.private_api.aiohttp_bad_request import answer_bad_requests_in_json
+from armada.private_api.aiohttp_cors_hooks import CorsHeaders, ResponseHook
 from armada.retention import retention_task, run_deletions_task
 from armada.search_index import search_index_task
 from armada.store import Store
-from armada.store.changes import Sinks
 from armada.stream.numbering import LocalNumbering, Numbering
 from armada.stream.sink import StreamSink
-from armada.ws.subscribers import Subscribers
+from armada.ws.subscribers import Subscribers, subscribers_key
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +49,14 @@ def init_app(config: Config) -> web.Application:
     ]
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     # A request aiohttp's parser refuses is answered before any middleware: in JSON too.
-    answer_bad_requests_in_json(app)
+    answer_bad_requests_in_json(app, refused_before_reading)
     app[config_key] = config
     app[metrics_key] = metrics
     subscribers = Subscribers(config.ws_queue, config.ws_queue_bytes)
     app[subscribers_key] = subscribers
     app[stream_key] = StreamSink(_numbering(config, subscribers))
     app.cleanup_ctx.append(_store)
-    app.cleanup_ctx.append(alerts_task)
+    app.cleanup_ctx.append(_alerts)
     app.cleanup_ctx.append(_numbering_running)
     app.cleanup_ctx.append(retention_task)
     app.cleanup_ctx.append(run_deletions_task)
@@ -126,3 +130,13 @@ async def _numbering_running(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_subscribers(app: web.Application) -> None:
     await app[subscribers_key].close()
+
+
+async def _alerts(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the alerts' sender, with ARMADA_ALERTS_FILE (armada/alerts/)."""
+    settings = app[config_key].alerts
+    if settings is None:
+        yield
+        return
+    async with sending(settings, app[store_key], app[metrics_key].registry):
+        yield

@@ -8,21 +8,19 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from armada import const
+from armada.durations import DURATION_UNITS, parse_duration
 
 if TYPE_CHECKING:
-    from armada.alerts.settings import AlertsSettings
+    from armada.alerts_settings import AlertsSettings
 
 DEFAULT_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080,http://localhost:3000"
 # RFC 6750 token68, without the trailing "=" padding (tokens are compared verbatim).
 TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+")
 HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)")
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # The longest duration a setting takes unless it says otherwise: a year, a leap one.
 LONGEST_DURATION_SECONDS = 366 * 86400
 SQL_SERVER_LOGIN = ("SQL_SERVER_USER", "SQL_SERVER_PASSWORD", "SQL_SERVER_DB")
@@ -151,18 +149,6 @@ def load_config(environ: Mapping[str, str]) -> Config:
     )
 
 
-def parse_duration(text: str, plain_unit: str = "s") -> timedelta:
-    """The one duration syntax of every setting and option: a number and a unit, `45s`, `90m`,
-    `12h`, `30d` (fractions allowed: `1.5h`); a plain number is in `plain_unit`, the unit the
-    setting always had. Raises ValueError saying what is expected."""
-    match = DURATION.fullmatch(text.strip().lower())
-    unit = (match.group(2) or plain_unit) if match else ""
-    if unit not in DURATION_UNITS:
-        raise ValueError(f"{text!r} is not a duration such as 45s, 90m, 12h or 30d")
-    assert match is not None
-    return timedelta(seconds=float(match.group(1)) * DURATION_UNITS[unit])
-
-
 def environment_with_dotenv(path: str | os.PathLike[str] = ".env") -> dict[str, str]:
     """The process environment over the values of a `.env` file (the environment wins)."""
     from dotenv import dotenv_values
@@ -210,7 +196,7 @@ def _alerts(env: Mapping[str, str]) -> AlertsSettings | None:
     path = env.get("ARMADA_ALERTS_FILE")
     if not path:
         return None
-    from armada.alerts.settings import AlertsFileError, read_alerts_file
+    from armada.alerts_settings import AlertsFileError, read_alerts_file
 
     try:
         return read_alerts_file(path, env)

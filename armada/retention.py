@@ -6,17 +6,16 @@ keeps its run, whatever the run is dated.
 Each run goes in its own short transaction, a batch of runs at a time, so the API never
 waits long behind it. In the service a background task does it every
 `retention_interval` seconds (ARMADA_RETENTION_DAYS) and broadcasts `delete_run` for each
-run; `python -m armada purge --older-than 30d [--dry-run]` does it once, from a process with
-no subscribers: each deletion it commits leaves a row in armada_run_deletions, in the same
-transaction, and the service (one replica) takes those rows every second and broadcasts them.
+run; `armada purge --older-than 30d [--dry-run]` (armada/cli/purge.py) does it once, from a
+process with no subscribers: each deletion it commits leaves a row in armada_run_deletions, in
+the same transaction, and the service (one replica) takes those rows every second and
+broadcasts them.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,8 +24,6 @@ from aiohttp import web
 
 from armada import const
 from armada.background import running
-from armada.config import Config, ConfigError, SqliteSettings, parse_duration
-from armada.datetimes import format_datetime
 from armada.errors import StoreUnavailable
 from armada.keys import config_key, store_key
 from armada.store import Store
@@ -35,7 +32,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Purged:
+class PurgedRun:
+    """A run retention deleted, as `armada purge` reports it."""
+
     run_uuid: str
     run_datetime: datetime
     jobs: int
@@ -48,11 +47,11 @@ def cutoff_before(age: timedelta) -> datetime:
 
 
 async def purge(store: Store, cutoff: datetime, *,
-                on_purged: Callable[[Purged], None] | None = None,
-                announce_later: bool = False) -> list[Purged]:
+                on_purged: Callable[[PurgedRun], None] | None = None,
+                announce_later: bool = False) -> list[PurgedRun]:
     """Delete every run older than `cutoff`, each in its own transaction; answer them.
     `announce_later`: for a service to announce (a process without subscribers)."""
-    purged: list[Purged] = []
+    purged: list[PurgedRun] = []
     while True:
         runs = await store.list_runs_older_than(cutoff, const.RETENTION_BATCH_RUNS)
         went = 0
@@ -62,7 +61,7 @@ async def purge(store: Store, cutoff: datetime, *,
                                             announce_later=announce_later)
             if deleted is not None:  # None: deleted meanwhile, or it reported since listed
                 went += 1
-                record = Purged(run["run_uuid"], run["run_datetime"], deleted.jobs,
+                record = PurgedRun(run["run_uuid"], run["run_datetime"], deleted.jobs,
                                 deleted.events)
                 purged.append(record)
                 if on_purged is not None:
@@ -131,79 +130,3 @@ async def _keep_announcing(store: Store) -> None:
         except Exception:
             log.exception("announcing the runs armada purge deleted failed; next try in %gs",
                           const.RUN_DELETIONS_POLL_SECONDS)
-
-
-# python -m armada purge
-
-
-def parse_age(text: str) -> timedelta:
-    """A duration as every setting writes one (`30d`, `12h`, `90m`), a plain number in days;
-    not zero (that would be every run)."""
-    try:
-        age = parse_duration(text, plain_unit="d")
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    if not age:
-        raise argparse.ArgumentTypeError(f"{text!r} is no age: every run is older than that")
-    return age
-
-
-def purge_arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="armada purge",
-        description="Delete runs whose last report is older than an age and with no Running or "
-                    "Pending job, with their jobs and events, and print them.",
-    )
-    parser.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",
-                        help="30d (days), 12h, 90m or 45s; a plain number is days")
-    parser.add_argument("--dry-run", action="store_true", help="only print what would go")
-    return parser.parse_args(argv)
-
-
-async def purge_once(config: Config, age: timedelta, dry_run: bool) -> int:
-    """`python -m armada purge`: print what goes (or would go); the exit status. A dry run
-    reads the database as it is, opened read-only: it creates no table or index, changes no
-    row. A missing database is an error, not an empty one to create."""
-    for warning in config.warnings:
-        log.warning("%s", warning)
-    database = config.database
-    if isinstance(database, SqliteSettings) and not database.path.exists():
-        print(f"armada: configuration error: ARMADA_DB_PATH: {database.path.absolute()} does "
-              "not exist: there is nothing to purge", file=sys.stderr)
-        return 2
-    store = Store(config, read_only=dry_run)
-    cutoff = cutoff_before(age)
-    try:
-        await store.open()
-        if dry_run:
-            runs = await older_than(store, cutoff)
-            jobs = events = 0
-            for run in runs:
-                run_jobs, run_events = await store.count_run_contents(run["run_uuid"])
-                jobs, events = jobs + run_jobs, events + run_events
-                print(f"would delete run {run['run_uuid']} ({_when(run['run_datetime'])}): "
-                      f"{run_jobs} jobs, {run_events} events", flush=True)
-            print(f"would delete {len(runs)} runs older than {format_datetime(cutoff)}: "
-                  f"{jobs} jobs, {events} events (dry run)")
-            return 0
-
-        def report(record: Purged) -> None:
-            print(f"deleted run {record.run_uuid} ({_when(record.run_datetime)}): "
-                  f"{record.jobs} jobs, {record.events} events", flush=True)
-
-        purged = await purge(store, cutoff, on_purged=report, announce_later=True)
-        print(f"deleted {len(purged)} runs older than {format_datetime(cutoff)}: "
-              f"{sum(p.jobs for p in purged)} jobs, {sum(p.events for p in purged)} events")
-        return 0
-    except StoreUnavailable as error:
-        print(f"armada: {error.detail}", file=sys.stderr)
-        return 1
-    except ConfigError as error:
-        print(f"armada: configuration error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        await store.close()
-
-
-def _when(value: object) -> str:
-    return format_datetime(value) if isinstance(value, datetime) else str(value)

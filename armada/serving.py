@@ -1,7 +1,7 @@
-"""The service's lifetime: bind the address, start the app, serve until SIGTERM or SIGINT,
-shut down gracefully. A start that cannot listen, or cannot use its database (not SQLite,
-never to be opened, served by another instance already), is one line on stderr and exit 2,
-not a traceback."""
+"""The service's lifetime: bind the address, start the app (`make_app`: armada.app.init_app,
+handed over by `armada serve`), serve until SIGTERM or SIGINT, shut down gracefully. A start
+that cannot listen, or cannot use its database (not SQLite, never to be opened, served by
+another instance already), is one line on stderr and exit 2, not a traceback."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from typing import IO
 
 from aiohttp import web
 
-from armada.app import init_app
 from armada.config import Config, ConfigError, SqliteSettings
-from armada.connections import ConnectionLimit, runner_settings
+from armada.connection_limit import ConnectionLimit, runner_settings
 from armada.database_lock import DatabaseInUse, claim, lock_path
 
 # What web.run_app used: requests in flight get this long to finish at shutdown.
@@ -51,18 +50,22 @@ def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] |
     return uvloop.new_event_loop
 
 
-def run(config: Config) -> int:
-    """serve(config) on the event loop the configuration chooses."""
+# What builds the application from the configuration.
+AppFactory = Callable[[Config], web.Application]
+
+
+def run(config: Config, make_app: AppFactory) -> int:
+    """serve(config, make_app) on the event loop the configuration chooses."""
     try:
         factory = event_loop_factory(config.event_loop)
     except EventLoopMissing as error:
         print(f"armada: {error}", file=sys.stderr)
         return 2
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(serve(config))
+        return runner.run(serve(config, make_app))
 
 
-async def serve(config: Config) -> int:
+async def serve(config: Config, make_app: AppFactory) -> int:
     """0 after a signal and a graceful shutdown; 2 after one line on stderr when the address
     cannot be listened on (before the app has started, so nothing was opened), or when the
     database cannot be used at all (an outage later is a 503, not an exit)."""
@@ -81,7 +84,7 @@ async def serve(config: Config) -> int:
         return 2
     try:
         with _database_claimed(config):
-            return await _serve_on(config, sockets, stopping)
+            return await _serve_on(config, make_app, sockets, stopping)
     except DatabaseInUse as error:
         print(f"armada: {error}", file=sys.stderr)
         return 2
@@ -117,12 +120,12 @@ def _database_claimed(config: Config) -> Iterator[None]:
         yield
 
 
-async def _serve_on(config: Config, sockets: list[socket.socket],
+async def _serve_on(config: Config, make_app: AppFactory, sockets: list[socket.socket],
                     stopping: asyncio.Event) -> int:
     loop = asyncio.get_running_loop()
     allow_open_files(config.max_connections + FILES_BESIDE_CONNECTIONS)
     # access_log=None: armada.http.request_log writes the one line per request instead.
-    runner = web.AppRunner(init_app(config), access_log=None,
+    runner = web.AppRunner(make_app(config), access_log=None,
                            shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS, **runner_settings(config))
     listening: list[asyncio.Server] = []
     try:

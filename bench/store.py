@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import Figures
 
+from armada.changes import Change
 from armada.config import Config, SqliteSettings
 from armada.store import Store
-from armada.store.changes import Change
 
 START = datetime(2026, 1, 1)
 

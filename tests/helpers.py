@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import configparser
-import importlib.metadata
 import json
 import os
-from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
 
@@ -94,18 +91,3 @@ async def assert_validation_error(response: Any, field: str) -> None:
     assert field in body["fields"]
 
 
-def assert_library_is_the_one_checked(distribution: str, checked_with: str,
-                                      module: str) -> None:
-    """`module` reaches below `distribution`'s public API and was checked on `checked_with`:
-    the version installed and the one setup.cfg pins must be that one."""
-    setup = configparser.ConfigParser()
-    setup.read(Path(__file__).resolve().parent.parent / "setup.cfg")
-    pins = dict(line.strip().partition("==")[::2]
-                for line in setup["options"]["install_requires"].splitlines() if line.strip())
-    installed = importlib.metadata.version(distribution)
-    assert installed == pins[distribution] == checked_with, (
-        f"{module} reaches below {distribution}'s public API and was checked on "
-        f"{checked_with}; setup.cfg pins {pins[distribution]} and {installed} is installed. "
-        f"Read what {module} relies on in the new version and run its tests against it, "
-        "then change its CHECKED_WITH constant, the pin and the installed version together."
-    )

@@ -1,8 +1,7 @@
-"""Requests aiohttp's parser refuses (`armada.http.aiohttp_bad_request`): the service's JSON
+"""Requests aiohttp's parser refuses (`armada.private_api.aiohttp_bad_request`): the service's JSON
 error (414 for a request line too long, 431 for headers too large, 400 for what is not
 HTTP), nothing of the bytes sent, and one log line; on the test server and on a real
-`armada serve`, over raw sockets; and a loud failure when the aiohttp it was checked on is
-not the one installed and pinned."""
+`armada serve`, over raw sockets (the aiohttp it was checked on: tests/test_private_api.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +14,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from helpers import assert_library_is_the_one_checked
 from server_process import ServiceProcess
 
 from armada import const
-from armada.http.aiohttp_bad_request import CHECKED_WITH_AIOHTTP
 
 # Bytes no answer may contain: they would be what the client sent, echoed.
 SENT = b"Q7xZ"
@@ -83,11 +80,6 @@ def assert_json_refusal(answer: bytes, status: int, error: str) -> dict[str, Any
     assert set(refusal) == {"error", "detail"} and refusal["error"] == error
     assert refusal["detail"]
     return refusal
-
-
-def test_aiohttp_is_the_version_the_bad_request_answers_were_checked_on() -> None:
-    assert_library_is_the_one_checked("aiohttp", CHECKED_WITH_AIOHTTP,
-                                      "armada/http/aiohttp_bad_request.py")
 
 
 @pytest.mark.parametrize("sent, status, error", REFUSED.values(), ids=REFUSED.keys())

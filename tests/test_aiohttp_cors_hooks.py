@@ -1,6 +1,6 @@
-"""aiohttp_cors's response hook called by hand (`armada.http.aiohttp_cors_hooks`): the same
-headers as aiohttp_cors installed as it installs itself, and a loud failure when the
-aiohttp_cors it was checked on is not the one installed and pinned."""
+"""aiohttp_cors's response hook called by hand (`armada.private_api.aiohttp_cors_hooks`): the
+same headers as aiohttp_cors installed as it installs itself (the version it was checked on:
+tests/test_private_api.py)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,16 @@ from typing import Any
 import aiohttp_cors
 import pytest
 from aiohttp import web
-from helpers import assert_library_is_the_one_checked
 
 from armada.app import init_app
 from armada.config import Config
-from armada.http.aiohttp_cors_hooks import (
-    CHECKED_WITH_AIOHTTP_CORS,
+from armada.private_api.aiohttp_cors_hooks import (
     CorsHeaders,
     cors_defaults,
     cors_routes,
 )
 
 ORIGINS = ("https://dashboard.example",)
-
-
-def test_aiohttp_cors_is_the_version_the_hooks_were_checked_on() -> None:
-    assert_library_is_the_one_checked("aiohttp-cors", CHECKED_WITH_AIOHTTP_CORS,
-                                      "armada/http/aiohttp_cors_hooks.py")
 
 
 def test_aiohttp_cors_installs_exactly_one_response_hook_and_the_service_keeps_it_out(

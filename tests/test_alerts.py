@@ -29,7 +29,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from armada.alerts.sender import backoff
-from armada.alerts.settings import read_alerts_file
+from armada.alerts_settings import read_alerts_file
 from armada.app import init_app
 from armada.config import Config, SqliteSettings, load_config
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from server_process import START_TIMEOUT, free_port, service_environment
 
-from armada.__main__ import COMMANDS
+from armada.cli import COMMANDS
 
 COMMAND_TIMEOUT = 30.0
 

@@ -1,6 +1,5 @@
-"""Frames written below aiohttp's WebSocket API (`armada.ws.aiohttp_frames`): the same bytes
-as aiohttp's own `send_str`, the same back-pressure, and a loud failure when the aiohttp
-they were checked on is not the one installed and pinned."""
+"""Frames written below aiohttp's WebSocket API (`armada.private_api.aiohttp_frames`): the same
+bytes as aiohttp's own `send_str`, and the same back-pressure."""
 
 from __future__ import annotations
 
@@ -14,16 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from helpers import RUN, assert_library_is_the_one_checked, next_message
+from helpers import RUN, next_message
 
-from armada.keys import subscribers_key
-from armada.ws import aiohttp_frames
-from armada.ws.aiohttp_frames import CHECKED_WITH_AIOHTTP, FrameSink, text_frame
-
-
-def test_aiohttp_is_the_version_the_frame_writes_were_checked_on() -> None:
-    assert_library_is_the_one_checked("aiohttp", CHECKED_WITH_AIOHTTP,
-                                      "armada/ws/aiohttp_frames.py")
+from armada.private_api import aiohttp_frames
+from armada.private_api.aiohttp_frames import FrameSink, text_frame
+from armada.ws.subscribers import subscribers_key
 
 
 async def raw_websocket(server: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

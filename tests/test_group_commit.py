@@ -19,11 +19,11 @@ from aiohttp.test_utils import TestClient
 from helpers import RUN, event_body, job_body, next_message, no_message
 
 from armada import const
+from armada.changes import Change
 from armada.config import Config, SqliteSettings
 from armada.errors import NotFound, StoreUnavailable
 from armada.keys import store_key
 from armada.store import Store
-from armada.store.changes import Change
 from armada.store.dialects import SqliteDialect
 from armada.store.queries import COMMENT
 
@@ -46,22 +46,22 @@ def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 class BatchRecorder:
-    """Wraps the store's batch runner: records batch sizes, holds the first batch (of
+    """Wraps the writer's batch runner: records batch sizes, holds the first batch (of
     requests' writes: background ones pass)."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
+        writer = self.writer = store._writer
         self.sizes: list[int] = []
         self.failed: list[int] = []  # of each batch, the writes that failed
         self.handed_over = 0  # requests' writes (background ones aside)
         self.release = threading.Event()
-        self._run_batch = store._run_batch
-        self._hand_over = store._hand_over
-        store._run_batch = self._hold_first  # type: ignore[method-assign]
-        store._hand_over = self._count_hand_over  # type: ignore[method-assign]
+        self._run_batch = writer._run_batch
+        self._hand_over = writer._hand_over
+        writer._run_batch = self._hold_first  # type: ignore[method-assign]
+        writer._hand_over = self._count_hand_over  # type: ignore[method-assign]
 
     def _count_hand_over(self) -> None:
-        self.handed_over += sum(not write.background for write in self.store._gathered)
+        self.handed_over += sum(not write.background for write in self.writer._gathered)
         self._hand_over()
 
     def _hold_first(self, batch: list[Any]) -> None:
@@ -485,13 +485,13 @@ async def test_requests_writes_queued_behind_background_work_commit_first_and_ap
         sqlite_path: Path):
     store = Store(Config(database=SqliteSettings(path=sqlite_path)))
     await store.open()
-    run_batch, transactions = store._run_batch, []
+    run_batch, transactions = store._writer._run_batch, []
 
     def record(batch: list[Any]) -> None:
         transactions.append([write.operation.__name__ for write in batch])
         run_batch(batch)
 
-    store._run_batch = record  # type: ignore[method-assign]
+    store._writer._run_batch = record  # type: ignore[method-assign]
     locker = sqlite3.connect(sqlite_path, isolation_level=None)
     locker.execute("BEGIN IMMEDIATE")
     try:
@@ -501,7 +501,7 @@ async def test_requests_writes_queued_behind_background_work_commit_first_and_ap
         await until(lambda: transactions)
         background = asyncio.ensure_future(store.index_queued_events(500, 32_768))
         later = [asyncio.ensure_future(store.create_run(run_record(n))) for n in (1, 2)]
-        await until(lambda: store.pending_writes == 4 and not store._gathered)
+        await until(lambda: store.pending_writes == 4 and not store._writer._gathered)
     finally:
         locker.execute("ROLLBACK")
         locker.close()

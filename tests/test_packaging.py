@@ -93,7 +93,7 @@ def test_the_wheel_ships_the_sql_inside_the_package_and_every_module(wheel: Path
     assert sql <= names
     assert modules <= names
     assert not {name for name in names if name.startswith(("sql/", "tests/"))}
-    assert "armada = armada.__main__:main" in console_scripts
+    assert "armada = armada.cli:main" in console_scripts
 
 
 @pytest.mark.slow

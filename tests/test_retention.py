@@ -19,8 +19,9 @@ import pytest
 from helpers import event_body, job_body, next_message, no_message
 from server_process import REPO_ROOT, ServiceProcess, service_environment
 
+from armada.cli.purge import parse_age
 from armada.config import Config, SqliteSettings
-from armada.retention import cutoff_before, parse_age
+from armada.retention import cutoff_before
 from armada.store import Store
 
 OLD = "2020-01-01T00:00:00.000"

@@ -20,11 +20,11 @@ from helpers import RUN, event_body, job_body, job_counts, next_message, no_mess
 
 from armada import const
 from armada.app import init_app
+from armada.changes import Change
 from armada.config import Config, ConfigError, SqliteSettings
 from armada.errors import Conflict, NotFound
 from armada.keys import store_key
 from armada.store import Store
-from armada.store.changes import Change
 
 SIMULTANEOUS_POSTS = 20
 BUSY_TIMEOUT = 0.3

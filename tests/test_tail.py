@@ -26,7 +26,8 @@ from server_process import (
     service_environment,
 )
 
-from armada.tail import format_line, split_token, stream_url
+from armada.remote.service import split_token
+from armada.remote.tail import format_line, stream_url
 
 LINE_TIMEOUT = 10.0
 LINE = re.compile(r"^#(\d+) \d{2}:\d{2}:\d{2}\.\d{3} (\w+) +(.*)$")

@@ -31,15 +31,15 @@ from server_process import START_TIMEOUT, free_port, service_environment
 
 from armada.app import init_app
 from armada.config import Config, MssqlSettings, SqliteSettings
+from armada.store.availability import Availability
 from armada.store.dialects import MssqlDialect, SqliteDialect
-from armada.store.store import Availability
 
 # A connection attempt to the closed port lasts this long (pytds retries until then).
 DB_TIMEOUT = 0.5
 BUSY_TIMEOUT = 0.2
 # Log lines besides the one per request: "database down", "serving on", and a margin.
 MAX_OTHER_LINES = 5
-STORE_LOGGER = "armada.store.store"
+STORE_LOGGER = "armada.store"  # with its modules' loggers: armada.store.availability, ...
 
 
 def closed_port() -> int:
@@ -145,7 +145,8 @@ def store_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [record.getMessage() for record in caplog.records if record.name == STORE_LOGGER]
+    return [record.getMessage() for record in caplog.records
+            if record.name.startswith(STORE_LOGGER)]
 
 
 async def test_a_lock_that_only_writes_hit_is_announced_once_not_at_every_read_between(

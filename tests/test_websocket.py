@@ -22,7 +22,7 @@ from helpers import RUN, event_body, job_body, next_message, no_message
 
 from armada import const
 from armada.config import Config, SqliteSettings
-from armada.keys import subscribers_key
+from armada.ws.subscribers import subscribers_key
 
 WIRE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 BIG_CONTENT = "x" * 60_000

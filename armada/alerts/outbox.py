@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from armada import const
-from armada.alerts.settings import NO_LIMIT, ONCE_PER_RUN, AlertsSettings, Rule
+from armada.alerts_settings import NO_LIMIT, ONCE_PER_RUN, AlertsSettings, Rule
+from armada.changes import Change, Record
 from armada.datetimes import format_datetime
-from armada.store.changes import Change
-from armada.store.transaction import Record, Transaction
+from armada.store.transaction import Transaction
 
 DELIVERY_PREFIX = "msg_"  # as Standard Webhooks' examples spell message ids
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from armada.alerts.settings import Target
+from armada.alerts_settings import Target
 
 TITLES = {
     "job_failed": "Job failed",

@@ -3,7 +3,8 @@ the store (`store.read`, `store.write`), in named queries (sql/<dialect>/*alert*
 
 from __future__ import annotations
 
-from armada.store.transaction import Record, Transaction
+from armada.changes import Record
+from armada.store.transaction import Transaction
 
 
 def claim(tx: Transaction, claim_id: str, lease_seconds: float, limit: int

@@ -23,21 +23,19 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from armada import const
 from armada.alerts import queue
 from armada.alerts.outbox import Outbox, new_delivery_id
 from armada.alerts.payloads import body
-from armada.alerts.settings import AlertsSettings, Target
 from armada.alerts.signing import webhook_headers
+from armada.alerts_settings import AlertsSettings, Target
 from armada.background import running
+from armada.changes import Change, Sinks
 from armada.errors import StoreUnavailable
-from armada.keys import config_key, metrics_key, store_key
 from armada.store import Store
-from armada.store.changes import Change, Sinks
 
 log = logging.getLogger(__name__)
 
@@ -235,21 +233,18 @@ class AlertsCollector(Collector):
                                     value=sender.oldest_seconds)
 
 
-async def alerts_task(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: with ARMADA_ALERTS_FILE, the store writes deliveries in the transactions
-    that owe them, and this instance's sender posts them."""
-    settings = app[config_key].alerts
-    if settings is None:
-        yield
-        return
-    store = app[store_key]
+@contextlib.asynccontextmanager
+async def sending(settings: AlertsSettings, store: Store, registry: CollectorRegistry
+                  ) -> AsyncIterator[None]:
+    """While it is entered, the store writes deliveries in the transactions that owe them, and
+    this instance's sender posts them (its figures on `registry`)."""
     outbox = Outbox(settings)
     store.outbox = outbox
     async with aiohttp.ClientSession() as session:
         sender = Sender(settings, store, session)
         store.sink = Sinks(*(sink for sink in (store.sink,) if sink is not None),
                            Waker(outbox, sender))
-        app[metrics_key].registry.register(AlertsCollector(sender))
+        registry.register(AlertsCollector(sender))
         async with running(sender.run(), "alerts"):
             yield
         await sender.close()

@@ -15,8 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 
 from armada import const
-from armada.alerts import api as alerts
-from armada.http import export, schemas
+from armada.http import alerts, export, schemas
 from armada.http.routes import ROUTES
 
 TITLE = "Armada Backend"
@@ -175,7 +174,7 @@ def build_openapi() -> dict[str, Any]:
         security=[{}, {"bearer": []}],
     )
     plugin.map_to_openapi_type(schemas.UtcDateTime, "string", "date-time")
-    plugin.map_to_openapi_type(schemas.Cursor, "string", None)
+    plugin.map_to_openapi_type(schemas.PageCursor, "string", None)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, dict[str, Any]] = {}

@@ -13,13 +13,13 @@ import orjson
 from aiohttp import hdrs, web
 from marshmallow import Schema
 
+from armada.changes import Written
 from armada.datetimes import format_datetime
 from armada.errors import InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from armada.http.deadlines import answer_started
 from armada.http.request_log import request_id_of
 from armada.jsonutil import encode
 from armada.keys import config_key
-from armada.store.changes import Written
 from armada.stream.records import RecordShape, written_json
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from armada import const
-from armada.http.middlewares import ERROR_CODE
+from armada.http.middlewares import ERROR_CODE, HTTP_ERROR_CODES, error_response
+from armada.http.security import add_security_headers
 from armada.metrics import Metrics, route_label
 
 log = logging.getLogger("armada.access")
@@ -101,3 +102,18 @@ def _log_line(level: int, request: web.Request, status: int, duration_ms: float,
         extra["error"] = error_code
         log.log(level, "%s %s %d %.1fms id=%s error=%s", request.method, request.path, status,
                 duration_ms, request_id, error_code, extra=extra)
+
+
+def refused_before_reading(request: web.BaseRequest, status: int, detail: str
+                           ) -> web.StreamResponse:
+    """The answer to a request aiohttp's parser refused (armada.private_api.aiohttp_bad_request):
+    the JSON error, the headers no response hook adds to it, and one log line."""
+    response = error_response(status, {"error": HTTP_ERROR_CODES.get(status, "bad_request"),
+                                       "detail": detail})
+    add_security_headers(request, response)
+    add_request_id(request, response)
+    log.info("refused before reading, from %s: %d %s id=%s", request.remote, status, detail,
+             request_id_of(request),
+             extra={"status": status, "remote": request.remote,
+                    "request_id": request_id_of(request)})
+    return response

@@ -6,9 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from armada.alerts import api as alerts
-from armada.http import events, export, jobs, page, runs, triage
-from armada.ws import handler as ws
+from armada.http import alerts, events, export, jobs, page, runs, triage, websocket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,7 +32,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/triage/failures/", triage.list_failures),
     ("GET", "/api/triage/search/", triage.search_events),
     ("GET", "/api/alerts/deliveries", alerts.list_deliveries),
-    ("GET", "/ws/events/", ws.events_stream),
+    ("GET", "/ws/events/", websocket.events_stream),
 ]
 
 

@@ -1,7 +1,7 @@
 """Runs: list and read one (with the counts of their jobs), register (idempotent), delete.
 
 Handlers parse, call the store and answer; what a write changed reaches the stream from
-the store, after its commit (armada/store/changes.py).
+the store, after its commit (armada/changes.py).
 """
 
 from __future__ import annotations

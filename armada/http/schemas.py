@@ -4,7 +4,7 @@ Records go out through `RecordDumper`, built once from a schema's own fields: th
 output as `schema.dump`, without marshmallow's per-field machinery on every record. Runs,
 jobs and events go out as the stream shapes them (`armada.stream.records`), checked
 against these schemas by tests/test_schemas.py. Valid
-bodies come in through `armada.http.marshmallow_plan`, the one module here that reaches
+bodies come in through `armada.private_api.marshmallow_plan`, the one module here that reaches
 below marshmallow's public API.
 """
 
@@ -37,7 +37,7 @@ from armada.datetimes import (
     parse_datetime,
     plus_read_as_space,
 )
-from armada.http.marshmallow_plan import PlannedLoad, ValidatorsOnce
+from armada.private_api.marshmallow_plan import PlannedLoad, ValidatorsOnce
 from armada.stream import records
 from armada.stream.messages import MESSAGE_TYPES
 from armada.stream.records import RecordShape
@@ -147,7 +147,7 @@ def encode_cursor(position: tuple[datetime, str] | None) -> str | None:
     return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
 
 
-class Cursor(fields.Field):
+class PageCursor(fields.Field):
     """A page position, as `encode_cursor` writes it."""
 
     default_error_messages = {"invalid": "Not a valid cursor: pass the `next` of a page."}
@@ -308,7 +308,7 @@ class EventsQuery(Between):
     q = Text(max_length=const.MAX_SEARCH_LENGTH)
     status = Status()
     limit = fields.Integer(validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
-    before = Cursor()
+    before = PageCursor()
 
     @validates("q")
     def _search_words(self, value: str, **kwargs: Any) -> None:
@@ -352,7 +352,7 @@ class EventsPageSchema(Schema):
     """One page of events, newest first, and the cursor of the next (null after the last)."""
 
     events = fields.List(fields.Nested(EventSchema))
-    next = Cursor(allow_none=True)
+    next = PageCursor(allow_none=True)
 
 
 class RecordDumper(RecordShape):
@@ -459,7 +459,7 @@ class TriageRunQuery(StrictSchema):
 class FailuresQuery(Between):
     limit = fields.Integer(load_default=const.DEFAULT_TRIAGE_LIMIT,
                            validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
-    before = Cursor()
+    before = PageCursor()
 
 
 class TriageSearchQuery(StrictSchema):
@@ -468,7 +468,7 @@ class TriageSearchQuery(StrictSchema):
     job_uuid = Identifier()
     limit = fields.Integer(load_default=const.DEFAULT_TRIAGE_LIMIT,
                            validate=validate.Range(min=1, max=const.MAX_EVENTS_LIMIT))
-    before = Cursor()
+    before = PageCursor()
 
     @validates("q")
     def _search_words(self, value: str, **kwargs: Any) -> None:
@@ -519,12 +519,12 @@ class RunJobsSchema(Schema):
 
 class FailuresPageSchema(Schema):
     failures = fields.List(fields.Nested(JobReportSchema), required=True)
-    next = Cursor(allow_none=True)
+    next = PageCursor(allow_none=True)
 
 
 class SearchHitsPageSchema(Schema):
     events = fields.List(fields.Nested(SearchHitSchema), required=True)
-    next = Cursor(allow_none=True)
+    next = PageCursor(allow_none=True)
 
 
 triage_runs_query = TriageRunsQuery()

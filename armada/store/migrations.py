@@ -17,6 +17,7 @@ docs/upgrades.md says how to add one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -87,7 +88,7 @@ def prepare_schema(connection: Any, dialect: Dialect, queries: Mapping[str, Quer
     if version < latest:
         for migration in migrations[version:]:
             in_transaction(connection, dialect, True,
-                           lambda m=migration: apply(tx, connection, dialect, m))
+                           functools.partial(apply, tx, connection, dialect, migration))
         _, columns = in_transaction(connection, dialect, False,
                                     lambda: operations.schema_state(tx))
     return operations.column_limits(columns)

@@ -1,7 +1,7 @@
 """What each API operation does inside its one transaction, in named queries.
 
 Shared by both dialects: every function takes a Transaction and plain values. A write
-answers what it changed (armada/store/changes.py), with the run and job each change
+answers what it changed (armada/changes.py), with the run and job each change
 belongs to, read in the same transaction.
 """
 
@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from armada import const
+from armada.changes import Announced, Change, Record, RunDeleted, Written
 from armada.errors import ApiError, Conflict, NotFound
-from armada.store.changes import Announced, Change, Purged, Written
-from armada.store.transaction import Record, Transaction
+from armada.store.transaction import Transaction
 
 DATETIME_ROUNDING = timedelta(milliseconds=3)
 # What a create stores for an optional field its client did not send.
@@ -103,7 +103,7 @@ def list_runs(tx: Transaction, page: int, page_size: int, since: datetime | None
             tx.scalar("count_runs_between", **between))
 
 
-def delete_run(tx: Transaction, run_uuid: str) -> Purged:
+def delete_run(tx: Transaction, run_uuid: str) -> RunDeleted:
     """Events, then jobs, then the run; an unknown run rolls everything back."""
     purged = purge_run(tx, run_uuid)
     if purged is None:
@@ -337,7 +337,7 @@ def _same(stored: Any, sent: Any) -> bool:
     # Legacy SQL Server DATETIME columns round to 1/300 s: a repeat must still be a repeat.
     if isinstance(stored, datetime) and isinstance(sent, datetime):
         return abs(stored - sent) <= DATETIME_ROUNDING
-    return stored == sent
+    return bool(stored == sent)
 
 
 def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
@@ -369,7 +369,7 @@ def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: 
 
 
 def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None,
-              announce_later: bool = False) -> Purged | None:
+              announce_later: bool = False) -> RunDeleted | None:
     """Events, then jobs, then the run, and how many of each went; None when it is gone, or
     with `old_before` (retention) when it is no longer old (list_runs_older_than).
     `announce_later` (a process without subscribers: `armada purge`) leaves the deletion
@@ -384,7 +384,7 @@ def purge_run(tx: Transaction, run_uuid: str, old_before: datetime | None = None
     if announce_later:
         tx.execute("note_run_deletion", run_uuid=run_uuid)
     change = Change("delete_run", {"run_uuid": run_uuid}, run_uuid)
-    return Purged(run_uuid, jobs, events, (change,))
+    return RunDeleted(run_uuid, jobs, events, (change,))
 
 
 def count_run_deletions(tx: Transaction) -> int:
@@ -456,7 +456,7 @@ def search_events_page(tx: Transaction, terms: list[str], job_uuid: str | None, 
 
 
 def _likes(terms: list[str]) -> dict[str, str | None]:
-    patterns = [like_pattern(term) for term in terms]
+    patterns: list[str | None] = [like_pattern(term) for term in terms]
     patterns += [None] * (MAX_SEARCH_TERMS - len(patterns))
     return {f"like{number}": pattern for number, pattern in enumerate(patterns, 1)}
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Generator, Mapping, Sequence
+from typing import Any, Protocol
 
+from armada.changes import Change, Record
 from armada.datetimes import from_database
 from armada.errors import FieldTooLong
 from armada.store.dialects import Dialect
 from armada.store.queries import Query
-
-Record = dict[str, Any]
 
 # Column limits per table: column name -> maximum characters (absent: no limit).
 Limits = Mapping[str, Mapping[str, int]]
@@ -28,7 +27,7 @@ class Transaction:
         """Run every statement of a query; answer the rows changed by the last one."""
         cursor = self._run(name, params)
         try:
-            return cursor.rowcount
+            return int(cursor.rowcount)
         finally:
             cursor.close()
 
@@ -54,7 +53,7 @@ class Transaction:
         finally:
             cursor.close()
 
-    def each(self, name: str, **params: Any) -> Iterator[tuple[Any, ...]]:
+    def each(self, name: str, **params: Any) -> Generator[tuple[Any, ...]]:
         """The rows as tuples, fetched one at a time: a caller that stops early (and closes
         the iterator) leaves the rest unread."""
         cursor = self._run(name, params)
@@ -104,3 +103,10 @@ def _record(columns: list[str], row: Any) -> Record:
         column: from_database(value) if column.endswith("_datetime") else value
         for column, value in zip(columns, row, strict=True)
     }
+
+
+class Outbox(Protocol):
+    """Writes, inside a write's transaction and after it, what its changes owe (the alerts'
+    deliveries); called on the writer thread. What it raises undoes the write."""
+
+    def write(self, tx: Transaction, changes: Sequence[Change]) -> None: ...

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from armada import const
+from armada.changes import Record
 from armada.store import operations
 from armada.store.operations import EventPosition, JobPosition
-from armada.store.transaction import Record, Transaction
+from armada.store.transaction import Transaction
 
 FAILED_STATUSES = ("Failed", "Lost")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from armada.stream.messages import RESYNC, Cursor, Message
+from armada.stream.messages import RESYNC, Message, ResumeCursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +39,8 @@ class StreamFilter:
         return self.job_run_uuid in (None, run_uuid)
 
 
-def stream_request(query: dict[str, Any]) -> tuple[Cursor | None, StreamFilter]:
+def stream_request(query: dict[str, Any]) -> tuple[ResumeCursor | None, StreamFilter]:
     """The resume cursor and filter of a query loaded by StreamQuery."""
-    cursor = Cursor(query["since"], query["epoch"]) if "since" in query else None
+    cursor = ResumeCursor(query["since"], query["epoch"]) if "since" in query else None
     types = frozenset(query["types"].split(",")) if "types" in query else None
     return cursor, StreamFilter(query.get("run_uuid"), query.get("job_uuid"), types)

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, get_args
 
+from armada.changes import ChangeType
 from armada.jsonutil import dumps
-from armada.store.changes import ChangeType
 
 # A message for each kind of change the store hands over.
 MESSAGE_TYPES: tuple[str, ...] = get_args(ChangeType)
@@ -74,14 +74,14 @@ def resync_message(seq: int, epoch: str, reason: str, since: int | None) -> Mess
 
 
 @dataclass(frozen=True, slots=True)
-class Cursor:
+class ResumeCursor:
     """Where a reconnecting client stopped: the last `seq` it saw, in `epoch`."""
 
     since: int
     epoch: str
 
 
-def resync_reason(cursor: Cursor, epoch: str, current: int, oldest: int) -> str | None:
+def resync_reason(cursor: ResumeCursor, epoch: str, current: int, oldest: int) -> str | None:
     """Why `cursor` cannot be replayed from a stream at `current` whose buffer starts at
     `oldest` (current + 1 when empty); None when it can."""
     if cursor.epoch != epoch:

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from armada import const
 from armada.stream.messages import (
-    Cursor,
     Message,
+    ResumeCursor,
     Ring,
     compose,
     new_epoch,
@@ -35,7 +35,7 @@ class Numbering(Protocol):
                 body: str) -> None:
         """Number one message (its `body` from `messages.message_body`); never waits."""
 
-    async def backlog(self, cursor: Cursor | None) -> list[Message]:
+    async def backlog(self, cursor: ResumeCursor | None) -> list[Message]:
         """What a client resuming from `cursor` missed; or a resync saying why it cannot."""
 
     async def start(self) -> None: ...
@@ -62,7 +62,7 @@ class LocalNumbering:
         self._ring.append(message)
         self._deliver(message)
 
-    async def backlog(self, cursor: Cursor | None) -> list[Message]:
+    async def backlog(self, cursor: ResumeCursor | None) -> list[Message]:
         # No await before the answer: a subscriber registered just before gets no gap.
         if cursor is None:
             return []

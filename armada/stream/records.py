@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from armada.changes import Change, Written
 from armada.datetimes import format_datetime
 from armada.jsonutil import dumps
-from armada.store.changes import Change, Written
 
 Convert = Callable[[Any], Any]
 

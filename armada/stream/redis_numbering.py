@@ -41,8 +41,8 @@ from armada import const
 from armada.jsonutil import dumps
 from armada.stream.messages import (
     RESYNC,
-    Cursor,
     Message,
+    ResumeCursor,
     new_epoch,
     resync_body,
     resync_message,
@@ -296,11 +296,11 @@ class RedisNumbering:
                 delay = min(delay * 2, const.REDIS_RETRY_MAX_SECONDS)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis
 
     # Resume
 
-    async def backlog(self, cursor: Cursor | None) -> list[Message]:
+    async def backlog(self, cursor: ResumeCursor | None) -> list[Message]:
         """What a client resuming from `cursor` missed, from the ring in Redis; or a resync."""
         if cursor is None:
             return []

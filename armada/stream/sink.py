@@ -1,6 +1,6 @@
 """The stream's entrance: the store's committed changes become messages, in commit order.
 
-The store hands each committed write's changes here (`armada.store.changes.Sink`), on the
+The store hands each committed write's changes here (`armada.changes.Sink`), on the
 event loop, right after the commit; each change already says which run and job it belongs
 to, read in the write's own transaction, so nothing is looked up here.
 """
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from armada.store.changes import Change
+from armada.changes import Change
 from armada.stream.messages import COMMIT_UNKNOWN, RESYNC, now_text, resync_body
 from armada.stream.numbering import Numbering
 from armada.stream.records import data_json
 
 
 class StreamSink:
-    """Numbers one message per committed change (`armada.store.changes.Sink`)."""
+    """Numbers one message per committed change (`armada.changes.Sink`)."""
 
     def __init__(self, numbering: Numbering) -> None:
         self.numbering = numbering

@@ -1,2 +1,2 @@
-"""The WebSocket transport of `/ws/events/`: the handler, each subscriber's bounded queue and
-writer task, and the frames written to the sockets."""
+"""The WebSocket transport of the stream: each subscriber's bounded queue and writer task,
+and the fan-out. The endpoint that accepts subscribers is `armada.http.websocket`."""

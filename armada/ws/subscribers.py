@@ -21,9 +21,10 @@ from collections.abc import Callable
 from aiohttp import WSCloseCode, web
 
 from armada import const
+from armada.private_api.aiohttp_frames import FrameSink
 from armada.stream.filters import StreamFilter
 from armada.stream.messages import RESYNC, Message, message_size
-from armada.ws.aiohttp_frames import Flushed, FrameSink, Outgoing, grouped_frame
+from armada.ws.outgoing import Flushed, Outgoing, grouped_frame
 
 log = logging.getLogger(__name__)
 
@@ -307,3 +308,7 @@ class Subscribers:
             *self._closing,
             return_exceptions=True,
         )
+
+
+# The app's subscribers (typed like the keys in armada/keys.py, which sits below this layer).
+subscribers_key = web.AppKey("subscribers", Subscribers)

@@ -1,4 +1,4 @@
-"""The cap on open connections (`ARMADA_MAX_CONNECTIONS`).
+"""The cap on open HTTP connections (`ARMADA_MAX_CONNECTIONS`).
 
 Each accepted connection gets a gate, the protocol asyncio talks to: when the connection
 is made, the gate either hands it to aiohttp's request handler (made by `web.Server`, the

@@ -1,65 +1,40 @@
-"""`armada tail [--run RUN] [--url URL] [--token TOKEN]`: the live stream in a terminal.
+"""The live stream of a running service in a terminal (`armada tail`, armada/cli/tail.py).
 
 One readable line per message on stdout; connection news on stderr. After a disconnect
 it reconnects with backoff and resumes from the last `seq` (with its epoch), so nothing
 is skipped; when the server cannot replay, it prints the `resync` line and goes on live.
 
-The token (for a service with read tokens) is `--token`, else a `?token=` in `--url`, else
-`ARMADA_TOKEN`. It is sent as `Authorization: Bearer`, not in the URL (URLs end up in proxy
-logs), and never printed. A refusal that retrying cannot fix (a wrong token, a bad `--run`:
-any 4xx but 408 and 429) prints the server's reason and exits 2.
+The token (for a service with read tokens) is sent as `Authorization: Bearer`, not in the
+URL (URLs end up in proxy logs), and never printed. A refusal that retrying cannot fix (a
+wrong token, a bad `--run`: any 4xx but 408 and 429) prints the server's reason and ends
+it, with 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import json
-import os
-import re
-import socket
-import sys
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-TOKEN_VARIABLE = "ARMADA_TOKEN"
-# RFC 6750's b64token: what an Authorization header carries without quoting.
-TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+from armada.remote.service import (
+    TOKEN_PARAMETER,
+    TOKEN_VARIABLE,
+    bearer_headers,
+    describe,
+    unreachable,
+)
+
 STREAM_PATH = "ws/events/"
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 HEARTBEAT_SECONDS = 20.0
 CONTENT_WIDTH = 80
-TOKEN_PARAMETER = "token"
 # A 4xx that a later attempt may get past (timeout, too many requests); any other ends tail.
 RETRYABLE_REFUSALS = frozenset({408, 429})
 REASON_TIMEOUT_SECONDS = 5.0
-
-
-def clean_token(token: str | None) -> str | None:
-    """`token` without surrounding blanks, None when empty; ValueError (which does not repeat
-    it) when it is not a bearer token's characters."""
-    token = (token or "").strip()
-    if not token:
-        return None
-    if not TOKEN_SYNTAX.fullmatch(token):
-        raise ValueError("the token is not a bearer token: letters, digits and ._~+/- only")
-    return token
-
-
-def split_token(url: str) -> tuple[str, str | None]:
-    """`url` without its `?token=`, and that token (None when it has none)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    tokens = [value for name, value in query if name == TOKEN_PARAMETER]
-    if not tokens:
-        return url, None
-    rest = [(name, value) for name, value in query if name != TOKEN_PARAMETER]
-    return urlunsplit(parts._replace(query=urlencode(rest))), tokens[-1]
 
 
 def stream_url(url: str, run_uuid: str | None, cursor: tuple[str, int] | None) -> str:
@@ -131,58 +106,6 @@ async def refusal_reason(session: aiohttp.ClientSession, address: str,
     return reason
 
 
-def describe(status: int, body: Any, otherwise: str | None = None) -> str:
-    """An error answer in one line: its status, code and detail (the service's JSON error),
-    else its status and `otherwise` (the reason phrase)."""
-    if isinstance(body, dict) and body.get("detail"):
-        return f"{status} {body.get('error')}: {body['detail']}"
-    return f"{status} {otherwise}" if otherwise is not None else f"{status}"
-
-
-def unreachable(url: str, error: BaseException) -> str:
-    """A failure to reach the service in a few words, `cannot reach URL: connection refused`,
-    not the client library's internals (its host key, ssl:default, the failed call)."""
-    return f"cannot reach {url}: {_failure(error)}"
-
-
-def _failure(error: BaseException) -> str:
-    if isinstance(error, aiohttp.InvalidURL):
-        return "not a valid URL"
-    if isinstance(error, aiohttp.ClientConnectorCertificateError):
-        return "the TLS certificate was refused"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        error = error.os_error
-    if isinstance(error, aiohttp.ServerDisconnectedError):
-        return "the connection was closed by the server"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(error, ConnectionError):
-        return "connection lost"
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, socket.gaierror):
-        return "host not found"
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror.lower()
-    return type(error).__name__
-
-
-def bearer_headers(token: str | None) -> dict[str, str]:
-    return {} if token is None else {"Authorization": f"Bearer {token}"}
-
-
-def url_and_token(parser: argparse.ArgumentParser, args: argparse.Namespace
-                  ) -> tuple[str, str | None]:
-    """`--url` without a `?token=` in it, and the token: `--token`, else the URL's, else
-    ARMADA_TOKEN (a malformed one is a usage error)."""
-    url, url_token = split_token(args.url)
-    try:
-        return url, clean_token(args.token or url_token or os.environ.get(TOKEN_VARIABLE))
-    except ValueError as error:
-        parser.error(str(error))
-        raise  # parser.error exits
-
-
 async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO,
                token: str | None = None) -> int:
     """Print the stream until interrupted; 2 when the server refuses the request."""
@@ -215,19 +138,3 @@ async def tail(url: str, run_uuid: str | None, out: TextIO, err: TextIO,
             print(f"-- disconnected ({why}); reconnecting in {delay:.1f} s", file=err, flush=True)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="armada tail", description="Print the live stream, one line a message.")
-    parser.add_argument("--run", metavar="RUN", help="only what concerns this run")
-    parser.add_argument("--url", default=DEFAULT_URL,
-                        help=f"the service (or its WebSocket) URL; default {DEFAULT_URL}")
-    parser.add_argument("--token", help=(
-        f"bearer token, for a service with read tokens; default: a ?token= in --url, else"
-        f" {TOKEN_VARIABLE} (which, unlike an argument, other users cannot see in ps)"))
-    args = parser.parse_args(argv)
-    url, token = url_and_token(parser, args)
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(tail(url, args.run, sys.stdout, sys.stderr, token))
-    return 0

@@ -10,9 +10,9 @@ per delivered message (about 12% less), delivery p99 0.24 s against 1.7 s.
 
 What it relies on: `FrameSink.of` reads aiohttp's private `WebSocketResponse._writer`
 (its `transport`, and its `protocol`'s `writing_paused` and `_drain_helper`), and
-`text_frame` must be the bytes aiohttp's writer makes. Checked on aiohttp
-`CHECKED_WITH_AIOHTTP` by `tests/test_frames.py`, which fails when the installed or pinned
-aiohttp is another: re-run it, and read aiohttp's writer, before raising the pin. Where the
+`text_frame` must be the bytes aiohttp's writer makes. Checked by `tests/test_frames.py` on
+the aiohttp of `CHECKED_WITH` (armada/private_api/__init__.py): re-run it, and read aiohttp's
+writer, before raising the pin. Where the
 attributes are missing, subscribers go through `send_str` (slower, same messages) and a
 warning says so.
 """
@@ -28,11 +28,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from armada.stream.messages import Message
+from armada.private_api import CHECKED_WITH
 
 log = logging.getLogger(__name__)
 
-CHECKED_WITH_AIOHTTP = "3.14.5"
+CHECKED_WITH_AIOHTTP = CHECKED_WITH["aiohttp_frames"].version
 
 _TEXT_FIN = 0x81  # FIN + opcode 1 (text); no RSV bit: not compressed
 
@@ -52,61 +52,6 @@ def frame_of(payload: bytes) -> bytes:
     else:
         header = struct.pack("!BBQ", _TEXT_FIN, 127, size)
     return header + payload
-
-
-class Outgoing:
-    """A message on its way to the sockets: its bytes and its frame built when first
-    written, then shared by every subscriber."""
-
-    __slots__ = ("_frame", "_payload", "message")
-
-    def __init__(self, message: Message) -> None:
-        self.message = message
-        self._payload: bytes | None = None
-        self._frame: bytes | None = None
-
-    @property
-    def payload(self) -> bytes:
-        if self._payload is None:
-            self._payload = self.message.text.encode()
-        return self._payload
-
-    @property
-    def frame(self) -> bytes:
-        if self._frame is None:
-            self._frame = frame_of(self.payload)
-        return self._frame
-
-
-def grouped_frame(items: list[Outgoing]) -> bytes:
-    """One text frame carrying the messages of `items` as one JSON array, in order."""
-    return frame_of(b"[" + b",".join(item.payload for item in items) + b"]")
-
-
-class Flushed:
-    """The messages that leave together in one flush, and the bytes every subscriber that
-    takes them all is written: joined once, shared by all of them."""
-
-    __slots__ = ("_grouped", "_joined", "epoch", "first_seq", "items", "last")
-
-    def __init__(self, items: list[Outgoing]) -> None:
-        self.items = items
-        first, self.last = items[0].message, items[-1].message
-        self.first_seq = first.seq
-        # One epoch throughout: a subscriber in step takes all of them or none.
-        self.epoch = first.epoch if first.epoch == self.last.epoch else None
-        self._joined: bytes | None = None
-        self._grouped: bytes | None = None
-
-    def data(self, grouped: bool) -> bytes:
-        """Each message in its own frame, or (`grouped`) all of them in one frame."""
-        if grouped:
-            if self._grouped is None:
-                self._grouped = grouped_frame(self.items)
-            return self._grouped
-        if self._joined is None:
-            self._joined = b"".join(item.frame for item in self.items)
-        return self._joined
 
 
 class FrameSink:
@@ -161,5 +106,5 @@ class FrameSink:
 @functools.cache
 def _warn_private_api_missing() -> None:
     log.warning("aiohttp %s keeps its WebSocket writer otherwise than aiohttp %s: every "
-                "subscriber goes through send_str, slower (armada/ws/aiohttp_frames.py)",
+                "subscriber goes through send_str, slower (armada/private_api/aiohttp_frames.py)",
                 aiohttp.__version__, CHECKED_WITH_AIOHTTP)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from armada import const
+from armada.durations import parse_duration
 
 # What fires: a job turns Failed, a job turns Lost, a run ends, a run ends with failures.
 EVENTS = ("job_failed", "job_lost", "run_finished", "run_failed")
@@ -254,8 +255,6 @@ def _public_url(document: Mapping[str, Any]) -> str | None:
 
 def _duration(spec: Mapping[str, Any], key: str, default: float, where: str, low: float = 0.1,
               high: float = 366 * 86400, expected: str | None = None) -> float:
-    from armada.config import parse_duration  # the one duration syntax of every setting
-
     raw = spec.get(key)
     if raw is None:
         return default

@@ -1,6 +1,7 @@
-"""The WebSocket transport of `/ws/events/`: connection lifecycle and heartbeat.
+"""The WebSocket endpoint `/ws/events/`: the handshake, the subscriber's lifetime and heartbeat.
 
-What the messages mean, how resume and filters work: `armada.stream.messages`.
+What the messages mean, how resume and filters work: `armada.stream`; each subscriber's queue
+and writer: `armada.ws.subscribers`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from armada import const
 from armada.errors import ApiError, UpgradeRequired
 from armada.http.parsing import load_query
 from armada.http.schemas import stream_query
-from armada.keys import config_key, store_key, stream_key, subscribers_key
+from armada.keys import config_key, store_key, stream_key
 from armada.stream.filters import StreamFilter, stream_request
+from armada.ws.subscribers import subscribers_key
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ async def events_stream(request: web.Request) -> web.WebSocketResponse:
     cursor, stream_filter = stream_request(query)
     # aiohttp pings every `heartbeat` seconds and closes a peer that does not answer.
     # No per-message compression: every subscriber is then sent the same prebuilt frame
-    # (armada.ws.aiohttp_frames) instead of a zlib pass per message per subscriber.
+    # (armada.private_api.aiohttp_frames) instead of a zlib pass per message per subscriber.
     ws = web.WebSocketResponse(heartbeat=request.app[config_key].ws_heartbeat, compress=False,
                                max_msg_size=const.WS_MAX_INCOMING_MESSAGE_BYTES)
     if not ws.can_prepare(request).ok:

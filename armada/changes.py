@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
-from armada.store.transaction import Record, Transaction
+# A run, job or event as stored: column name -> value.
+Record = dict[str, Any]
 
 # The stream's message types, one per kind of change.
 ChangeType = Literal["new_run", "new_job", "new_event", "update_job_status",
@@ -45,7 +46,7 @@ class Written(NamedTuple):
     changes: tuple[Change, ...]
 
 
-class Purged(NamedTuple):
+class RunDeleted(NamedTuple):
     """A run deleted with its jobs and events: how many of each went, and the change."""
 
     run_uuid: str
@@ -61,10 +62,10 @@ class Announced(NamedTuple):
 
 
 def changes_of(result: object) -> tuple[Change, ...]:
-    """The changes a write answered, in the order they were made: a Written, a Purged or an
-    Announced has them, create_events answers a list of Written (one per event); any other answer
-    (None, a lease's bool) is of a write the stream does not show."""
-    if isinstance(result, Written | Purged | Announced):
+    """The changes a write answered, in the order they were made: a Written, a RunDeleted or an
+    Announced has them, create_events answers a list of Written (one per event); any other
+    answer (None, a lease's bool) is of a write the stream does not show."""
+    if isinstance(result, Written | RunDeleted | Announced):
         return result.changes
     if isinstance(result, list):
         return tuple(change for written in result for change in written.changes)
@@ -84,13 +85,6 @@ class Sinks:
     def commit_unknown(self) -> None:
         for sink in self._sinks:
             sink.commit_unknown()
-
-
-class Outbox(Protocol):
-    """Writes, inside a write's transaction and after it, what its changes owe (the alerts'
-    deliveries); called on the writer thread. What it raises undoes the write."""
-
-    def write(self, tx: Transaction, changes: Sequence[Change]) -> None: ...
 
 
 class Sink(Protocol):

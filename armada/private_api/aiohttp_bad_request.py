@@ -7,19 +7,19 @@ text/plain 400 that repeats up to 100 of the bytes sent (`RequestHandler.handle_
 and logs a traceback at ERROR for each one. No public API reaches that answer: the
 handler arguments of `web.Application`/`web.AppRunner` configure the parser's limits, not
 what a refusal looks like. Here each connection's handler is `JsonBadRequestHandler`, whose
-`handle_error` answers a parser error in JSON, with the security headers and a request id,
-and logs one line without a traceback; every other error still goes to aiohttp's.
+`handle_error` hands a parser error, as a status and a detail, to the service's own answer
+(`armada.http.request_log.refused_before_reading`: the JSON error, the security headers, a
+request id, one log line without a traceback); every other error still goes to aiohttp's.
 
-How it is installed: `answer_bad_requests_in_json(app)` (called by `init_app`) wraps the
+How it is installed: `answer_bad_requests_in_json(app, answer)` (called by `init_app`) wraps the
 app's `_make_handler`, the method through which `web.AppRunner` makes its `web.Server`
 (`armada serve`'s runner and the tests' `TestServer` both), so that the server it makes is
 a `JsonBadRequestServer`, whose connections get `JsonBadRequestHandler`. It also sets the
 parser's limits, unless the runner's arguments set them (const.MAX_REQUEST_LINE_BYTES,
 MAX_HEADER_BYTES, MAX_HEADERS); a too-long line is told apart by the limit it exceeded.
 
-What it relies on, checked on aiohttp `CHECKED_WITH_AIOHTTP` by
-`tests/test_aiohttp_bad_request.py` (over raw sockets, against both the test server and a
-real `armada serve`), which fails when the installed or pinned aiohttp is another: that
+What it relies on, checked by `tests/test_aiohttp_bad_request.py` (over raw sockets, against
+both the test server and a real `armada serve`) on the aiohttp of `CHECKED_WITH`: that
 `AppRunner` calls `Application._make_handler(loop=..., **kwargs)` for its server; that
 `web.Server.__call__` makes each connection's handler as `RequestHandler(server, loop=
 server._loop, **server._kwargs)`; that a request the parser refused reaches
@@ -30,7 +30,7 @@ of a head with too many headers.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -44,13 +44,9 @@ from aiohttp.http_exceptions import (
 )
 
 from armada import const
-from armada.http.middlewares import HTTP_ERROR_CODES, error_response
-from armada.http.request_log import add_request_id, request_id_of
-from armada.http.security import add_security_headers
 
-log = logging.getLogger("armada.access")
-
-CHECKED_WITH_AIOHTTP = "3.14.5"
+# The service's answer to a request its parser refused: (request, status, detail).
+Answer = Callable[[web.BaseRequest, int, str], web.StreamResponse]
 
 # The parser's limits, as web.AppRunner's arguments name them.
 PARSER_LIMITS = {"max_line_size": const.MAX_REQUEST_LINE_BYTES,
@@ -69,25 +65,16 @@ MALFORMED = (
 class JsonBadRequestHandler(web.RequestHandler):
     """aiohttp's handler of one connection, answering a request its parser refused in JSON."""
 
-    __slots__ = ()
+    __slots__ = ("answer",)
 
     def handle_error(self, request: web.BaseRequest, status: int = 500,
                      exc: BaseException | None = None, message: str | None = None
                      ) -> web.StreamResponse:
         if status != 400 or not isinstance(exc, HttpProcessingError):
             return super().handle_error(request, status, exc, message)
-        status, detail = self.refusal(exc)
-        response = error_response(status, {"error": HTTP_ERROR_CODES.get(status, "bad_request"),
-                                           "detail": detail})
+        response = self.answer(request, *self.refusal(exc))
         # The connection's state is unknown after a message the parser could not read.
         response.force_close()
-        # No response hook runs for a request aiohttp answers itself: add their headers.
-        add_security_headers(request, response)
-        add_request_id(request, response)
-        log.info("refused before reading, from %s: %d %s id=%s", request.remote, status, detail,
-                 request_id_of(request),
-                 extra={"status": status, "remote": request.remote,
-                        "request_id": request_id_of(request)})
         return response
 
     def refusal(self, exc: HttpProcessingError) -> tuple[int, str]:
@@ -107,19 +94,25 @@ class JsonBadRequestHandler(web.RequestHandler):
 class JsonBadRequestServer(web.Server):
     """aiohttp's low-level server whose connections get `JsonBadRequestHandler`."""
 
+    answer: Answer
+
     def __call__(self) -> web.RequestHandler:
-        return JsonBadRequestHandler(self, loop=self._loop, **self._kwargs)
+        handler = JsonBadRequestHandler(self, loop=self._loop, **self._kwargs)
+        handler.answer = self.answer
+        return handler
 
 
-def answer_bad_requests_in_json(app: web.Application) -> None:
-    """Make the server that a runner makes for `app` a `JsonBadRequestServer`, with the
-    service's parser limits unless the runner's arguments set others."""
+def answer_bad_requests_in_json(app: web.Application, answer: Answer) -> None:
+    """Make the server that a runner makes for `app` a `JsonBadRequestServer` whose refusals
+    `answer` makes, with the service's parser limits unless the runner's arguments set
+    others."""
     make_handler = app._make_handler
 
     def make_server(**kwargs: Any) -> web.Server:
         server = make_handler(**{**PARSER_LIMITS, **kwargs})
         # The same server, its class narrowed: it makes the connections' handlers.
         server.__class__ = JsonBadRequestServer
+        server.answer = answer
         return server
 
     app._make_handler = make_server  # type: ignore[method-assign]

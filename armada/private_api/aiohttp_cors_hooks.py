@@ -10,9 +10,9 @@ kept, as marginal, by the 3% rule.
 
 What it relies on: `aiohttp_cors.setup` installs exactly one `on_response_prepare` hook
 (checked at start-up: anything else stops the service), and that hook adds nothing to an
-answer to a request without `Origin`. Checked on aiohttp_cors `CHECKED_WITH_AIOHTTP_CORS` by
-`tests/test_aiohttp_cors_hooks.py`, which compares the headers with aiohttp_cors installed
-normally and fails when the installed or pinned aiohttp_cors is another.
+answer to a request without `Origin`. Checked by `tests/test_aiohttp_cors_hooks.py`, which
+compares the headers with aiohttp_cors installed normally, on the aiohttp_cors of
+`CHECKED_WITH`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import aiohttp_cors
 from aiohttp import hdrs, web
 
 from armada import const
+from armada.private_api import CHECKED_WITH
 
-CHECKED_WITH_AIOHTTP_CORS = "0.8.1"
+CHECKED_WITH_AIOHTTP_CORS = CHECKED_WITH["aiohttp_cors_hooks"].version
 
 ResponseHook = Callable[[web.BaseRequest, web.StreamResponse], Awaitable[None]]
 
@@ -65,7 +66,7 @@ class CorsHeaders:
             raise RuntimeError(
                 f"aiohttp_cors {aiohttp_cors.__version__} installed {len(installed)} response "
                 f"hooks, not one as {CHECKED_WITH_AIOHTTP_CORS} did: see "
-                "armada/http/aiohttp_cors_hooks.py")
+                "armada/private_api/aiohttp_cors_hooks.py")
         app.on_response_prepare.remove(installed[0])
         return cls(installed[0])
 

@@ -8,6 +8,9 @@ import asyncio
 import sys
 
 from armada.alerts.sender import send_samples
+from armada.cli.serve import configured
+
+SUMMARY = "alerts of ARMADA_ALERTS_FILE: `alerts test` sends a sample to each target"
 
 
 def alerts_parser() -> argparse.ArgumentParser:
@@ -20,8 +23,6 @@ def alerts_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    from armada.__main__ import configured  # the one reading of the configuration
-
     alerts_parser().parse_args(argv)
     config = configured()
     if config is None:

@@ -1,5 +1,5 @@
-"""`armada export RUN [--format csv]` and `armada import FILE`: a run moved between instances
-through the HTTP API, with the same `--url` and token as `armada tail`.
+"""A run moved between instances through the HTTP API (`armada export RUN` and `armada import
+FILE`, armada/cli/transfer.py).
 
 Export writes the service's `/api/runs/{run_uuid}/export` answer to stdout as it arrives.
 Import reads an NDJSON export through once to check that it is whole (its last line, the
@@ -14,30 +14,17 @@ still imported, and the exit code is then 1.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-import shutil
-import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 from urllib.parse import quote
 
 import aiohttp
 
 from armada import const
-from armada.tail import (
-    DEFAULT_URL,
-    TOKEN_VARIABLE,
-    bearer_headers,
-    describe,
-    unreachable,
-    url_and_token,
-)
+from armada.remote.service import bearer_headers, describe
 
 # What one POST /api/events/batch takes.
 IMPORT_BATCH = const.MAX_BATCH_EVENTS
@@ -211,67 +198,3 @@ async def import_file(url: str, lines: TextIO, err: TextIO,
             await importer.add(kind, record)
         await importer.flush()
         return importer.report
-
-
-def _connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the service; default {DEFAULT_URL}")
-    parser.add_argument("--token", help=(
-        f"bearer token; default: a ?token= in --url, else {TOKEN_VARIABLE}"))
-
-
-def export_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="armada export", description="Write a run, its jobs and events to stdout.")
-    parser.add_argument("run", metavar="RUN")
-    parser.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
-    _connection_options(parser)
-    args = parser.parse_args(argv)
-    url, token = url_and_token(parser, args)
-    try:
-        asyncio.run(export_run(url, args.run, args.format, sys.stdout.buffer, token))
-    except Refused as error:
-        print(f"armada export: the server refused: {error}", file=sys.stderr)
-        return 2
-    except (aiohttp.ClientError, TimeoutError) as error:
-        print(f"armada export: {unreachable(url, error)}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"armada export: {error or type(error).__name__}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def import_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="armada import", description="Load an NDJSON export (armada export) into a service.")
-    parser.add_argument("file", metavar="FILE", help="an NDJSON export; - for stdin")
-    _connection_options(parser)
-    args = parser.parse_args(argv)
-    url, token = url_and_token(parser, args)
-    try:
-        with _seekable(args.file) as lines:
-            report = asyncio.run(import_file(url, lines, sys.stderr, token))
-    except ValueError as error:
-        print(f"armada import: {args.file}: {error}; nothing imported", file=sys.stderr)
-        return 2
-    except Refused as error:
-        print(f"armada import: the server refused: {error}", file=sys.stderr)
-        return 2
-    except (aiohttp.ClientError, TimeoutError) as error:
-        print(f"armada import: {unreachable(url, error)}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"armada import: {error or type(error).__name__}", file=sys.stderr)
-        return 2
-    print(f"armada import: {report.summary()}", file=sys.stderr)
-    return 1 if report.conflicts else 0
-
-
-def _seekable(file: str) -> TextIO:
-    """The file to import, open; stdin (`-`) copied to a temporary file, to be read twice."""
-    if file != "-":
-        return Path(file).open(encoding="utf-8")
-    copy = tempfile.TemporaryFile("w+", encoding="utf-8")
-    shutil.copyfileobj(sys.stdin, copy)
-    copy.seek(0)
-    return copy
