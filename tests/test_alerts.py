@@ -332,13 +332,9 @@ async def test_a_delivery_refused_past_give_up_after_fails_for_good_and_stays_vi
     text = await (await client.get("/metrics")).text()
     assert "armada_alerts_failed_total 1.0" in text
     # The pending gauge is the sender's last reading of the outbox, taken on its next round.
-    await poll(lambda: metrics_show(client, "armada_alerts_pending 0.0"))
+    await poll(lambda: metric_is(client, "armada_alerts_pending", 0))
     await asyncio.sleep(1.0)
     assert len(receiver.received) == delivery["attempts"]
-
-
-async def metrics_show(client: Any, line: str) -> bool:
-    return line in await (await client.get("/metrics")).text()
 
 
 async def failed_for_good(client: Any) -> bool:
