@@ -31,13 +31,19 @@ def session_ids(connections: Any) -> set[int]:
     return ids
 
 
-async def test_a_service_started_after_another_stopped_takes_its_sessions(
-        aiohttp_client: Any, database: MssqlSettings):
-    config = Config(database=database, db_timeout=2.0)
+async def sessions_of_a_stopped_service(aiohttp_client: Any, config: Config) -> set[Any]:
+    """The sessions of a service that wrote a run and stopped."""
     first = await aiohttp_client(init_app(config))
     assert (await first.post("/api/runs/", json=RUN)).status == 201
     sessions = set(first.app[store_key]._connections)
     await first.close()
+    return sessions
+
+
+async def test_a_service_started_after_another_stopped_takes_its_sessions(
+        aiohttp_client: Any, database: MssqlSettings):
+    config = Config(database=database, db_timeout=2.0)
+    sessions = await sessions_of_a_stopped_service(aiohttp_client, config)
 
     second = await aiohttp_client(init_app(config))
 
@@ -48,10 +54,7 @@ async def test_a_service_started_after_another_stopped_takes_its_sessions(
 async def test_sessions_the_server_ended_while_they_waited_are_replaced_not_used(
         aiohttp_client: Any, database: MssqlSettings):
     config = Config(database=database, db_timeout=2.0)
-    first = await aiohttp_client(init_app(config))
-    assert (await first.post("/api/runs/", json=RUN)).status == 201
-    sessions = set(first.app[store_key]._connections)
-    await first.close()
+    sessions = await sessions_of_a_stopped_service(aiohttp_client, config)
     killed = session_ids(sessions)
     with mssql_connect(database, database.database) as admin, admin.cursor() as cursor:
         for session in killed:
