@@ -60,6 +60,9 @@ FAVICON_PATH = "/favicon.ico"
 
 DB_WORKERS = 4
 DB_TIMEOUT_SECONDS = 5.0
+# SQL Server sessions a stopped store leaves to the next of its process (store/dialects.py).
+MSSQL_IDLE_SESSIONS = 8
+MSSQL_IDLE_SESSION_SECONDS = 60.0
 # While the database stays down, one log line says so this often, not one per failure.
 DB_DOWN_REMINDER_SECONDS = 60.0
 RETRY_AFTER_SECONDS = 1

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
+from armada import const
 from armada.config import ConfigError, MssqlSettings, SqliteSettings
 from armada.datetimes import to_database_text
 from armada.store.queries import PARAMETER
@@ -466,7 +467,8 @@ class IdleSessions:
             close_quietly(connection)
 
 
-IDLE_SESSIONS = IdleSessions(most=8, max_idle=60.0)
+IDLE_SESSIONS = IdleSessions(most=const.MSSQL_IDLE_SESSIONS,
+                             max_idle=const.MSSQL_IDLE_SESSION_SECONDS)
 
 
 def close_quietly(connection: Any) -> None:
