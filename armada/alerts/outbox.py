@@ -23,6 +23,7 @@ from armada import const
 from armada.alerts_settings import NO_LIMIT, ONCE_PER_RUN, AlertsSettings, Rule
 from armada.changes import Change, Record
 from armada.datetimes import format_datetime
+from armada.store import triage
 from armada.store.transaction import Transaction
 
 DELIVERY_PREFIX = "msg_"  # as Standard Webhooks' examples spell message ids
@@ -138,15 +139,7 @@ def _payload(tx: Transaction, event: str, change: Change, job: Record | None) ->
         message = failure["failed_message"] if failure else None
         shown = None
     return {"event": event, "occurred": format_datetime(datetime.now(UTC).replace(tzinfo=None)),
-            "run": run, "job": shown, "failure_line": first_line(message)}
-
-
-def first_line(text: str | None) -> str | None:
-    """The first line of a message that is not blank (a stack trace's says what failed)."""
-    for line in (text or "").splitlines():
-        if line.strip():
-            return line.strip()[:const.ALERT_FAILURE_LINE_CHARS]
-    return None
+            "run": run, "job": shown, "failure_line": triage.first_line(message) or None}
 
 
 def _run_status(counts: dict[str, int]) -> str:

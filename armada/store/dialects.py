@@ -471,9 +471,14 @@ IDLE_SESSIONS = IdleSessions(most=const.MSSQL_IDLE_SESSIONS,
                              max_idle=const.MSSQL_IDLE_SESSION_SECONDS)
 
 
-def close_quietly(connection: Any) -> None:
+def close_quietly(connection: Any, close: Callable[[Any], None] | None = None) -> None:
+    """Close `connection` (through `close`: a dialect's, which may keep it), logging a failure
+    at debug level only: the connection is given up either way."""
     try:
-        connection.close()
+        if close is None:
+            connection.close()
+        else:
+            close(connection)
     except Exception as error:
         log.debug("closing a connection failed: %s", error)
 

@@ -20,15 +20,15 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from armada.config import ConfigError
 from armada.store import operations
 from armada.store.dialects import Dialect
 from armada.store.queries import SQL_ROOT, Query, parse_parameters, split_statements
-from armada.store.transaction import Limits, Transaction
+from armada.store.transaction import Limits, Transaction, in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ BEFORE_VERSIONS = 6
 TABLES = 1
 # Where the database is named, for the line that refuses a newer one.
 DATABASE_SETTING = {"sqlite": "ARMADA_DB_PATH", "mssql": "SQL_SERVER_DB"}
-T = TypeVar("T")
 
 
 class SchemaTooNew(ConfigError):
@@ -105,14 +104,3 @@ def apply(tx: Transaction, connection: Any, dialect: Dialect, migration: Query) 
         operations.index_keyless_tables(tx)
     dialect.set_schema_version(connection, version)
     log.info("schema upgraded to version %d (%s)", version, migration.name)
-
-
-def in_transaction(connection: Any, dialect: Dialect, write: bool, work: Callable[[], T]) -> T:
-    dialect.begin(connection, write)
-    try:
-        result = work()
-    except BaseException:
-        dialect.rollback(connection)
-        raise
-    dialect.commit(connection)
-    return result

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -34,14 +35,13 @@ from typing import Any, TypeVar
 
 from armada import const
 from armada.changes import Announced, Record, RunDeleted, Sink, Written
-from armada.config import Config
+from armada.config import Config, ConfigError
 from armada.errors import ApiError, StoreUnavailable
 from armada.store import migrations, operations, triage
 from armada.store.availability import Availability
 from armada.store.dialects import Dialect, close_quietly, make_dialect
-from armada.store.migrations import SchemaTooNew
 from armada.store.queries import Query, load_queries
-from armada.store.transaction import Limits, Outbox, Transaction
+from armada.store.transaction import Limits, Outbox, Transaction, in_transaction
 from armada.store.writer import MAX_ATTEMPTS, Writer, no_operation, settle
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class Store:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self._open_now)
-        except SchemaTooNew:
+        except ConfigError:
             raise
         except Exception as error:
             problem = self.dialect.configuration_problem(error)
@@ -120,10 +120,7 @@ class Store:
         with self._connections_lock:
             connections, self._connections = self._connections, set()
         for connection in connections:
-            try:
-                self.dialect.close(connection)
-            except Exception as error:
-                log.debug("closing a connection failed: %s", error)
+            close_quietly(connection, self.dialect.close)
 
     # Operations: each is one transaction
 
@@ -407,13 +404,8 @@ class Store:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 connection, tx = self.connection_and_transaction()
-                self.dialect.begin(connection, False)
-                try:
-                    result = operation(tx, *args)
-                except BaseException:
-                    self.dialect.rollback(connection)
-                    raise
-                self.dialect.commit(connection)
+                result = in_transaction(connection, self.dialect, False,
+                                        functools.partial(operation, tx, *args))
             except ApiError as error:
                 settle(loop, [(future, None, error, ())])
                 return

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from armada.changes import Change, Record
 from armada.datetimes import from_database
 from armada.errors import FieldTooLong
 from armada.store.dialects import Dialect
 from armada.store.queries import Query
+
+T = TypeVar("T")
 
 # Column limits per table: column name -> maximum characters (absent: no limit).
 Limits = Mapping[str, Mapping[str, int]]
@@ -110,3 +112,15 @@ class Outbox(Protocol):
     deliveries); called on the writer thread. What it raises undoes the write."""
 
     def write(self, tx: Transaction, changes: Sequence[Change]) -> None: ...
+
+
+def in_transaction(connection: Any, dialect: Dialect, write: bool, work: Callable[[], T]) -> T:
+    """`work` in one transaction on `connection`: committed, or rolled back when it raises."""
+    dialect.begin(connection, write)
+    try:
+        result = work()
+    except BaseException:
+        dialect.rollback(connection)
+        raise
+    dialect.commit(connection)
+    return result

@@ -62,6 +62,7 @@ class PendingWrite:
     background: bool = False
     result: Any = None
     error: BaseException | None = None
+    changes: tuple[Change, ...] = ()  # of the result, read once: for the outbox and the sink
 
 
 class _WriteBroke(Exception):
@@ -327,23 +328,20 @@ class Writer:
                     continue
                 write.result, write.error = None, self._store.reported(error, in_write=True)
                 return
-            if self._store.outbox is not None:
-                self._write_outbox(tx, write, result)
+            write.changes = changes_of(result)
+            outbox = self._store.outbox
+            if outbox is not None and write.changes:
+                self._write_outbox(tx, write, outbox)
             if guarded:
                 self.dialect.release(connection)
             write.result, write.error = result, None
             return
 
-    def _write_outbox(self, tx: Transaction, write: PendingWrite, result: Any) -> None:
+    def _write_outbox(self, tx: Transaction, write: PendingWrite, outbox: Outbox) -> None:
         """The deliveries the write's changes owe, in its transaction: a failure here takes the
         whole batch back (the write's own statement may not be undone alone), to run again."""
-        changes = changes_of(result)
-        if not changes:
-            return
-        outbox = self._store.outbox
-        assert outbox is not None
         try:
-            outbox.write(tx, changes)
+            outbox.write(tx, write.changes)
         except Exception as error:
             raise _WriteBroke(write, error) from error
 
@@ -370,8 +368,7 @@ class Writer:
             elif write.error is not None:
                 outcome = (write.future, None, write.error, ())
             else:
-                changes = changes_of(write.result) if sink is not None else ()
-                outcome = (write.future, write.result, None, changes)
+                outcome = (write.future, write.result, None, write.changes)
             outcomes.setdefault(write.loop, []).append(outcome)
         notice = self._commit_unknown if commit_unknown else None
         for loop, of_loop in outcomes.items():
