@@ -8,23 +8,38 @@ bare `armada` prints the help."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.metadata
 import sys
 from collections.abc import Callable
-
-from armada.cli import alerts, purge, serve, tail, transfer
+from typing import Any, NamedTuple
 
 PROG = "armada"
 DISTRIBUTION = "armada-backend"
-# Each command: its line in the help, and what runs it with the arguments after its name.
-COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
-    "serve": (serve.SUMMARY, serve.main),
-    "purge": (purge.SUMMARY, purge.main),
-    "tail": (tail.SUMMARY, tail.main),
-    "export": (transfer.EXPORT_SUMMARY, transfer.export_main),
-    "import": (transfer.IMPORT_SUMMARY, transfer.import_main),
-    "alerts": (alerts.SUMMARY, alerts.main),
+
+
+class Command(NamedTuple):
+    """A command's module in armada.cli, and the names there of the function that runs it
+    (with the arguments after its name) and of its line in the help."""
+
+    module: str
+    run: str = "main"
+    summary: str = "SUMMARY"
+
+
+# Only the module of the command that runs is imported (`armada tail` loads no server).
+COMMANDS: dict[str, Command] = {
+    "serve": Command("serve"),
+    "purge": Command("purge"),
+    "tail": Command("tail"),
+    "export": Command("transfer", "export_main", "EXPORT_SUMMARY"),
+    "import": Command("transfer", "import_main", "IMPORT_SUMMARY"),
+    "alerts": Command("alerts"),
 }
+
+
+def of_command(name: str, attribute: str) -> Any:
+    return getattr(importlib.import_module(f"armada.cli.{COMMANDS[name].module}"), attribute)
 
 
 def version() -> str:
@@ -40,8 +55,9 @@ def command_parser() -> argparse.ArgumentParser:
         epilog=f"Run '{PROG} COMMAND --help' for the options of a command.")
     parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for name, (summary, _run) in COMMANDS.items():
-        commands.add_parser(name, help=summary, add_help=False)
+    for name in COMMANDS:
+        commands.add_parser(name, help=of_command(name, COMMANDS[name].summary),
+                            add_help=False)
     return parser
 
 
@@ -50,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:]
     command = argv[0] if argv else None
     if command in COMMANDS:
-        _summary, run = COMMANDS[command]
+        run: Callable[[list[str]], int] = of_command(command, COMMANDS[command].run)
         return run(argv[1:])
     parser = command_parser()
     if command is None:

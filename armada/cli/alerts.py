@@ -8,7 +8,7 @@ import asyncio
 import sys
 
 from armada.alerts.sender import send_samples
-from armada.cli.serve import configured
+from armada.cli.configured import configured
 
 SUMMARY = "alerts of ARMADA_ALERTS_FILE: `alerts test` sends a sample to each target"
 

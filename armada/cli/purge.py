@@ -9,7 +9,7 @@ import logging
 import sys
 from datetime import datetime, timedelta
 
-from armada.cli.serve import configured
+from armada.cli.configured import configured
 from armada.config import Config, ConfigError, SqliteSettings
 from armada.datetimes import format_datetime
 from armada.durations import parse_duration
