@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from armada.changes import Change
-from armada.stream.messages import COMMIT_UNKNOWN, RESYNC, now_text, resync_body
+from armada.stream.messages import (
+    COMMIT_UNKNOWN,
+    RESYNC,
+    message_body_of_json,
+    now_text,
+    resync_body,
+)
 from armada.stream.numbering import Numbering
 from armada.stream.records import data_json
 
@@ -22,12 +28,10 @@ class StreamSink:
         self.numbering = numbering
 
     def committed(self, changes: Sequence[Change]) -> None:
-        # What messages.message_body writes, with the data's JSON the write's answer reuses
-        # (the stamp and the type need no escaping).
-        head = f'"ts":"{now_text()}","type":"'
+        ts = now_text()
         for change in changes:
             self.numbering.publish(change.type, change.run_uuid, change.job_uuid,
-                                   f'{head}{change.type}","data":{data_json(change)}}}')
+                                   message_body_of_json(change.type, data_json(change), ts))
 
     def commit_unknown(self) -> None:
         """A resync numbered like a change: it reaches every replica's subscribers and every
