@@ -93,12 +93,17 @@ async def gather_held(client: TestClient, requests: list[Callable[[], Awaitable[
     return await asyncio.gather(*tasks), recorder.sizes, recorder.failed
 
 
-async def test_failing_writes_in_a_batch_fail_alone_and_successes_broadcast_in_commit_order(
-        client: TestClient, subscribe: Any, sqlite_path: Path):
+async def known_jobs_and_a_taken_event(client: TestClient) -> None:
+    """run-1, its jobs job-0 ... job-{KNOWN_JOBS - 1}, and event "taken" of job-0."""
     assert (await client.post("/api/runs/", json=RUN)).status == 201
     for n in range(KNOWN_JOBS):
         assert (await client.post("/api/jobs/", json=job_body(f"job-{n}"))).status == 201
     assert (await client.post("/api/events/", json=event_body("taken", "job-0"))).status == 201
+
+
+async def test_failing_writes_in_a_batch_fail_alone_and_successes_broadcast_in_commit_order(
+        client: TestClient, subscribe: Any, sqlite_path: Path):
+    await known_jobs_and_a_taken_event(client)
     ws = await subscribe()
 
     def post(path: str, body: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
@@ -183,6 +188,49 @@ async def test_a_cascade_delete_that_fails_in_a_batch_leaves_its_run_while_other
     messages = [await next_message(ws) for _ in range(3)]
     await no_message(ws)
     assert sorted(m["type"] for m in messages) == ["delete_run", "new_event", "new_event"]
+
+
+async def test_a_refused_batch_of_events_in_a_group_commit_writes_nothing_and_others_commit(
+        client: TestClient, subscribe: Any, sqlite_path: Path):
+    await known_jobs_and_a_taken_event(client)
+    ws = await subscribe()
+
+    def batch(name: str, job_uuid: str, last: dict[str, Any] | None = None
+              ) -> Callable[[], Awaitable[Any]]:
+        events = [event_body(f"{name}-{n}", job_uuid) for n in range(5)]
+        return lambda: client.post("/api/events/batch", json={"events": events + (
+            [last] if last is not None else [])})
+
+    conflicting = event_body("taken", "job-0", event_content="other")
+    expected = [
+        (batch("a", "job-1"), 201),
+        (batch("refused", "job-2", conflicting), 409),  # its last event only: after 5 inserts
+        (lambda: client.post("/api/events/", json=event_body("single", "job-3")), 201),
+        (batch("unknown", "no-such-job"), 404),
+        (batch("d", "job-3"), 201),
+        (lambda: client.patch("/api/jobs/status", json={"job_uuid": "job-2",
+                                                         "job_status": "Success"}), 200),
+    ]
+
+    responses, sizes, _ = await gather_held(client, [request for request, _ in expected])
+
+    assert [response.status for response in responses] == [status for _, status in expected]
+    assert "events[5]" in (await responses[1].json())["detail"]
+    # Whatever the grouping, the requests' writes ran (again) until none was refused.
+    assert sizes[0] > 2, sizes
+    stored = [uuid for (uuid,) in rows(
+        sqlite_path, "SELECT event_uuid FROM armada_events ORDER BY rowid")]
+    assert stored[0] == "taken"
+    assert sorted(stored[1:]) == sorted(
+        [f"a-{n}" for n in range(5)] + ["single"] + [f"d-{n}" for n in range(5)])
+    assert rows(sqlite_path, "SELECT event_content FROM armada_events WHERE event_uuid = 'taken'"
+                ) == [("Page loaded",)]
+    assert rows(sqlite_path, "SELECT job_status FROM armada_jobs WHERE job_uuid = 'job-2'"
+                ) == [("Success",)]
+    messages = [await next_message(ws) for _ in range(11 + 1)]
+    await no_message(ws)
+    assert [m["data"]["event_uuid"] for m in messages if m["type"] == "new_event"] == stored[1:]
+    assert [m["type"] for m in messages].count("update_job_status") == 1
 
 
 async def test_simultaneous_posts_of_one_run_in_one_batch_create_it_once(

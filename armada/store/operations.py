@@ -362,6 +362,12 @@ def _same_or_conflict(kind: str, sent: Record, stored: Record | None) -> None:
 ONE_STATEMENT_WRITES = frozenset({create_run, create_event, update_job_status,
                                   update_event_status})
 
+# Writes of many statements that are seldom refused (a batch of events): where a failed
+# statement undoes itself they run without a savepoint too, whose journal of the pages they
+# change costs more than they do (on SQLite it spills to a temporary file past 64 KiB). One
+# that fails takes its group commit back with it, and the other writes run again.
+UNGUARDED_WRITES = frozenset({create_events})
+
 
 def list_runs_older_than(tx: Transaction, cutoff: datetime, limit: int, offset: int
                          ) -> list[Record]:

@@ -66,12 +66,14 @@ class PendingWrite:
 
 
 class _WriteBroke(Exception):
-    """A write failed and took the shared transaction with it (its savepoint is gone)."""
+    """A write failed and took the shared transaction with it (its savepoint is gone, or it
+    ran without one: operations.UNGUARDED_WRITES)."""
 
-    def __init__(self, write: PendingWrite, error: Exception) -> None:
+    def __init__(self, write: PendingWrite, error: Exception, refused: bool = False) -> None:
         super().__init__(str(error))
         self.write = write
         self.error = error
+        self.refused = refused  # an unguarded write's ApiError: its answer, nothing broken
 
 
 class _NotBegun(Exception):
@@ -239,6 +241,12 @@ class Writer:
                 self._answer(batch, self._store.reported(failed.error))
                 return
             except _WriteBroke as broke:
+                if broke.refused:
+                    # The transaction is rolled back, the connection sound: the refusal is
+                    # the write's answer, and the others run again.
+                    self._answer([broke.write], broke.error)
+                    batch = [write for write in batch if write is not broke.write]
+                    continue
                 self._store.discard_connection()
                 if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(broke.error):
                     attempt += 1
@@ -310,15 +318,20 @@ class Writer:
     def _run_write(self, connection: Any, tx: Transaction, write: PendingWrite) -> None:
         """Run one write so that its failure undoes only its changes: in its own savepoint,
         or, for a write of one statement where a failed statement undoes itself, as it is
-        (two statements fewer per event on SQLite)."""
-        guarded = not (self.dialect.statements_undo_themselves
-                       and write.operation in operations.ONE_STATEMENT_WRITES)
+        (two statements fewer per event on SQLite). An unguarded write of many statements
+        that fails takes the whole transaction back (_WriteBroke), the others to run again."""
+        undo_themselves = self.dialect.statements_undo_themselves
+        takes_all_back = undo_themselves and write.operation in operations.UNGUARDED_WRITES
+        guarded = not (takes_all_back or (
+            undo_themselves and write.operation in operations.ONE_STATEMENT_WRITES))
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if guarded:
                 self.dialect.savepoint(connection)
             try:
                 result = write.operation(tx, *write.args)
             except Exception as error:
+                if takes_all_back:
+                    raise _WriteBroke(write, error, isinstance(error, ApiError)) from error
                 if not self._undone(connection, guarded):
                     raise _WriteBroke(write, error) from error
                 if isinstance(error, ApiError):
