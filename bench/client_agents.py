@@ -70,8 +70,8 @@ class ClientRun:
 async def client_scenario(workload: str, rate: float, duration: float, subscribers: int,
                           agents: int, window: float | None,
                           checkout: Path = REPO_ROOT) -> ClientRun:
-    """One repetition on a fresh database (see the module's docstring), against the service
-    of `checkout`."""
+    """One repetition on a fresh database (see the module's docstring): the service and the
+    agents' client of `checkout`."""
     with tempfile.TemporaryDirectory(prefix="armada-bench-client-") as folder, \
             start_service(Path(folder) / "armada.db", checkout=checkout) as server:
         watchers = [SubscriberProcess(server.url, count)
@@ -84,7 +84,7 @@ async def client_scenario(workload: str, rate: float, duration: float, subscribe
             for index in range(agents):
                 pipe, child = context.Pipe()
                 process = context.Process(target=_agent_main, daemon=True, args=(
-                    server.url, index, agents, rate, duration, workload, window, child))
+                    server.url, index, agents, rate, duration, workload, window, checkout, child))
                 process.start()
                 pipes.append(pipe)
                 processes.append(process)
@@ -149,9 +149,10 @@ def describe(run: ClientRun) -> str:
 
 
 def _agent_main(url: str, index: int, agents: int, rate: float, duration: float,
-                workload: str, window: float | None, pipe: Any) -> None:
-    """One agent process: events index, index + agents, ... on the common schedule."""
-    sys.path.insert(0, str(REPO_ROOT / "client"))
+                workload: str, window: float | None, checkout: Path, pipe: Any) -> None:
+    """One agent process: events index, index + agents, ... on the common schedule, through
+    the client of `checkout`."""
+    sys.path.insert(0, str(checkout / "client"))
     from armada_client import MonitoringClient
 
     options: dict[str, Any] = {"base_url": url, "raise_errors": False}

@@ -21,7 +21,8 @@ same workload.
     python bench/seed.py --other /tmp/before   # also another checkout's service, same run
     python bench/seed.py --client-only     # the seed design with 50 subscribers, the client's
     python bench/seed.py --client-only --other /tmp/before  # and the first client scenario
-        # (events only, 50 subscribers) against another checkout's service, same repetitions
+        # (events only, 50 subscribers) through another checkout's service and client,
+        # same repetitions
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -283,6 +284,30 @@ def test_full_sequence_is_visible_through_the_api(service: ServiceProcess, ids):
     runs = get_json(service.url, "/api/runs/", page_size="100")["runs"]
     assert run_uuid in {run["run_uuid"] for run in runs}
     assert (client.pending, client.dropped, client.last_error) == (0, 0, None)
+
+
+@pytest.mark.external
+def test_ids_the_client_makes_are_version_7_and_sort_as_they_were_made(
+        service: ServiceProcess, ids):
+    run_uuid, _ = ids
+    before = time.time()
+    client = MonitoringClient(run_uuid, 1, base_url=service.url, **FAST).create_job()
+    contents = [f"step {number:03d}" for number in range(200)]
+    for content in contents:
+        client.record_success_event(content)
+    assert client.flush() is True
+    after = time.time()
+
+    job_id = uuid.UUID(client.job_uuid)
+    events = events_of(service.url, client.job_uuid)
+    made = [uuid.UUID(event["event_uuid"])
+            for event in sorted(events, key=lambda event: event["event_content"])]
+    assert len(made) == len(contents)
+    for made_id in (job_id, *made):
+        assert (made_id.version, made_id.variant) == (7, uuid.RFC_4122)
+        assert before - 0.001 <= (made_id.int >> 80) / 1000 <= after
+    assert [str(event_id) for event_id in made] == sorted(str(event_id) for event_id in made)
+    assert len({job_id, *made}) == len(contents) + 1
 
 
 @pytest.mark.external

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -38,7 +39,16 @@ def now_utc() -> str:
 
 
 def new_uuid() -> str:
-    return str(uuid.uuid4())
+    """A version 7 UUID (RFC 9562): Unix time in milliseconds, the fraction of the millisecond
+    (12 bits: the RFC's "increased clock precision"), then 62 random bits from os.urandom.
+    Ids sort in the order they were made (to a quarter of a microsecond, while the clock
+    does not step back), so the service files each new event beside the last in its index
+    of event ids instead of on a random page of it: fewer pages written per commit."""
+    nanoseconds = time.time_ns()
+    milliseconds, fraction = divmod(nanoseconds, 1_000_000)
+    value = (milliseconds << 80 | 0x7 << 76 | (fraction * 4096 // 1_000_000) << 64
+             | 0b10 << 62 | int.from_bytes(os.urandom(8), "big") >> 2)
+    return str(uuid.UUID(int=value))
 
 
 def canonical_status(status: str) -> str:
