@@ -233,6 +233,29 @@ async def test_a_refused_batch_of_events_in_a_group_commit_writes_nothing_and_ot
     assert [m["type"] for m in messages].count("update_job_status") == 1
 
 
+async def test_the_wait_for_the_write_lock_is_set_once_not_before_every_commit(
+        client: TestClient):
+    writer = client.app[store_key]._writer
+    run_batch = writer._run_batch
+    statements: list[str] = []
+
+    def traced(batch: list[Any]) -> None:
+        connection, _ = writer._store.connection_and_transaction()
+        connection.set_trace_callback(statements.append)
+        try:
+            run_batch(batch)
+        finally:
+            connection.set_trace_callback(None)
+
+    writer._run_batch = traced  # type: ignore[method-assign]
+    for n in range(10):
+        run = {**RUN, "run_uuid": f"run-{n}"}
+        assert (await client.post("/api/runs/", json=run)).status == 201
+
+    assert sum(statement.startswith("BEGIN IMMEDIATE") for statement in statements) == 10
+    assert sum(statement.startswith("PRAGMA busy_timeout") for statement in statements) <= 1
+
+
 async def test_simultaneous_posts_of_one_run_in_one_batch_create_it_once(
         client: TestClient, subscribe: Any, sqlite_path: Path):
     ws = await subscribe()

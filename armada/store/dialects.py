@@ -143,6 +143,18 @@ SQLITE_UNUSABLE = frozenset({sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOTADB,
                              sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH})
 
 
+# SqliteDialect.begin: a write waits for the lock until its batch's first deadline, or up to
+# this share of the wait (at least the minimum) less.
+BUSY_TIMEOUT_SLACK = 0.05
+BUSY_TIMEOUT_SLACK_MIN_SECONDS = 0.02
+
+
+class _Connection(sqlite3.Connection):
+    """An SQLite connection that remembers its busy_timeout (SqliteDialect.begin)."""
+
+    busy_timeout_ms = -1
+
+
 class SqliteDialect:
     """SQLite in WAL mode; writers take the write lock up front with BEGIN IMMEDIATE. Read-only
     (a dry run): the file opened with mode=ro, its journal mode left as it is."""
@@ -157,15 +169,15 @@ class SqliteDialect:
         self.timeout = timeout
         self.read_only = read_only
 
-    def connect(self) -> sqlite3.Connection:
+    def connect(self) -> _Connection:
         if self.read_only:
             connection = sqlite3.connect(
                 f"{self.path.absolute().as_uri()}?mode=ro", uri=True, timeout=self.timeout,
-                isolation_level=None, check_same_thread=False)
+                isolation_level=None, check_same_thread=False, factory=_Connection)
         else:
             connection = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-            )
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False,
+                factory=_Connection)
         try:
             if self.read_only:
                 # Reads the header: a file that is not SQLite fails here, not in a query.
@@ -174,7 +186,8 @@ class SqliteDialect:
                 connection.execute("PRAGMA journal_mode=WAL")
                 # FULL: a commit is on disk (not only in the OS cache) before it is acknowledged.
                 connection.execute("PRAGMA synchronous=FULL")
-            connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            connection.busy_timeout_ms = int(self.timeout * 1000)
+            connection.execute(f"PRAGMA busy_timeout={connection.busy_timeout_ms}")
         except BaseException:
             connection.close()
             raise
@@ -192,10 +205,16 @@ class SqliteDialect:
             for key, value in params.items()
         }
 
-    def begin(self, connection: sqlite3.Connection, write: bool,
-              wait: float | None = None) -> None:
+    def begin(self, connection: _Connection, write: bool, wait: float | None = None) -> None:
         if wait is not None:
-            connection.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            # The lock is waited for until the first deadline, or a little less: the PRAGMA
+            # runs only when the wait set is past it or short of it by more than the slack
+            # (each new text is compiled anew), not before every group commit.
+            slack = max(BUSY_TIMEOUT_SLACK_MIN_SECONDS, wait * BUSY_TIMEOUT_SLACK)
+            if not wait - slack <= connection.busy_timeout_ms / 1000 <= wait:
+                milliseconds = max(0, int((wait - slack / 2) * 1000))
+                connection.execute(f"PRAGMA busy_timeout={milliseconds}")
+                connection.busy_timeout_ms = milliseconds
         connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
     def commit(self, connection: sqlite3.Connection) -> None:
