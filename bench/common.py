@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -154,7 +155,10 @@ def start_service(db_path: Path, profile: Path | None = None,
     env = service_env(db_path, port, checkout)
     argv = [sys.executable, "-m", "armada", "serve"]
     if profile is not None:
-        py_spy = str(Path(sys.executable).parent / "py-spy")
+        beside = Path(sys.executable).parent / "py-spy"
+        py_spy = str(beside) if beside.exists() else shutil.which("py-spy")
+        if py_spy is None:
+            raise RuntimeError("--profile needs py-spy, beside this Python or on the PATH")
         argv = [py_spy, "record", "--rate", "250", "--format", "raw", "--gil", "--subprocesses",
                 "-o", str(profile), "--", *argv]
     # `python -m` looks in the working directory first: the checkout's package, not ours.
