@@ -227,7 +227,7 @@ class Subscribers:
         self.max_pending_bytes = max_pending_bytes
         self._subscribers: dict[Subscriber, None] = {}
         self._closing: set[asyncio.Task[None]] = set()
-        self._flush_scheduled = False
+        self._flush_due: asyncio.Handle | None = None  # the flush scheduled, if any
         self._flushed_at = float("-inf")  # loop time of the last flush
         self._unflushed: list[Outgoing] = []  # delivered since the last flush
         self.dropped = 0
@@ -242,7 +242,7 @@ class Subscribers:
         """Register a subscriber: every message delivered from now on is queued to it. Start
         it (`Subscriber.start`) with what it missed before; what both hold is sent once."""
         if self._unflushed:
-            self._flush()  # what was delivered before it is not its
+            self._flush_now()  # what was delivered before it is not its
         subscriber = Subscriber(ws, name, self.max_pending, abort, stream_filter,
                                 self.max_pending_bytes, self.writes, grouped)
         self._subscribers[subscriber] = None
@@ -256,7 +256,7 @@ class Subscribers:
         if not self._subscribers:
             return  # one that connects later starts from its backlog
         self._unflushed.append(Outgoing(message))
-        if not self._flush_scheduled:
+        if self._flush_due is None:
             self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -265,16 +265,19 @@ class Subscribers:
         WS_FLUSH_WINDOW_SECONDS of the last flush waits for the window's end with those that
         follow it, so each subscriber gets one write for all of them. A message on an idle
         stream leaves at once."""
-        self._flush_scheduled = True
         loop = asyncio.get_running_loop()
         due = self._flushed_at + const.WS_FLUSH_WINDOW_SECONDS
-        if loop.time() < due:
-            loop.call_at(due, self._flush)
-        else:
-            loop.call_soon(self._flush)
+        self._flush_due = (loop.call_at(due, self._flush) if loop.time() < due
+                           else loop.call_soon(self._flush))
+
+    def _flush_now(self) -> None:
+        """Flush before the window's end, the scheduled flush then not needed."""
+        if self._flush_due is not None:
+            self._flush_due.cancel()
+        self._flush()
 
     def _flush(self) -> None:
-        self._flush_scheduled = False
+        self._flush_due = None
         self._flushed_at = asyncio.get_running_loop().time()
         unflushed, self._unflushed = self._unflushed, []
         if not unflushed:
