@@ -10,7 +10,7 @@ from armada.store.transaction import Transaction
 def claim(tx: Transaction, claim_id: str, lease_seconds: float, limit: int
           ) -> tuple[Record, ...]:
     """Up to `limit` due deliveries no instance holds, now held by `claim_id` (a tuple: a
-    write's list answer is taken for its changes, store/changes.py)."""
+    write's list answer is taken for its changes, armada/changes.py)."""
     return tuple(tx.all("claim_alerts", claim=claim_id, lease_seconds=lease_seconds,
                         limit=limit))
 

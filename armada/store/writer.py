@@ -120,6 +120,11 @@ class Writer:
         self._store = store
         self.dialect = store.dialect
         self.availability = store.availability
+        # The writes run without a savepoint (_run_write): where a failed statement undoes
+        # itself, those of one statement, and those whose failure takes all back.
+        undo_themselves = self.dialect.statements_undo_themselves
+        self._one_statement = operations.ONE_STATEMENT_WRITES if undo_themselves else frozenset()
+        self._takes_all_back = operations.UNGUARDED_WRITES if undo_themselves else frozenset()
         self.unsettled = 0  # writes handed over and not answered yet (event loop)
         # Writes of one event loop iteration, handed to the writer together (one wake-up).
         self._gathered: list[PendingWrite] = []
@@ -241,18 +246,15 @@ class Writer:
                 self._answer(batch, self._store.reported(failed.error))
                 return
             except _WriteBroke as broke:
-                if broke.refused:
-                    # The transaction is rolled back, the connection sound: the refusal is
-                    # the write's answer, and the others run again.
-                    self._answer([broke.write], broke.error)
-                    batch = [write for write in batch if write is not broke.write]
-                    continue
-                self._store.discard_connection()
-                if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(broke.error):
-                    attempt += 1
-                    continue
+                # A refusal leaves the connection sound (the transaction is rolled back).
+                if not broke.refused:
+                    self._store.discard_connection()
+                    if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(broke.error):
+                        attempt += 1
+                        continue
                 # The write that broke the transaction answers its error; the rest run again.
-                self._answer([broke.write], self._store.reported(broke.error, in_write=True))
+                self._answer([broke.write], broke.error if broke.refused else
+                             self._store.reported(broke.error, in_write=True))
                 batch = [write for write in batch if write is not broke.write]
                 continue
             except _CommitUnknown as unknown:
@@ -320,10 +322,8 @@ class Writer:
         or, for a write of one statement where a failed statement undoes itself, as it is
         (two statements fewer per event on SQLite). An unguarded write of many statements
         that fails takes the whole transaction back (_WriteBroke), the others to run again."""
-        undo_themselves = self.dialect.statements_undo_themselves
-        takes_all_back = undo_themselves and write.operation in operations.UNGUARDED_WRITES
-        guarded = not (takes_all_back or (
-            undo_themselves and write.operation in operations.ONE_STATEMENT_WRITES))
+        takes_all_back = write.operation in self._takes_all_back
+        guarded = not takes_all_back and write.operation not in self._one_statement
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if guarded:
                 self.dialect.savepoint(connection)
