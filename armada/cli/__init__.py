@@ -12,34 +12,36 @@ import importlib
 import importlib.metadata
 import sys
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 PROG = "armada"
 DISTRIBUTION = "armada-backend"
 
 
 class Command(NamedTuple):
-    """A command's module in armada.cli, and the names there of the function that runs it
-    (with the arguments after its name) and of its line in the help."""
+    """A command's line in the help, its module in armada.cli, and the name there of the
+    function that runs it (with the arguments after its name)."""
 
+    summary: str
     module: str
     run: str = "main"
-    summary: str = "SUMMARY"
 
 
-# Only the module of the command that runs is imported (`armada tail` loads no server).
+# Only the module of the command that runs is imported (`armada tail` loads no server, and
+# the help none).
 COMMANDS: dict[str, Command] = {
-    "serve": Command("serve"),
-    "purge": Command("purge"),
-    "tail": Command("tail"),
-    "export": Command("transfer", "export_main", "EXPORT_SUMMARY"),
-    "import": Command("transfer", "import_main", "IMPORT_SUMMARY"),
-    "alerts": Command("alerts"),
+    "serve": Command("serve the API, the WebSocket and the live page (configured by ARMADA_*"
+                     " variables; see docs/configuration.md)", "serve"),
+    "purge": Command("delete runs older than an age, with their jobs and events, once",
+                     "purge"),
+    "tail": Command("print the live stream of a running service, one line a message", "tail"),
+    "export": Command("write a run, its jobs and events to stdout (NDJSON or CSV)", "transfer",
+                      "export_main"),
+    "import": Command("load an NDJSON export into a running service", "transfer",
+                      "import_main"),
+    "alerts": Command("alerts of ARMADA_ALERTS_FILE: `alerts test` sends a sample to each "
+                      "target", "alerts"),
 }
-
-
-def of_command(name: str, attribute: str) -> Any:
-    return getattr(importlib.import_module(f"armada.cli.{COMMANDS[name].module}"), attribute)
 
 
 def version() -> str:
@@ -56,8 +58,7 @@ def command_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name in COMMANDS:
-        commands.add_parser(name, help=of_command(name, COMMANDS[name].summary),
-                            add_help=False)
+        commands.add_parser(name, help=COMMANDS[name].summary, add_help=False)
     return parser
 
 
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:]
     command = argv[0] if argv else None
     if command in COMMANDS:
-        run: Callable[[list[str]], int] = of_command(command, COMMANDS[command].run)
+        module = importlib.import_module(f"armada.cli.{COMMANDS[command].module}")
+        run: Callable[[list[str]], int] = getattr(module, COMMANDS[command].run)
         return run(argv[1:])
     parser = command_parser()
     if command is None:

@@ -10,8 +10,6 @@ import sys
 from armada.alerts.sender import send_samples
 from armada.cli.configured import configured
 
-SUMMARY = "alerts of ARMADA_ALERTS_FILE: `alerts test` sends a sample to each target"
-
 
 def alerts_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -20,8 +20,6 @@ from armada.store import Store
 
 log = logging.getLogger(__name__)
 
-SUMMARY = "delete runs older than an age, with their jobs and events, once"
-
 
 def parse_age(text: str) -> timedelta:
     """A duration as every setting writes one (`30d`, `12h`, `90m`), a plain number in days;

@@ -6,17 +6,15 @@ from __future__ import annotations
 import argparse
 
 from armada.app import init_app
+from armada.cli import COMMANDS
 from armada.cli.configured import SERVE_OPTIONS, configured
 from armada.logging_setup import configure_logging
 from armada.serving import run
 
-SUMMARY = ("serve the API, the WebSocket and the live page (configured by ARMADA_* variables; "
-           "see docs/configuration.md)")
-
 
 def serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="armada serve", description=SUMMARY + ".",
+        prog="armada serve", description=COMMANDS["serve"].summary + ".",
         epilog="An option wins over its variable (in the environment or .env).")
     parser.add_argument("--host", help="listen address (ARMADA_HOST; default 127.0.0.1)")
     parser.add_argument("--port", help="listen port (ARMADA_PORT; default 8000)")

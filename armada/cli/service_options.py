@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from armada.remote.service import TOKEN_VARIABLE, clean_token, split_token
+from armada.remote.service import DEFAULT_URL, TOKEN_VARIABLE, clean_token, split_token
+
+
+def add_url_and_token(parser: argparse.ArgumentParser, url_help: str, token_help: str) -> None:
+    """`--url` (default DEFAULT_URL) and `--token`, each with its help (read by
+    url_and_token)."""
+    parser.add_argument("--url", default=DEFAULT_URL, help=url_help)
+    parser.add_argument("--token", help=token_help)
 
 
 def url_and_token(parser: argparse.ArgumentParser, args: argparse.Namespace

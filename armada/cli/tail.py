@@ -12,22 +12,19 @@ import asyncio
 import contextlib
 import sys
 
-from armada.cli.service_options import url_and_token
+from armada.cli.service_options import add_url_and_token, url_and_token
 from armada.remote.service import DEFAULT_URL, TOKEN_VARIABLE
 from armada.remote.tail import tail
-
-SUMMARY = "print the live stream of a running service, one line a message"
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="armada tail", description="Print the live stream, one line a message.")
     parser.add_argument("--run", metavar="RUN", help="only what concerns this run")
-    parser.add_argument("--url", default=DEFAULT_URL,
-                        help=f"the service (or its WebSocket) URL; default {DEFAULT_URL}")
-    parser.add_argument("--token", help=(
+    add_url_and_token(
+        parser, f"the service (or its WebSocket) URL; default {DEFAULT_URL}",
         f"bearer token, for a service with read tokens; default: a ?token= in --url, else"
-        f" {TOKEN_VARIABLE} (which, unlike an argument, other users cannot see in ps)"))
+        f" {TOKEN_VARIABLE} (which, unlike an argument, other users cannot see in ps)")
     args = parser.parse_args(argv)
     url, token = url_and_token(parser, args)
     with contextlib.suppress(KeyboardInterrupt):

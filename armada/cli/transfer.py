@@ -13,18 +13,14 @@ from typing import TextIO
 
 import aiohttp
 
-from armada.cli.service_options import url_and_token
+from armada.cli.service_options import add_url_and_token, url_and_token
 from armada.remote.service import DEFAULT_URL, TOKEN_VARIABLE, unreachable
 from armada.remote.transfer import Refused, export_run, import_file
 
-EXPORT_SUMMARY = "write a run, its jobs and events to stdout (NDJSON or CSV)"
-IMPORT_SUMMARY = "load an NDJSON export into a running service"
-
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the service; default {DEFAULT_URL}")
-    parser.add_argument("--token", help=(
-        f"bearer token; default: a ?token= in --url, else {TOKEN_VARIABLE}"))
+    add_url_and_token(parser, f"the service; default {DEFAULT_URL}",
+                      f"bearer token; default: a ?token= in --url, else {TOKEN_VARIABLE}")
 
 
 def export_main(argv: list[str]) -> int:
