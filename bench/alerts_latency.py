@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import itertools
 import socket
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,12 +26,10 @@ import aiohttp
 from common import (
     Figures,
     Request,
-    Server,
-    free_port,
     measure,
     record_load,
     run_lanes,
-    service_env,
+    start_service,
 )
 
 # The receiver's timeout as deployed by default (const.ALERT_ATTEMPT_TIMEOUT_SECONDS).
@@ -90,19 +87,15 @@ async def pending_deliveries(url: str) -> float:
 
 async def scenario(name: str, rate: float, duration: float, alerts: Path | None,
                    figures: Figures, repetition: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        env = service_env(Path(folder) / "armada.db", port)
+    variables = {"ARMADA_ALERTS_FILE": str(alerts)} if alerts is not None else None
+    with tempfile.TemporaryDirectory() as folder, \
+            start_service(Path(folder) / "armada.db", variables=variables) as server:
+        lanes = [agent_lane(lane, f"r{repetition}") for lane in range(LANES)]
+        result = await measure(server, lambda: run_lanes(server.url, lanes, rate=rate,
+                                                          duration=duration))
         if alerts is not None:
-            env["ARMADA_ALERTS_FILE"] = str(alerts)
-        with Server([sys.executable, "-m", "armada", "serve"], env, port,
-                    ready_path="/api/runs/") as server:
-            lanes = [agent_lane(lane, f"r{repetition}") for lane in range(LANES)]
-            result = await measure(server, lambda: run_lanes(server.url, lanes, rate=rate,
-                                                              duration=duration))
-            if alerts is not None:
-                result.extra["pending"] = await pending_deliveries(server.url)
-            record_load(figures, name, result)
+            result.extra["pending"] = await pending_deliveries(server.url)
+        record_load(figures, name, result)
 
 
 async def main() -> None:

@@ -144,15 +144,16 @@ class Server:
 
 
 def start_service(db_path: Path, profile: Path | None = None,
-                  checkout: Path = REPO_ROOT) -> Server:
+                  checkout: Path = REPO_ROOT, variables: dict[str, str] | None = None) -> Server:
     """`python -m armada serve` on SQLite at `db_path`, a free port, logging warnings only;
-    the service of `checkout` (this one by default).
+    the service of `checkout` (this one by default), with `variables` added to its
+    environment.
 
     With `profile`, the service runs under `py-spy record` writing collapsed stacks there
     (its CPU then counts in the figures too: use it to look, not to measure).
     """
     port = free_port()
-    env = service_env(db_path, port, checkout)
+    env = {**service_env(db_path, port, checkout), **(variables or {})}
     argv = [sys.executable, "-m", "armada", "serve"]
     if profile is not None:
         beside = Path(sys.executable).parent / "py-spy"
