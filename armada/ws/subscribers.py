@@ -79,8 +79,7 @@ class Subscriber:
         bytes shared with every subscriber in step, when it takes them all and its socket
         keeps up; else queued one by one. How many it took; None when its queue is full."""
         if (self._direct and not self._queue and self._everything and flushed.epoch is not None
-                and (self._epoch is None
-                     or (self._epoch == flushed.epoch and flushed.first_seq > self._seq))):
+                and self._after_sent(flushed.epoch, flushed.first_seq)):
             assert self._sink is not None
             try:
                 self._sink.write([flushed.data(self.grouped)])
@@ -195,11 +194,14 @@ class Subscriber:
     def _fresh(self, message: Message) -> bool:
         """Not sent already nor covered by the resync that started a new epoch; counts it
         as sent."""
-        if message.type != RESYNC and self._epoch is not None and (
-                message.epoch != self._epoch or message.seq <= self._seq):
+        if message.type != RESYNC and not self._after_sent(message.epoch, message.seq):
             return False
         self._epoch, self._seq = message.epoch, message.seq
         return True
+
+    def _after_sent(self, epoch: str | None, seq: int) -> bool:
+        """Whether a message numbered `seq` in `epoch` comes after the last one sent."""
+        return self._epoch is None or (epoch == self._epoch and seq > self._seq)
 
     async def close(self, code: int, message: str) -> None:
         """Stop writing and close; a peer that does not take the close frame is cut."""
