@@ -27,7 +27,13 @@ from typing import Any
 from armada.config import ConfigError
 from armada.store import operations
 from armada.store.dialects import Dialect
-from armada.store.queries import SQL_ROOT, Query, parse_parameters, split_statements
+from armada.store.queries import (
+    SQL_ROOT,
+    Query,
+    parse_parameters,
+    read_texts,
+    split_statements,
+)
 from armada.store.transaction import Limits, Transaction, in_transaction
 
 log = logging.getLogger(__name__)
@@ -58,12 +64,10 @@ def load_migrations(dialect: str, root: Path = SQL_ROOT) -> tuple[Query, ...]:
     A migration may have no statement (a change the other dialect alone needs)."""
     folder = root / dialect / FOLDER
     migrations = []
-    for path in sorted(folder.glob("*.sql")):
-        if FILE_NAME.fullmatch(path.stem) is None:
-            raise ValueError(f"{path}: a migration is named NNNN_name.sql")
-        text = path.read_text(encoding="utf-8")
-        migrations.append(Query(path.stem, split_statements(text, dialect),
-                                parse_parameters(text)))
+    for name, text in read_texts(folder).items():
+        if FILE_NAME.fullmatch(name) is None:
+            raise ValueError(f"{folder / name}.sql: a migration is named NNNN_name.sql")
+        migrations.append(Query(name, split_statements(text, dialect), parse_parameters(text)))
     numbers = [version_of(migration) for migration in migrations]
     if numbers != list(range(1, len(numbers) + 1)):
         raise ValueError(f"{folder}: migrations numbered {numbers}, not 1 to {len(numbers)}")
