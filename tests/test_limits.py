@@ -64,6 +64,27 @@ async def test_a_slow_read_is_cut_with_503(aiohttp_client: Any, config: Config) 
     assert not finished.is_set()
 
 
+async def test_requests_in_flight_are_each_cut_at_their_own_deadline(aiohttp_client: Any,
+                                                                  config: Config) -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    client = await aiohttp_client(app_with(config, slow=slow))
+
+    async def timed_get() -> float:
+        started = time.monotonic()
+        await assert_timed_out(await client.get("/slow"))
+        return time.monotonic() - started
+
+    requests = []
+    for _ in range(3):
+        requests.append(asyncio.ensure_future(timed_get()))
+        await asyncio.sleep(TIMEOUT / 3)
+    for elapsed in await asyncio.gather(*requests):
+        assert TIMEOUT <= elapsed < TIMEOUT + 0.5
+
+
 async def test_a_write_cut_by_the_timeout_still_commits_and_broadcasts(
         make_client: Any, sqlite_path: Path) -> None:
     client = await make_client(request_timeout=TIMEOUT, db_timeout=5.0)
