@@ -12,15 +12,10 @@ from armada.alerts.sender import sending
 from armada.changes import Sinks
 from armada.config import Config
 from armada.http import health
-from armada.http.auth import access_middleware
-from armada.http.deadlines import Deadlines, deadlines_key, flush_writes, timeout_middleware
+from armada.http.deadlines import Deadlines, deadlines_key, flush_writes
 from armada.http.docs import setup_docs
-from armada.http.middlewares import error_middleware
-from armada.http.request_log import (
-    add_request_id,
-    refused_before_reading,
-    request_log_middleware,
-)
+from armada.http.middlewares import refused_before_reading, service_middleware
+from armada.http.request_log import add_request_id
 from armada.http.routes import setup_routes
 from armada.http.security import add_security_headers
 from armada.instances import instances_task
@@ -42,13 +37,8 @@ log = logging.getLogger(__name__)
 def init_app(config: Config) -> web.Application:
     metrics = Metrics()
     deadlines = Deadlines(config.request_timeout)
-    # Outermost first: the log line and the metrics see the final status of every request.
-    # Few layers on purpose: each one costs every request (docs/performance.md).
-    middlewares = [
-        request_log_middleware(metrics), error_middleware, access_middleware,
-        timeout_middleware(deadlines),
-    ]
-    app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
+    app = web.Application(middlewares=[service_middleware(metrics, deadlines)],
+                          client_max_size=config.max_body)
     # A request aiohttp's parser refuses is answered before any middleware: in JSON too.
     answer_bad_requests_in_json(app, refused_before_reading)
     app[config_key] = config

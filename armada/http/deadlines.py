@@ -57,6 +57,14 @@ class Deadlines:
             return True
         return False
 
+    def bound(self) -> Deadline:
+        """The deadline of the request the current task handles, from now: a context
+        manager around the handler's await (Deadline)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self.watch(task)
+        return Deadline(self, task)
+
     def _sweep(self) -> None:
         self._timer = None
         due = self._due
@@ -74,6 +82,32 @@ class Deadlines:
                 task.cancel()
 
 
+class Deadline:
+    """One request's deadline around its handler: the cut becomes RequestTimeout (a 503),
+    unless another cancellation is pending too; a handler that caught the cut and answered
+    anyway is answered, the cut taken back."""
+
+    __slots__ = ("_deadlines", "_task")
+
+    def __init__(self, deadlines: Deadlines, task: asyncio.Task[Any]) -> None:
+        self._deadlines = deadlines
+        self._task = task
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: Any) -> None:
+        deadlines = self._deadlines
+        deadlines.release(self._task)
+        if deadlines.was_cut(self._task) and self._task.uncancel() == 0 \
+                and kind is asyncio.CancelledError:
+            raise RequestTimeout(
+                f"no answer within {deadlines.limit:g} s; a write may still be committed, "
+                "so repeat it with the same uuid rather than a new one"
+            ) from None
+
+
 deadlines_key = web.AppKey("deadlines", Deadlines)
 
 
@@ -84,35 +118,6 @@ def answer_started(request: web.Request) -> None:
     if task is not None:
         # Once cut, the cut is on its way: the answer ends with it.
         request.app[deadlines_key].release(task)
-
-
-def timeout_middleware(deadlines: Deadlines) -> Any:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith(const.WEBSOCKET_PREFIX):
-            return await handler(request)  # a subscription lasts as long as its client
-        task = asyncio.current_task()
-        assert task is not None
-        deadlines.watch(task)
-        cut = False
-        try:
-            return await handler(request)
-        except asyncio.CancelledError:
-            # Ours alone when no other cancellation is pending: then the answer is a 503.
-            cut = deadlines.was_cut(task)
-            if cut and task.uncancel() == 0:
-                raise RequestTimeout(
-                    f"no answer within {deadlines.limit:g} s; a write may still be committed, "
-                    "so repeat it with the same uuid rather than a new one"
-                ) from None
-            raise
-        finally:
-            deadlines.release(task)
-            # A handler that caught the cut and answered anyway: the cut is taken back.
-            if not cut and deadlines.was_cut(task):
-                task.uncancel()
-
-    return middleware
 
 
 async def flush_writes(app: web.Application) -> None:

@@ -1,27 +1,24 @@
 """One log line and the HTTP metrics per request (method, path, status, duration, request
-id, and for an error its code), and X-Request-ID. Probes and metrics scrapes are logged at
+id, and for an error its code), and X-Request-ID; written by the one middleware
+(middlewares.py) once the request is answered. Probes and metrics scrapes are logged at
 DEBUG: they come every few seconds and say nothing.
 
-Replaces aiohttp's access log; one middleware observes for both, as both need the final
-status and the duration. The path is logged without its query string, so a
+Replaces aiohttp's access log; one call observes for both, as both need the final status
+and the duration. The path is logged without its query string, so a
 WebSocket `?token=` never reaches the logs; neither does any header.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import random
 import re
 import time
-from typing import Any
 
 from aiohttp import web
 
 from armada import const
-from armada.http.middlewares import ERROR_CODE, HTTP_ERROR_CODES, error_response
-from armada.http.security import add_security_headers
 from armada.metrics import Metrics, route_label
 
 log = logging.getLogger("armada.access")
@@ -29,7 +26,6 @@ log = logging.getLogger("armada.access")
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = web.RequestKey("request_id", str)
 SANE_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{const.MAX_REQUEST_ID_LENGTH}}}")
-CLIENT_CLOSED = 499
 QUIET_PATHS = frozenset(variant for path in (const.HEALTH_PATH, const.READY_PATH,
                                              const.METRICS_PATH) for variant in (path, path + "/"))
 
@@ -60,34 +56,15 @@ def add_request_id(request: web.BaseRequest, response: web.StreamResponse) -> No
     response.headers[REQUEST_ID_HEADER] = request_id_of(request)
 
 
-def request_log_middleware(metrics: Metrics) -> Any:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        started = time.perf_counter()
-        request_id = request_id_of(request)
-        status = 500
-        error_code: str | None = None
-        try:
-            response = await handler(request)
-            status = response.status
-            if status >= 400:
-                error_code = response.get(ERROR_CODE)
-            return response
-        except web.HTTPException as error:
-            status = error.status
-            raise
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED
-            raise
-        finally:
-            seconds = time.perf_counter() - started
-            # A request whose client went away is 499 in the log and the metrics alike.
-            metrics.observe_request(route_label(request), request.method, status, seconds)
-            level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
-            if log.isEnabledFor(level):
-                _log_line(level, request, status, seconds * 1000, request_id, error_code)
-
-    return middleware
+def log_request(metrics: Metrics, request: web.Request, status: int, started: float,
+                request_id: str, error_code: str | None) -> None:
+    """The request's metrics and its log line (probes and scrapes at DEBUG), once it is
+    answered; `started` is its time.perf_counter() on arrival."""
+    seconds = time.perf_counter() - started
+    metrics.observe_request(route_label(request), request.method, status, seconds)
+    level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
+    if log.isEnabledFor(level):
+        _log_line(level, request, status, seconds * 1000, request_id, error_code)
 
 
 def _log_line(level: int, request: web.Request, status: int, duration_ms: float,
@@ -104,16 +81,9 @@ def _log_line(level: int, request: web.Request, status: int, duration_ms: float,
                 duration_ms, request_id, error_code, extra=extra)
 
 
-def refused_before_reading(request: web.BaseRequest, status: int, detail: str
-                           ) -> web.StreamResponse:
-    """The answer to a request aiohttp's parser refused (armada.private_api.aiohttp_bad_request):
-    the JSON error, the headers no response hook adds to it, and one log line."""
-    response = error_response(status, {"error": HTTP_ERROR_CODES.get(status, "bad_request"),
-                                       "detail": detail})
-    add_security_headers(request, response)
-    add_request_id(request, response)
+def log_refused(request: web.BaseRequest, status: int, detail: str) -> None:
+    """The line of a request aiohttp's parser refused (no handler, no metrics)."""
     log.info("refused before reading, from %s: %d %s id=%s", request.remote, status, detail,
              request_id_of(request),
              extra={"status": status, "remote": request.remote,
                     "request_id": request_id_of(request)})
-    return response

@@ -114,7 +114,7 @@ def check_origin(request: web.Request) -> None:
 
     No Origin header means a client that is not a browser: allowed. Browsers send Origin
     with every cross-site write, and a form or a `text/plain` fetch needs no CORS preflight,
-    so CORS alone would let any site write. Called first by auth.access_middleware, so a
+    so CORS alone would let any site write. Called first by auth.admitted, so a
     refused origin is a 403 whatever the token; all else pays one header lookup.
     """
     origin = request.headers.get(hdrs.ORIGIN)

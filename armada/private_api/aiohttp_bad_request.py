@@ -8,7 +8,7 @@ and logs a traceback at ERROR for each one. No public API reaches that answer: t
 handler arguments of `web.Application`/`web.AppRunner` configure the parser's limits, not
 what a refusal looks like. Here each connection's handler is `JsonBadRequestHandler`, whose
 `handle_error` hands a parser error, as a status and a detail, to the service's own answer
-(`armada.http.request_log.refused_before_reading`: the JSON error, the security headers, a
+(`armada.http.middlewares.refused_before_reading`: the JSON error, the security headers, a
 request id, one log line without a traceback); every other error still goes to aiohttp's.
 
 How it is installed: `answer_bad_requests_in_json(app, answer)` (called by `init_app`) wraps the
