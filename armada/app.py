@@ -75,7 +75,8 @@ def _response_headers(cors: CorsHeaders) -> ResponseHook:
     async def hook(request: web.BaseRequest, response: web.StreamResponse) -> None:
         add_security_headers(request, response)
         add_request_id(request, response)
-        await cors.add(request, response)
+        if cors.wanted(request):
+            await cors.add(request, response)
 
     return hook
 

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -18,6 +19,7 @@ from helpers import MESSAGE_TIMEOUT, RUN, event_body, job_body, next_envelope, n
 from server_process import service_environment
 
 from armada.config import ConfigError, load_config
+from armada.datetimes import format_datetime
 from armada.keys import stream_key
 
 WIRE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -48,14 +50,18 @@ async def connect(client: TestClient, **query: Any) -> aiohttp.ClientWebSocketRe
 
 async def test_every_message_carries_seq_ts_and_epoch(client, subscribe):
     ws = await subscribe()
+    before = format_datetime(datetime.now(UTC))
     await create_run_and_job(client)
     await post_events(client, ["event-1", "event-2"])
     messages = await envelopes(ws, 4)
+    after = format_datetime(datetime.now(UTC))
     seqs = [m["seq"] for m in messages]
     assert seqs == list(range(seqs[0], seqs[0] + 4))
     assert len({m["epoch"] for m in messages}) == 1
     assert isinstance(messages[0]["epoch"], str) and messages[0]["epoch"]
     assert all(WIRE_DATETIME.match(m["ts"]) for m in messages)
+    # The time of the commit, UTC, to the millisecond.
+    assert all(before <= m["ts"] <= after for m in messages)
     assert list(messages[0]) == ["seq", "epoch", "ts", "type", "data"]
 
 

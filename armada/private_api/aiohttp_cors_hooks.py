@@ -70,7 +70,13 @@ class CorsHeaders:
         app.on_response_prepare.remove(installed[0])
         return cls(installed[0])
 
+    @staticmethod
+    def wanted(request: web.BaseRequest) -> bool:
+        """Whether `add` has anything to add: the request has an `Origin` (asked first, so
+        that the others make no coroutine)."""
+        return hdrs.ORIGIN in request.headers
+
     async def add(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
-        """Call it after the answer's other headers are set, so that it can expose them."""
-        if hdrs.ORIGIN in request.headers:
-            await self._hook(request, response)
+        """Call it after the answer's other headers are set, so that it can expose them;
+        only when `wanted`."""
+        await self._hook(request, response)

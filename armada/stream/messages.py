@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import secrets
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
 from armada.changes import ChangeType
 from armada.jsonutil import dumps
@@ -33,14 +33,32 @@ def new_epoch() -> str:
     return secrets.token_hex(8)
 
 
-def now_text() -> str:
-    """format_datetime(now) for every message, at half its cost (aware UTC ends in +00:00)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+class _Stamp:
+    """`now_text`: the current second's text made once a second, its milliseconds from a
+    table (datetime.now(UTC).isoformat took 1.7 µs a message, this 0.5)."""
+
+    __slots__ = ("_prefix", "_second")
+    MILLISECONDS = tuple(f".{n:03d}Z" for n in range(1000))
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self) -> str:
+        second, milliseconds = divmod(time.time_ns() // 1_000_000, 1000)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return self._prefix + self.MILLISECONDS[milliseconds]
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One serialised message and what subscribers filter it on."""
+# format_datetime(now), UTC, for every message.
+now_text = _Stamp()
+
+
+class Message(NamedTuple):
+    """One serialised message and what subscribers filter it on (a tuple: made once per
+    change, and a frozen dataclass took five times as long to make)."""
 
     seq: int
     epoch: str
