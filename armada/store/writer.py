@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import queue
 import threading
 import time
@@ -167,10 +168,11 @@ class Writer:
                 self._commit_background(background.popleft())
                 continue
             batch, stop = self._take_batch(self._writes.get())
-            background.extend(write for write in batch if write.background)
-            batch = [write for write in batch if not write.background]
-            if batch:
-                self._commit_safely(batch)
+            requests = [write for write in batch if not write.background]
+            if len(requests) < len(batch):
+                background.extend(write for write in batch if write.background)
+            if requests:
+                self._commit_safely(requests)
             if stop:
                 while background:
                     self._commit_background(background.popleft())
@@ -203,12 +205,12 @@ class Writer:
             batch.extend(writes)
             if len(batch) >= MAX_WRITES_PER_COMMIT:
                 return batch, False
-            try:
+            # This thread alone takes from the queue: what is not empty has a next item.
+            if not self._writes.empty():
                 writes = self._writes.get_nowait()
                 continue
-            except queue.Empty:
-                if len(batch) < const.COMMIT_LINGER_FROM_WRITES:
-                    return batch, False
+            if len(batch) < const.COMMIT_LINGER_FROM_WRITES:
+                return batch, False
             now = time.monotonic()
             if deadline is None:
                 deadline = now + const.COMMIT_LINGER_SECONDS
@@ -275,17 +277,18 @@ class Writer:
                     continue
                 self._answer(batch, self._store.reported(error, in_write=_writes_something(batch)))
                 return
-            self.availability.answered(wrote=_writes_something(
-                [write for write in batch if write.error is None]))
+            if self.availability.reason is not None:  # nothing to tell while it is up
+                self.availability.answered(wrote=_writes_something(
+                    [write for write in batch if write.error is None]))
             self._answer(batch)
             return
 
     def _before_deadline(self, batch: list[PendingWrite]) -> list[PendingWrite]:
         """The writes whose deadline has not passed; the others are answered 503."""
         now = time.monotonic()
-        late = [write for write in batch if write.deadline <= now]
-        if not late:
+        if min(map(_deadline, batch)) > now:
             return batch
+        late = [write for write in batch if write.deadline <= now]
         # While the database is down, that is why they waited: say so, as every other 503 does.
         reason = self.availability.reason
         self._answer(late, StoreUnavailable(
@@ -297,7 +300,7 @@ class Writer:
     def _run_batch(self, batch: list[PendingWrite]) -> None:
         try:
             connection, tx = self._store.connection_and_transaction()
-            wait = max(0.0, min(write.deadline for write in batch) - time.monotonic())
+            wait = max(0.0, min(map(_deadline, batch)) - time.monotonic())
             self.dialect.begin(connection, True, wait)
         except Exception as error:
             raise _NotBegun(error, self.dialect.is_busy(error)) from error
@@ -404,6 +407,9 @@ def no_operation(tx: Transaction) -> None:
 def _writes_something(batch: list[PendingWrite]) -> bool:
     """Whether the batch holds a write other than the empty one (ping_writes, flush)."""
     return any(write.operation is not no_operation for write in batch)
+
+
+_deadline = operator.attrgetter("deadline")
 
 
 # A future, its result or error, and for a committed write its changes.
