@@ -385,7 +385,7 @@ class MssqlDialect:
             cursor.execute("ROLLBACK TRANSACTION armada_write")
 
     def in_transaction(self, connection: Any) -> bool:
-        return True  # not asked: statements_undo_themselves is False
+        return True  # pytds is always in one; a doomed one ends at the rollback
 
     def lock_schema(self, connection: Any) -> None:
         """An application lock held until the transaction ends; TimeoutError (the database

@@ -77,6 +77,16 @@ class _WriteBroke(Exception):
         self.refused = refused  # an unguarded write's ApiError: its answer, nothing broken
 
 
+class _WriteUndone(Exception):
+    """A write alone in its transaction, run without a savepoint, failed: the transaction's
+    rollback undoes it as ROLLBACK TO would have, and the connection goes on."""
+
+    def __init__(self, write: PendingWrite, error: Exception) -> None:
+        super().__init__(str(error))
+        self.write = write
+        self.error = error
+
+
 class _NotBegun(Exception):
     """No transaction could begin (no connection, or the lock was not had in time)."""
 
@@ -259,6 +269,19 @@ class Writer:
                              self._store.reported(broke.error, in_write=True))
                 batch = [write for write in batch if write is not broke.write]
                 continue
+            except _WriteUndone as undone:
+                # As a savepoint's failure: an ApiError is its answer, another error is
+                # run again when it may pass (a new transaction), else reported.
+                error = undone.error
+                if not isinstance(error, ApiError):
+                    if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
+                        attempt += 1
+                        continue
+                    error = self._store.reported(error, in_write=True)
+                if self.availability.reason is not None:
+                    self.availability.answered(wrote=False)
+                self._answer(batch, error)
+                return
             except _CommitUnknown as unknown:
                 # Never run again: it may be committed. The callers' retries find their rows.
                 self._store.discard_connection()
@@ -304,14 +327,17 @@ class Writer:
             self.dialect.begin(connection, True, wait)
         except Exception as error:
             raise _NotBegun(error, self.dialect.is_busy(error)) from error
+        alone = len(batch) == 1
         try:
             for write in batch:
-                self._run_write(connection, tx, write)
-        except BaseException:
+                self._run_write(connection, tx, write, alone)
+        except BaseException as failure:
             try:
                 self.dialect.rollback(connection)
             except Exception as error:
                 log.debug("rollback of a broken batch failed: %s", error)
+                if isinstance(failure, _WriteUndone):  # not undone: the connection broke
+                    raise _WriteBroke(failure.write, failure.error) from failure.error
             raise
         try:
             self.dialect.commit(connection)
@@ -320,13 +346,17 @@ class Writer:
                 raise _CommitUnknown(error) from error
             raise
 
-    def _run_write(self, connection: Any, tx: Transaction, write: PendingWrite) -> None:
+    def _run_write(self, connection: Any, tx: Transaction, write: PendingWrite,
+                   alone: bool) -> None:
         """Run one write so that its failure undoes only its changes: in its own savepoint,
         or, for a write of one statement where a failed statement undoes itself, as it is
         (two statements fewer per event on SQLite). An unguarded write of many statements
-        that fails takes the whole transaction back (_WriteBroke), the others to run again."""
+        that fails takes the whole transaction back (_WriteBroke), the others to run again.
+        A write `alone` in its transaction needs no savepoint either: when it fails, the
+        transaction's rollback undoes it (_WriteUndone)."""
         takes_all_back = write.operation in self._takes_all_back
-        guarded = not takes_all_back and write.operation not in self._one_statement
+        one_statement = write.operation in self._one_statement
+        guarded = not (takes_all_back or one_statement or alone)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if guarded:
                 self.dialect.savepoint(connection)
@@ -335,6 +365,12 @@ class Writer:
             except Exception as error:
                 if takes_all_back:
                     raise _WriteBroke(write, error, isinstance(error, ApiError)) from error
+                if alone and not one_statement:
+                    # A transaction already gone (SQLite ends it on I/O errors) is a broken
+                    # connection, as a ROLLBACK TO that fails.
+                    if not self._transaction_goes_on(connection):
+                        raise _WriteBroke(write, error) from error
+                    raise _WriteUndone(write, error) from error
                 if not self._undone(connection, guarded):
                     raise _WriteBroke(write, error) from error
                 if isinstance(error, ApiError):
@@ -360,6 +396,12 @@ class Writer:
             outbox.write(tx, write.changes)
         except Exception as error:
             raise _WriteBroke(write, error) from error
+
+    def _transaction_goes_on(self, connection: Any) -> bool:
+        try:
+            return self.dialect.in_transaction(connection)
+        except Exception:
+            return False
 
     def _undone(self, connection: Any, guarded: bool) -> bool:
         """Undo a failed write's changes; False when the whole transaction is gone."""
