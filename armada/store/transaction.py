@@ -28,6 +28,10 @@ class Transaction:
         # reuses one cursor (None: a new cursor per statement, closed after it).
         self._cursor = dialect.reused_cursor(connection)
 
+    def works_on(self, connection: Any, limits: Limits | None) -> bool:
+        """Whether this is a Transaction on `connection` with the column limits `limits`."""
+        return connection is self._connection and limits is self._limits
+
     def execute(self, name: str, **params: Any) -> int:
         """Run every statement of a query; answer the rows changed by the last one."""
         cursor = self._run(name, params, self._cursor)
