@@ -50,7 +50,7 @@ MAX_ATTEMPTS = 3
 MAX_WRITES_PER_COMMIT = 256
 
 
-@dataclass
+@dataclass(slots=True)
 class PendingWrite:
     """One write operation queued for the writer thread, and where its outcome goes."""
 
