@@ -270,12 +270,8 @@ def statement_kinds(statements: list[str]) -> list[str]:
     return kinds
 
 
-async def test_a_write_alone_in_its_commit_runs_without_a_savepoint_and_fails_alone(
-        client: TestClient, sqlite_path: Path):
-    assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
-    with sqlite3.connect(sqlite_path) as db:
-        db.execute("CREATE TRIGGER refuse_job BEFORE INSERT ON armada_jobs "
-                   "WHEN NEW.job_uuid = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+def trace_transactions(client: TestClient) -> list[list[str]]:
+    """From now on, the statement_kinds of each transaction of requests' writes."""
     writer = client.app[store_key]._writer
     run_batch = writer._run_batch
     transactions: list[list[str]] = []
@@ -294,6 +290,34 @@ async def test_a_write_alone_in_its_commit_runs_without_a_savepoint_and_fails_al
             transactions.append(statement_kinds(statements))
 
     writer._run_batch = traced  # type: ignore[method-assign]
+    return transactions
+
+
+async def test_an_agents_writes_one_after_another_send_their_statements_and_a_commit(
+        client: TestClient):
+    assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
+    transactions = trace_transactions(client)
+
+    assert (await client.post("/api/events/", json=event_body("event-1"))).status == 201
+    assert (await client.post("/api/events/", json=event_body("event-2", "no-such-job"))
+            ).status == 404
+    assert (await client.patch("/api/jobs/status", json={"job_uuid": "job-1",
+                                                          "job_status": "Success"})).status == 200
+
+    assert transactions == [
+        ["BEGIN IMMEDIATE", "SELECT", "INSERT", "COMMIT"],
+        ["BEGIN IMMEDIATE", "SELECT", "SELECT", "COMMIT"],
+        ["BEGIN IMMEDIATE", "SELECT", "SELECT", "UPDATE", "COMMIT"],
+    ]
+
+
+async def test_a_write_alone_in_its_commit_runs_without_a_savepoint_and_fails_alone(
+        client: TestClient, sqlite_path: Path):
+    assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
+    with sqlite3.connect(sqlite_path) as db:
+        db.execute("CREATE TRIGGER refuse_job BEFORE INSERT ON armada_jobs "
+                   "WHEN NEW.job_uuid = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    transactions = trace_transactions(client)
     created = await client.post("/api/jobs/", json=job_body("job-2", "run-2"))
     # Its run is inserted before the job is found to differ: the rollback takes it back.
     conflicting = await client.post("/api/jobs/", json=job_body(
