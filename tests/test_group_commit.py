@@ -256,6 +256,89 @@ async def test_the_wait_for_the_write_lock_is_set_once_not_before_every_commit(
     assert sum(statement.startswith("PRAGMA busy_timeout") for statement in statements) <= 1
 
 
+def statement_kinds(statements: list[str]) -> list[str]:
+    """Each statement's first word (BEGIN IMMEDIATE, ROLLBACK TO: two), its file's comments
+    aside; what SQLite reports for a trigger's steps (a line, or the statement again) left
+    out."""
+    kinds = []
+    for previous, statement in zip(["", *statements], statements, strict=False):
+        if statement == previous or (statement.startswith("-- ") and "\n" not in statement):
+            continue
+        words = COMMENT.sub("", statement).split()
+        kinds.append(" ".join(words[:2]) if words[0] in ("BEGIN", "ROLLBACK") and
+                     words[1:2] in (["IMMEDIATE"], ["TO"]) else words[0])
+    return kinds
+
+
+def trace_transactions(client: TestClient) -> list[list[str]]:
+    """From now on, the statement_kinds of each transaction of requests' writes."""
+    writer = client.app[store_key]._writer
+    run_batch = writer._run_batch
+    transactions: list[list[str]] = []
+
+    def traced(batch: list[Any]) -> None:
+        if all(write.background for write in batch):
+            run_batch(batch)
+            return
+        connection, _ = writer._store.connection_and_transaction()
+        statements: list[str] = []
+        connection.set_trace_callback(statements.append)
+        try:
+            run_batch(batch)
+        finally:
+            connection.set_trace_callback(None)
+            transactions.append(statement_kinds(statements))
+
+    writer._run_batch = traced  # type: ignore[method-assign]
+    return transactions
+
+
+async def test_an_agents_writes_one_after_another_send_their_statements_and_a_commit(
+        client: TestClient):
+    assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
+    transactions = trace_transactions(client)
+
+    assert (await client.post("/api/events/", json=event_body("event-1"))).status == 201
+    assert (await client.post("/api/events/", json=event_body("event-2", "no-such-job"))
+            ).status == 404
+    assert (await client.patch("/api/jobs/status", json={"job_uuid": "job-1",
+                                                          "job_status": "Success"})).status == 200
+
+    assert transactions == [
+        ["BEGIN IMMEDIATE", "SELECT", "INSERT", "COMMIT"],
+        ["BEGIN IMMEDIATE", "SELECT", "SELECT", "COMMIT"],
+        ["BEGIN IMMEDIATE", "SELECT", "SELECT", "UPDATE", "COMMIT"],
+    ]
+
+
+async def test_a_write_alone_in_its_commit_runs_without_a_savepoint_and_fails_alone(
+        client: TestClient, sqlite_path: Path):
+    assert (await client.post("/api/jobs/", json=job_body("job-1"))).status == 201
+    with sqlite3.connect(sqlite_path) as db:
+        db.execute("CREATE TRIGGER refuse_job BEFORE INSERT ON armada_jobs "
+                   "WHEN NEW.job_uuid = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    transactions = trace_transactions(client)
+    created = await client.post("/api/jobs/", json=job_body("job-2", "run-2"))
+    # Its run is inserted before the job is found to differ: the rollback takes it back.
+    conflicting = await client.post("/api/jobs/", json=job_body(
+        "job-1", "run-3", job_associated_agent="another agent"))
+    failed = await client.post("/api/jobs/", json=job_body("refused", "run-4"))
+    after = await client.post("/api/jobs/", json=job_body("job-3", "run-5"))
+
+    assert [created.status, conflicting.status, failed.status, after.status] == \
+        [201, 409, 500, 201]
+    assert rows(sqlite_path, "SELECT run_uuid FROM armada_runs ORDER BY rowid") == \
+        [("run-1",), ("run-2",), ("run-5",)]
+    assert rows(sqlite_path, "SELECT job_uuid FROM armada_jobs ORDER BY rowid") == \
+        [("job-1",), ("job-2",), ("job-3",)]
+    assert transactions == [
+        ["BEGIN IMMEDIATE", "INSERT", "INSERT", "COMMIT"],
+        ["BEGIN IMMEDIATE", "INSERT", "INSERT", "SELECT", "ROLLBACK"],
+        ["BEGIN IMMEDIATE", "INSERT", "INSERT", "ROLLBACK"],
+        ["BEGIN IMMEDIATE", "INSERT", "INSERT", "COMMIT"],
+    ]
+
+
 async def test_simultaneous_posts_of_one_run_in_one_batch_create_it_once(
         client: TestClient, subscribe: Any, sqlite_path: Path):
     ws = await subscribe()

@@ -63,7 +63,11 @@ class Dialect(Protocol):
     def connect(self) -> Any: ...
     def close(self, connection: Any) -> None: ...
     def prepare(self, sql: str) -> str: ...
+    # `params` is the caller's own: it may be changed and returned.
     def adapt(self, params: dict[str, Any]) -> dict[str, Any]: ...
+    # The connection's cursor for statements whose rows are read at once (None: a new one
+    # for each statement, closed after it).
+    def reused_cursor(self, connection: Any) -> Any | None: ...
     # `wait`: at most this many seconds for the write lock, where the dialect waits at BEGIN.
     def begin(self, connection: Any, write: bool, wait: float | None = None) -> None: ...
     def commit(self, connection: Any) -> None: ...
@@ -150,9 +154,12 @@ BUSY_TIMEOUT_SLACK_MIN_SECONDS = 0.02
 
 
 class _Connection(sqlite3.Connection):
-    """An SQLite connection that remembers its busy_timeout (SqliteDialect.begin)."""
+    """An SQLite connection that remembers its busy_timeout (SqliteDialect.begin), with one
+    cursor for every statement whose rows are read at once: a cursor per statement costs
+    more than a short statement."""
 
     busy_timeout_ms = -1
+    statements: sqlite3.Cursor
 
 
 class SqliteDialect:
@@ -188,6 +195,7 @@ class SqliteDialect:
                 connection.execute("PRAGMA synchronous=FULL")
             connection.busy_timeout_ms = int(self.timeout * 1000)
             connection.execute(f"PRAGMA busy_timeout={connection.busy_timeout_ms}")
+            connection.statements = connection.cursor()
         except BaseException:
             connection.close()
             raise
@@ -200,10 +208,13 @@ class SqliteDialect:
         return sql
 
     def adapt(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            key: to_database_text(value) if isinstance(value, datetime) else value
-            for key, value in params.items()
-        }
+        for key, value in params.items():
+            if isinstance(value, datetime):
+                params[key] = to_database_text(value)
+        return params
+
+    def reused_cursor(self, connection: sqlite3.Connection) -> sqlite3.Cursor | None:
+        return connection.statements if isinstance(connection, _Connection) else None
 
     def begin(self, connection: _Connection, write: bool, wait: float | None = None) -> None:
         if wait is not None:
@@ -213,28 +224,28 @@ class SqliteDialect:
             slack = max(BUSY_TIMEOUT_SLACK_MIN_SECONDS, wait * BUSY_TIMEOUT_SLACK)
             if not wait - slack <= connection.busy_timeout_ms / 1000 <= wait:
                 milliseconds = max(0, int((wait - slack / 2) * 1000))
-                connection.execute(f"PRAGMA busy_timeout={milliseconds}")
+                connection.statements.execute(f"PRAGMA busy_timeout={milliseconds}")
                 connection.busy_timeout_ms = milliseconds
-        connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        connection.statements.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
-    def commit(self, connection: sqlite3.Connection) -> None:
-        connection.execute("COMMIT")
+    def commit(self, connection: _Connection) -> None:
+        connection.statements.execute("COMMIT")
 
-    def rollback(self, connection: sqlite3.Connection) -> None:
+    def rollback(self, connection: _Connection) -> None:
         if self.in_transaction(connection):
-            connection.execute("ROLLBACK")
+            connection.statements.execute("ROLLBACK")
 
     # One write of a group commit: its own savepoint inside the shared transaction.
-    def savepoint(self, connection: sqlite3.Connection) -> None:
-        connection.execute("SAVEPOINT armada_write")
+    def savepoint(self, connection: _Connection) -> None:
+        connection.statements.execute("SAVEPOINT armada_write")
 
-    def release(self, connection: sqlite3.Connection) -> None:
-        connection.execute("RELEASE armada_write")
+    def release(self, connection: _Connection) -> None:
+        connection.statements.execute("RELEASE armada_write")
 
-    def rollback_to(self, connection: sqlite3.Connection) -> None:
+    def rollback_to(self, connection: _Connection) -> None:
         """Undo the write's changes and drop its savepoint; the transaction goes on."""
-        connection.execute("ROLLBACK TO armada_write")
-        connection.execute("RELEASE armada_write")
+        connection.statements.execute("ROLLBACK TO armada_write")
+        connection.statements.execute("RELEASE armada_write")
 
     def in_transaction(self, connection: sqlite3.Connection) -> bool:
         return connection.in_transaction
@@ -347,6 +358,9 @@ class MssqlDialect:
     def adapt(self, params: dict[str, Any]) -> dict[str, Any]:
         return params
 
+    def reused_cursor(self, connection: Any) -> None:
+        return None
+
     def begin(self, connection: Any, write: bool, wait: float | None = None) -> None:
         """Nothing to do: pytds begins a transaction on connect and after each commit/rollback
         (locks are waited for in the statements that take them)."""
@@ -371,7 +385,7 @@ class MssqlDialect:
             cursor.execute("ROLLBACK TRANSACTION armada_write")
 
     def in_transaction(self, connection: Any) -> bool:
-        return True  # not asked: statements_undo_themselves is False
+        return True  # pytds is always in one; a doomed one ends at the rollback
 
     def lock_schema(self, connection: Any) -> None:
         """An application lock held until the transaction ends; TimeoutError (the database

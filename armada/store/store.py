@@ -421,9 +421,13 @@ class Store:
     # What the writer uses (armada/store/writer.py: Host), and the reads too
 
     def connection_and_transaction(self) -> tuple[Any, Transaction]:
-        """This thread's connection, and a Transaction on it (the schema prepared)."""
+        """This thread's connection, and a Transaction on it (the schema prepared): the same
+        one while the connection and the schema's limits are."""
         connection = self._connect_or_forget_schema()
-        return connection, self._transaction(connection)
+        tx = getattr(self._local, "transaction", None)
+        if tx is None or not tx.works_on(connection, self._limits):
+            tx = self._local.transaction = self._transaction(connection)
+        return connection, tx
 
     def _transaction(self, connection: Any) -> Transaction:
         limits = self._limits if self._limits is not None else self._prepare(connection)

@@ -24,22 +24,29 @@ class Transaction:
         self._dialect = dialect
         self._queries = queries
         self._limits = limits
+        # Every statement but those of `each`, whose rows are read later, where the dialect
+        # reuses one cursor (None: a new cursor per statement, closed after it).
+        self._cursor = dialect.reused_cursor(connection)
+
+    def works_on(self, connection: Any, limits: Limits | None) -> bool:
+        """Whether this is a Transaction on `connection` with the column limits `limits`."""
+        return connection is self._connection and limits is self._limits
 
     def execute(self, name: str, **params: Any) -> int:
         """Run every statement of a query; answer the rows changed by the last one."""
-        cursor = self._run(name, params)
+        cursor = self._run(name, params, self._cursor)
         try:
             return int(cursor.rowcount)
         finally:
-            cursor.close()
+            self._done(cursor)
 
     def all(self, name: str, **params: Any) -> list[Record]:
-        cursor = self._run(name, params)
+        cursor = self._run(name, params, self._cursor)
         try:
             columns = [column[0] for column in cursor.description]
             return [_record(columns, row) for row in cursor.fetchall()]
         finally:
-            cursor.close()
+            self._done(cursor)
 
     def one(self, name: str, **params: Any) -> Record | None:
         rows = self.all(name, **params)
@@ -48,17 +55,17 @@ class Transaction:
     def first(self, name: str, **params: Any) -> tuple[Any, ...] | None:
         """The first row as a tuple, values as the driver reads them: a lookup on the path of
         every write, for less than `one` (no dict, no datetime conversion)."""
-        cursor = self._run(name, params)
+        cursor = self._run(name, params, self._cursor)
         try:
             row = cursor.fetchone()
             return None if row is None else tuple(row)
         finally:
-            cursor.close()
+            self._done(cursor)
 
     def each(self, name: str, **params: Any) -> Generator[tuple[Any, ...]]:
         """The rows as tuples, fetched one at a time: a caller that stops early (and closes
         the iterator) leaves the rest unread."""
-        cursor = self._run(name, params)
+        cursor = self._run(name, params, None)
         try:
             while (row := cursor.fetchone()) is not None:
                 yield tuple(row)
@@ -66,12 +73,12 @@ class Transaction:
             cursor.close()
 
     def scalar(self, name: str, **params: Any) -> Any:
-        cursor = self._run(name, params)
+        cursor = self._run(name, params, self._cursor)
         try:
             row = cursor.fetchone()
             return row[0] if row else None
         finally:
-            cursor.close()
+            self._done(cursor)
 
     def check_lengths(self, table: str, values: Mapping[str, Any]) -> None:
         """Refuse text longer than its column rather than let the database cut or fail it."""
@@ -80,7 +87,8 @@ class Transaction:
             if isinstance(value, str) and len(value) > limit:
                 raise FieldTooLong(column, limit)
 
-    def _run(self, name: str, params: dict[str, Any]) -> Any:
+    def _run(self, name: str, params: dict[str, Any], cursor: Any | None) -> Any:
+        """The cursor (`cursor`, or a new one) that ran the query's statements."""
         query = self._queries[name]
         # Most calls pass exactly the query's parameters: then they need no picking out.
         if params.keys() != query.parameters:
@@ -90,14 +98,20 @@ class Transaction:
                 missing = sorted(query.parameters - params.keys())
                 raise TypeError(f"query {name} needs parameters {missing}") from None
         arguments = self._dialect.adapt(params)
-        cursor = self._connection.cursor()
+        if cursor is None:
+            cursor = self._connection.cursor()
         try:
             for statement in query.statements:
                 cursor.execute(statement, arguments)
         except BaseException:
-            cursor.close()
+            self._done(cursor)
             raise
         return cursor
+
+    def _done(self, cursor: Any) -> None:
+        """Close a cursor of one statement; the reused one is reset by its next statement."""
+        if cursor is not self._cursor:
+            cursor.close()
 
 
 def _record(columns: list[str], row: Any) -> Record:

@@ -49,7 +49,7 @@ MAX_ATTEMPTS = 3
 MAX_WRITES_PER_COMMIT = 256
 
 
-@dataclass
+@dataclass(slots=True)
 class PendingWrite:
     """One write operation queued for the writer thread, and where its outcome goes."""
 
@@ -74,6 +74,16 @@ class _WriteBroke(Exception):
         self.write = write
         self.error = error
         self.refused = refused  # an unguarded write's ApiError: its answer, nothing broken
+
+
+class _WriteUndone(Exception):
+    """A write alone in its transaction, run without a savepoint, failed: the transaction's
+    rollback undoes it as ROLLBACK TO would have, and the connection goes on."""
+
+    def __init__(self, write: PendingWrite, error: Exception) -> None:
+        super().__init__(str(error))
+        self.write = write
+        self.error = error
 
 
 class _NotBegun(Exception):
@@ -167,8 +177,9 @@ class Writer:
                 self._commit_background(background.popleft())
                 continue
             batch, stop = self._take_batch(self._writes.get())
-            background.extend(write for write in batch if write.background)
-            batch = [write for write in batch if not write.background]
+            if _has_background(batch):
+                background.extend(write for write in batch if write.background)
+                batch = [write for write in batch if not write.background]
             if batch:
                 self._commit_safely(batch)
             if stop:
@@ -203,12 +214,12 @@ class Writer:
             batch.extend(writes)
             if len(batch) >= MAX_WRITES_PER_COMMIT:
                 return batch, False
-            try:
+            # This thread alone takes from the queue: what is not empty has a next item.
+            if not self._writes.empty():
                 writes = self._writes.get_nowait()
                 continue
-            except queue.Empty:
-                if len(batch) < const.COMMIT_LINGER_FROM_WRITES:
-                    return batch, False
+            if len(batch) < const.COMMIT_LINGER_FROM_WRITES:
+                return batch, False
             now = time.monotonic()
             if deadline is None:
                 deadline = now + const.COMMIT_LINGER_SECONDS
@@ -257,6 +268,19 @@ class Writer:
                              self._store.reported(broke.error, in_write=True))
                 batch = [write for write in batch if write is not broke.write]
                 continue
+            except _WriteUndone as undone:
+                # As a savepoint's failure: an ApiError is its answer, another error is
+                # run again when it may pass (a new transaction), else reported.
+                error = undone.error
+                if not isinstance(error, ApiError):
+                    if attempt < MAX_ATTEMPTS and self.dialect.is_retryable(error):
+                        attempt += 1
+                        continue
+                    error = self._store.reported(error, in_write=True)
+                if self.availability.reason is not None:
+                    self.availability.answered(wrote=False)
+                self._answer(batch, error)
+                return
             except _CommitUnknown as unknown:
                 # Never run again: it may be committed. The callers' retries find their rows.
                 self._store.discard_connection()
@@ -275,17 +299,18 @@ class Writer:
                     continue
                 self._answer(batch, self._store.reported(error, in_write=_writes_something(batch)))
                 return
-            self.availability.answered(wrote=_writes_something(
-                [write for write in batch if write.error is None]))
+            if self.availability.reason is not None:  # nothing to tell while it is up
+                self.availability.answered(wrote=_writes_something(
+                    [write for write in batch if write.error is None]))
             self._answer(batch)
             return
 
     def _before_deadline(self, batch: list[PendingWrite]) -> list[PendingWrite]:
         """The writes whose deadline has not passed; the others are answered 503."""
         now = time.monotonic()
-        late = [write for write in batch if write.deadline <= now]
-        if not late:
+        if _first_deadline(batch) > now:
             return batch
+        late = [write for write in batch if write.deadline <= now]
         # While the database is down, that is why they waited: say so, as every other 503 does.
         reason = self.availability.reason
         self._answer(late, StoreUnavailable(
@@ -297,18 +322,21 @@ class Writer:
     def _run_batch(self, batch: list[PendingWrite]) -> None:
         try:
             connection, tx = self._store.connection_and_transaction()
-            wait = max(0.0, min(write.deadline for write in batch) - time.monotonic())
+            wait = max(0.0, _first_deadline(batch) - time.monotonic())
             self.dialect.begin(connection, True, wait)
         except Exception as error:
             raise _NotBegun(error, self.dialect.is_busy(error)) from error
+        alone = len(batch) == 1
         try:
             for write in batch:
-                self._run_write(connection, tx, write)
-        except BaseException:
+                self._run_write(connection, tx, write, alone)
+        except BaseException as failure:
             try:
                 self.dialect.rollback(connection)
             except Exception as error:
                 log.debug("rollback of a broken batch failed: %s", error)
+                if isinstance(failure, _WriteUndone):  # not undone: the connection broke
+                    raise _WriteBroke(failure.write, failure.error) from failure.error
             raise
         try:
             self.dialect.commit(connection)
@@ -317,13 +345,17 @@ class Writer:
                 raise _CommitUnknown(error) from error
             raise
 
-    def _run_write(self, connection: Any, tx: Transaction, write: PendingWrite) -> None:
+    def _run_write(self, connection: Any, tx: Transaction, write: PendingWrite,
+                   alone: bool) -> None:
         """Run one write so that its failure undoes only its changes: in its own savepoint,
         or, for a write of one statement where a failed statement undoes itself, as it is
         (two statements fewer per event on SQLite). An unguarded write of many statements
-        that fails takes the whole transaction back (_WriteBroke), the others to run again."""
+        that fails takes the whole transaction back (_WriteBroke), the others to run again.
+        A write `alone` in its transaction needs no savepoint either: when it fails, the
+        transaction's rollback undoes it (_WriteUndone)."""
         takes_all_back = write.operation in self._takes_all_back
-        guarded = not takes_all_back and write.operation not in self._one_statement
+        one_statement = write.operation in self._one_statement
+        guarded = not (takes_all_back or one_statement or alone)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if guarded:
                 self.dialect.savepoint(connection)
@@ -332,6 +364,12 @@ class Writer:
             except Exception as error:
                 if takes_all_back:
                     raise _WriteBroke(write, error, isinstance(error, ApiError)) from error
+                if alone and not one_statement:
+                    # A transaction already gone (SQLite ends it on I/O errors) is a broken
+                    # connection, as a ROLLBACK TO that fails.
+                    if not self._transaction_goes_on(connection):
+                        raise _WriteBroke(write, error) from error
+                    raise _WriteUndone(write, error) from error
                 if not self._undone(connection, guarded):
                     raise _WriteBroke(write, error) from error
                 if isinstance(error, ApiError):
@@ -357,6 +395,12 @@ class Writer:
             outbox.write(tx, write.changes)
         except Exception as error:
             raise _WriteBroke(write, error) from error
+
+    def _transaction_goes_on(self, connection: Any) -> bool:
+        try:
+            return self.dialect.in_transaction(connection)
+        except Exception:
+            return False
 
     def _undone(self, connection: Any, guarded: bool) -> bool:
         """Undo a failed write's changes; False when the whole transaction is gone."""
@@ -404,6 +448,23 @@ def no_operation(tx: Transaction) -> None:
 def _writes_something(batch: list[PendingWrite]) -> bool:
     """Whether the batch holds a write other than the empty one (ping_writes, flush)."""
     return any(write.operation is not no_operation for write in batch)
+
+
+def _has_background(batch: list[PendingWrite]) -> bool:
+    """Whether the batch holds background work (a loop: cheaper than any() for a few)."""
+    for write in batch:
+        if write.background:
+            return True
+    return False
+
+
+def _first_deadline(batch: list[PendingWrite]) -> float:
+    """The batch's earliest deadline (a loop: a third of min()'s cost for a write or two)."""
+    first = batch[0].deadline
+    for write in batch:
+        if write.deadline < first:
+            first = write.deadline
+    return first
 
 
 # A future, its result or error, and for a committed write its changes.
