@@ -36,7 +36,8 @@ async def load_body(request: web.Request, schema: Schema) -> dict[str, Any]:
     """
     # The media type without parsing the header into a dict, as security.py does.
     declared = request.headers.get(hdrs.CONTENT_TYPE, "")
-    if declared.partition(";")[0].strip().lower() != JSON_MEDIA_TYPE:
+    if declared != JSON_MEDIA_TYPE and (
+            declared.partition(";")[0].strip().lower() != JSON_MEDIA_TYPE):
         raise UnsupportedMediaType(
             f"the body must be JSON sent as Content-Type: {JSON_MEDIA_TYPE}, not "
             + (repr(declared[:100]) if declared else "without a Content-Type"))

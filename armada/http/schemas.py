@@ -238,10 +238,11 @@ class NullsNotSent(StrictSchema):
 
     @post_load
     def drop_nulls(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        sent = {name: value for name, value in data.items() if value is not None}
-        if self.generated_id not in sent:
-            sent[self.generated_id] = new_uuid()
-        return sent
+        if None in data.values():
+            data = {name: value for name, value in data.items() if value is not None}
+        if self.generated_id not in data:
+            data[self.generated_id] = new_uuid()
+        return data
 
 
 def new_uuid() -> str:
