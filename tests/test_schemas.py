@@ -26,7 +26,7 @@ from marshmallow import (
 
 from armada import const
 from armada.http import schemas
-from armada.private_api.marshmallow_plan import LoadPlan, ValidatorsOnce
+from armada.private_api.marshmallow_plan import LoadPlan, ValidatorsOnce, usual_loader
 
 DUMPERS = [
     (schemas.run_schema, schemas.run_out),
@@ -112,20 +112,30 @@ def test_a_field_kind_without_a_plan_is_refused_when_the_dumper_is_built() -> No
 LOADED = [schema for schema in (*vars(schemas).values(), schemas.StreamQuery())
           if isinstance(schema, schemas.StrictSchema)]
 OFFSETS = [timezone(timedelta(minutes=minutes)) for minutes in (-720, -90, 0, 330, 840)]
-DATETIMES = st.one_of(
-    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                 timezones=st.none() | st.sampled_from(OFFSETS)),
-    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31),
-                 timezones=st.none() | st.sampled_from(OFFSETS)),
-).map(datetime.isoformat)
+DATETIMES = st.builds(
+    lambda when, timespec, zulu: when.isoformat(timespec=timespec).replace("+00:00", zulu),
+    st.one_of(
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                     timezones=st.none() | st.sampled_from(OFFSETS)),
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31),
+                     timezones=st.none() | st.sampled_from(OFFSETS)),
+    ),
+    st.sampled_from(["auto", "milliseconds", "seconds", "minutes"]),
+    st.sampled_from(["+00:00", "Z"]),
+)
 STATUSES = st.sampled_from(const.STATUSES).flatmap(
-    lambda status: st.sampled_from([status, status.upper(), status.lower()]))
+    lambda status: st.sampled_from([status, status.upper(), status.lower()])) | st.sampled_from(
+    ["\u017fuccess", "Succe\u00df", "success ", "Lost\x00", "Lo\u0455t"])
+# Text at the edges the fields judge: lengths, blanks, NUL, a lone surrogate, beyond ASCII.
+TEXTS = st.text(min_size=1, max_size=12) | st.sampled_from(
+    ["x" * 255, "x" * 256, "\u00e9" * 255, "\u00e9" * 256, " ", "\t\u3000", "a\x00", "a\ud800",
+     "\u00e9t\u00e9", "\U0001f680", ""])
 NUMBERS = st.integers(min_value=-5, max_value=2**64)
 # What else a JSON body or a query string can bring: any kind of value, and the edges the
 # fields judge (a lone surrogate, text over the 255 limit, message types known or not).
 ANY = st.one_of(
     st.none(), st.booleans(), st.floats(allow_nan=False), NUMBERS, NUMBERS.map(str),
-    st.text(max_size=12), DATETIMES, STATUSES, st.lists(st.none(), max_size=1),
+    st.text(max_size=12), TEXTS, DATETIMES, STATUSES, st.lists(st.none(), max_size=1),
     st.sampled_from(["\ud800", "x" * 256, "new_job,delete_run", "new_job,bogus", ""]),
 )
 
@@ -140,7 +150,7 @@ def valid_value(field: fields.Field) -> st.SearchStrategy[object]:
         return NUMBERS | NUMBERS.map(str)
     if isinstance(field, fields.List):
         return st.lists(valid_body(schemas.event_schema), max_size=3)
-    return st.text(min_size=1, max_size=12)
+    return TEXTS
 
 
 def valid_body(schema: Schema) -> st.SearchStrategy[dict[str, object]]:
@@ -188,6 +198,40 @@ def test_a_body_loads_as_marshmallow_loads_it(schema: Schema, data: st.DataObjec
         loaded = schema.load(body)
     assert loaded == expected
     assert list(loaded) == list(expected)  # same key order
+
+
+# Every kind of field the API loads, once each.
+FIELDS = list({type(field): field for schema in LOADED
+               for field in schema.load_fields.values()}.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("field", FIELDS, ids=[type(field).__name__ for field in FIELDS])
+@settings(max_examples=300, deadline=None, database=None, derandomize=DERANDOMIZE)
+@given(value=st.one_of(ANY, TEXTS, DATETIMES, STATUSES))
+def test_a_fields_shortcut_answers_only_values_its_own_load_accepts_and_as_it_loads_them(
+        field: fields.Field, value: object) -> None:
+    usual = usual_loader(field)
+    as_usual = usual(value) if usual is not None and value is not None else None
+    if as_usual is not None:
+        assert as_usual == field.deserialize(value)
+        assert type(as_usual) is type(field.deserialize(value))
+
+
+def test_a_field_kind_that_deserializes_its_own_way_has_no_shortcut_of_its_parent() -> None:
+    with_one = {type(field).__name__ for field in FIELDS if usual_loader(field) is not None}
+    assert with_one == {"Text", "Status", "UtcDateTime"}
+
+    class Stripped(schemas.Text):
+        def _deserialize(self, value: object, attr: object, data: object,
+                         **kwargs: object) -> str:
+            return super()._deserialize(value, attr, data, **kwargs).strip()
+
+    class SchemaWithIt(schemas.StrictSchema):
+        name = Stripped()
+
+    assert usual_loader(Stripped()) is None
+    assert SchemaWithIt().load({"name": " a "}) == {"name": "a"}
 
 
 def test_the_api_schemas_load_through_a_plan_where_they_can() -> None:

@@ -3,10 +3,11 @@ writing JSON answers, whole or streamed."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -14,7 +15,7 @@ from aiohttp import hdrs, web
 from marshmallow import Schema
 
 from armada.changes import Written
-from armada.datetimes import format_datetime
+from armada.datetimes import format_datetime, utc_now
 from armada.errors import InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from armada.http.deadlines import answer_started
 from armada.http.request_log import request_id_of
@@ -35,7 +36,8 @@ async def load_body(request: web.Request, schema: Schema) -> dict[str, Any]:
     """
     # The media type without parsing the header into a dict, as security.py does.
     declared = request.headers.get(hdrs.CONTENT_TYPE, "")
-    if declared.partition(";")[0].strip().lower() != JSON_MEDIA_TYPE:
+    if declared != JSON_MEDIA_TYPE and (
+            declared.partition(";")[0].strip().lower() != JSON_MEDIA_TYPE):
         raise UnsupportedMediaType(
             f"the body must be JSON sent as Content-Type: {JSON_MEDIA_TYPE}, not "
             + (repr(declared[:100]) if declared else "without a Content-Type"))
@@ -73,7 +75,7 @@ def refuse_far_future(request: web.Request, datetimes: Mapping[str, datetime]) -
     """A 422 naming each datetime later than the service's clock plus ARMADA_MAX_CLOCK_SKEW:
     stored, it would be its run's last report for years."""
     skew = request.app[config_key].max_clock_skew
-    latest = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=skew)
+    latest = utc_now() + _seconds(skew)
     late = [name for name, when in datetimes.items() if when > latest]
     if late:
         bound = (f"later than {format_datetime(latest)}, the service's clock plus "
@@ -81,6 +83,12 @@ def refuse_far_future(request: web.Request, datetimes: Mapping[str, datetime]) -
         more = f" (and {len(late) - 1} more)" if len(late) > 1 else ""
         raise ValidationFailed(f"{late[0]} is {bound}{more}",
                                {name: [f"In the future: {bound}."] for name in late})
+
+
+@functools.lru_cache(maxsize=4)
+def _seconds(seconds: float) -> timedelta:
+    # A timedelta built from a float costs more than the check it bounds: once per setting.
+    return timedelta(seconds=seconds)
 
 
 def load_query(request: web.Request, schema: Schema) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -48,10 +49,16 @@ def storable(value: str) -> None:
     on every database alike, so the contract does not depend on the one behind it."""
     if "\x00" in value:
         raise ValidationError("Contains code point 0 (NUL), which cannot be stored.")
+    if not _encodable(value):
+        raise ValidationError("Contains an unpaired UTF-16 surrogate.")
+
+
+def _encodable(value: str) -> bool:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValidationError("Contains an unpaired UTF-16 surrogate.") from None
+        return False
+    return True
 
 
 def _not_blank(value: str) -> None:
@@ -71,6 +78,18 @@ class Text(ValidatorsOnce, fields.String):
         if not blank:
             validators.append(_not_blank)
         super().__init__(validate=validators, **kwargs)
+        self._shortest = min_length or 0
+        self._longest = sys.maxsize if max_length is None else max_length
+        self._blank = blank
+
+    def load_usual(self, value: Any) -> str | None:
+        """`value` when it is text that the validators above accept, else None (then they
+        judge it): the load plan's shortcut (`marshmallow_plan`), one call for them all."""
+        if (type(value) is str and self._shortest <= len(value) <= self._longest
+                and "\x00" not in value and (value.isascii() or _encodable(value))
+                and (self._blank or value.strip())):
+            return value
+        return None
 
 
 def Identifier(**kwargs: Any) -> Text:
@@ -88,12 +107,23 @@ class Status(Text):
         "unknown_status": f"Must be one of {', '.join(const.STATUSES)} (in any letter case).",
     }
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The canonical statuses the validators accept, by their lower case: the usual values.
+        self._usual = {lower: status for lower, status in CANONICAL_STATUS.items()
+                       if Text.load_usual(self, status) is not None}
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         canonical = CANONICAL_STATUS.get(text.lower()) if text.isascii() else None
         if canonical is None:
             raise self.make_error("unknown_status")
         return canonical
+
+    def load_usual(self, value: Any) -> str | None:
+        if type(value) is str and value.isascii():
+            return self._usual.get(value.lower())
+        return None
 
 
 class UtcDateTime(ValidatorsOnce):
@@ -114,6 +144,16 @@ class UtcDateTime(ValidatorsOnce):
             raise self.make_error("range") from None
         except ValueError:
             raise self.make_error("invalid") from None
+
+    def load_usual(self, value: Any) -> datetime | None:
+        """The datetime of ISO 8601 text this field accepts, else None (then `_deserialize`
+        judges it): the load plan's shortcut (`marshmallow_plan`)."""
+        if type(value) is not str or self.validators:
+            return None
+        try:
+            return parse_datetime(value)
+        except ValueError:
+            return None
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         if isinstance(value, datetime):
@@ -198,10 +238,11 @@ class NullsNotSent(StrictSchema):
 
     @post_load
     def drop_nulls(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        sent = {name: value for name, value in data.items() if value is not None}
-        if self.generated_id not in sent:
-            sent[self.generated_id] = new_uuid()
-        return sent
+        if None in data.values():
+            data = {name: value for name, value in data.items() if value is not None}
+        if self.generated_id not in data:
+            data[self.generated_id] = new_uuid()
+        return data
 
 
 def new_uuid() -> str:
