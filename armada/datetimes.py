@@ -5,6 +5,8 @@ Inside the service every datetime is a naive `datetime` in UTC, truncated to mil
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +61,30 @@ def truncate_to_millis(value: datetime) -> datetime:
 def utc_now() -> datetime:
     """The clock, as naive UTC."""
     return _EPOCH + (datetime.now(UTC) - _UTC_EPOCH)
+
+
+class ClockBound:
+    """The service's clock plus `ahead` seconds, as naive UTC, for a check on every request.
+
+    Reading the clock as a datetime costs more than the comparison it serves, so the last
+    reading is kept: a datetime at or before it is at or before the current bound too, as long
+    as the clock has not gone back since (which `time.time()` tells for less)."""
+
+    def __init__(self, ahead: float) -> None:
+        self._ahead = timedelta(seconds=ahead)
+        # (time.time() just after the reading, the bound it gave)
+        self._last = (math.inf, EARLIEST)
+
+    def surely_within(self, when: datetime) -> bool:
+        """True when `when` is at or before the bound now; False when unsure."""
+        read_at, bound = self._last
+        return when <= bound and time.time() >= read_at
+
+    def latest(self) -> datetime:
+        """The bound now, from a new reading of the clock."""
+        bound = utc_now() + self._ahead
+        self._last = (time.time(), bound)
+        return bound
 
 
 def format_datetime(value: datetime) -> str:

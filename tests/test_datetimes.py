@@ -219,6 +219,16 @@ async def test_a_datetime_within_the_clock_skew_is_accepted_and_the_skew_is_a_se
     assert "60 s" in (await response.json())["fields"]["run_datetime"][0]
 
 
+async def test_a_datetime_beyond_the_clock_skew_is_refused_right_after_one_within_it(
+        make_client):
+    # The bound read for the first is kept; the second is beyond it and judged anew.
+    strict = await make_client(max_clock_skew=60)
+    for run_uuid, ahead, status in [("within", 30, 201), ("beyond", 90, 422),
+                                    ("within-again", 45, 201)]:
+        body = {"run_uuid": run_uuid, "run_datetime": in_the_future(seconds=ahead)}
+        assert (await strict.post("/api/runs/", json=body)).status == status, run_uuid
+
+
 def test_max_clock_skew_is_a_duration_of_a_day_by_default():
     assert load_config({}).max_clock_skew == 86400
     assert load_config({"ARMADA_MAX_CLOCK_SKEW": "2h"}).max_clock_skew == 7200
