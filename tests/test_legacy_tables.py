@@ -125,6 +125,19 @@ async def test_repeated_run_is_idempotent_on_a_table_without_a_key(
     assert read(legacy_db, "SELECT COUNT(*) FROM armada_runs WHERE run_uuid = 'old-run'") == [(1,)]
 
 
+async def test_repeated_event_is_idempotent_on_a_table_without_a_key(
+        legacy_client: TestClient, legacy_db: Path):
+    body = event_body("new-event", job_uuid="old-job")
+    first = await legacy_client.post("/api/events/", json=body)
+    again = await legacy_client.post("/api/events/", json=body)
+    batch = await legacy_client.post("/api/events/batch", json={"events": [body]})
+
+    assert (first.status, again.status, batch.status) == (201, 200, 200)
+    assert (await batch.json())["existing"] == ["new-event"]
+    assert read(legacy_db, "SELECT COUNT(*) FROM armada_events "
+                           "WHERE event_uuid = 'new-event'") == [(1,)]
+
+
 async def test_event_content_longer_than_the_legacy_column_is_refused(
         legacy_client: TestClient, legacy_db: Path):
     body = event_body("long-event", job_uuid="old-job", event_content="x" * 256)

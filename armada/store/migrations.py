@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from armada.config import ConfigError
 from armada.store import operations
@@ -78,10 +78,17 @@ def version_of(migration: Query) -> int:
     return int(migration.name[:4])
 
 
+class Schema(NamedTuple):
+    """What the service learns of Armada's tables once the schema is up to date."""
+
+    limits: Limits
+    keyless: frozenset[str]  # the tables with no key on their uuid
+
+
 def prepare_schema(connection: Any, dialect: Dialect, queries: Mapping[str, Query],
-                   migrations: tuple[Query, ...], description: str) -> Limits:
-    """Bring the database to the newest version; answer the column limits of Armada's tables.
-    Up to date: one query (schema_state), which answers both."""
+                   migrations: tuple[Query, ...], description: str) -> Schema:
+    """Bring the database to the newest version; answer the column limits of Armada's tables
+    and which have no key. Up to date: one query (schema_state), which answers all."""
     tx = Transaction(connection, dialect, queries, {})
     latest = len(migrations)
     version, columns = in_transaction(connection, dialect, False,
@@ -94,7 +101,7 @@ def prepare_schema(connection: Any, dialect: Dialect, queries: Mapping[str, Quer
                            functools.partial(apply, tx, connection, dialect, migration))
         _, columns = in_transaction(connection, dialect, False,
                                     lambda: operations.schema_state(tx))
-    return operations.column_limits(columns)
+    return Schema(operations.column_limits(columns), operations.keyless_tables(columns))
 
 
 def apply(tx: Transaction, connection: Any, dialect: Dialect, migration: Query) -> None:

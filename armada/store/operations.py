@@ -34,6 +34,7 @@ JobPosition = tuple[datetime, str]
 # Where a page ends, whatever it pages (a keyset position, or the last uuid).
 Position = TypeVar("Position")
 TABLES = ("armada_runs", "armada_jobs", "armada_events")
+EVENTS = "armada_events"
 KEY_OF_TABLE = {"armada_runs": "run_uuid", "armada_jobs": "job_uuid", "armada_events": "event_uuid"}
 LEGACY_INDEX_OF_TABLE = {
     "armada_runs": "index_run_uuid",
@@ -57,14 +58,20 @@ def column_limits(columns: list[Record]) -> dict[str, dict[str, int]]:
     return limits
 
 
-def index_keyless_tables(tx: Transaction) -> None:
-    """An index on the uuid of each table that has no key on it (Armada's own tables, made
-    before this service): the service looks rows up by it."""
-    _, columns = schema_state(tx)
+def keyless_tables(columns: list[Record]) -> frozenset[str]:
+    """Armada's tables with no key on their uuid (its own tables, made before this service),
+    from schema_state's columns."""
     keyed = {(column["table_name"], column["column_name"])
              for column in columns if column["is_key"]}
-    for table, key in KEY_OF_TABLE.items():
-        if (table, key) not in keyed:
+    return frozenset(table for table, key in KEY_OF_TABLE.items() if (table, key) not in keyed)
+
+
+def index_keyless_tables(tx: Transaction) -> None:
+    """An index on the uuid of each table that has no key on it: the service looks rows up
+    by it."""
+    keyless = keyless_tables(schema_state(tx)[1])
+    for table in KEY_OF_TABLE:
+        if table in keyless:
             tx.execute(LEGACY_INDEX_OF_TABLE[table])
 
 
@@ -226,7 +233,9 @@ def create_event(tx: Transaction, sent: Record,
         tx.execute("revive_lost_job", job_uuid=job_uuid, event_uuid=event["event_uuid"]))
     if owners is not None and owner is not None:
         owners[job_uuid] = (owner[0], RUNNING) if revived else owner
-    if owner is not None and tx.execute("insert_event_if_absent", **event):
+    insert = "insert_event_if_absent_keyless" if EVENTS in tx.keyless else \
+        "insert_event_if_absent"
+    if owner is not None and tx.execute(insert, **event):
         new_event = Change("new_event", event, owner[0], job_uuid)
         if not revived:
             return Written(event, True, (new_event,))

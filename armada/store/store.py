@@ -41,10 +41,13 @@ from armada.store import migrations, operations, triage
 from armada.store.availability import Availability
 from armada.store.dialects import Dialect, close_quietly, make_dialect
 from armada.store.queries import Query, load_queries
-from armada.store.transaction import Limits, Outbox, Transaction, in_transaction
+from armada.store.transaction import Outbox, Transaction, in_transaction
 from armada.store.writer import MAX_ATTEMPTS, Writer, no_operation, settle
 
 log = logging.getLogger(__name__)
+
+# A read-only store learns nothing of the schema: it only reads.
+READ_ONLY_SCHEMA = migrations.Schema({}, frozenset())
 
 T = TypeVar("T")
 
@@ -70,7 +73,7 @@ class Store:
         self._connections: set[Any] = set()
         self._connections_lock = threading.Lock()
         self._schema_lock = threading.Lock()
-        self._limits: Limits | None = None
+        self._schema: migrations.Schema | None = None
         self._closed = False
         # Called on the event loop after each operation: (name, seconds, error or None).
         self.observe: Callable[[str, float, BaseException | None], None] | None = None
@@ -425,13 +428,15 @@ class Store:
         one while the connection and the schema's limits are."""
         connection = self._connect_or_forget_schema()
         tx = getattr(self._local, "transaction", None)
-        if tx is None or not tx.works_on(connection, self._limits):
+        if tx is None or self._schema is None \
+                or not tx.works_on(connection, self._schema.limits):
             tx = self._local.transaction = self._transaction(connection)
         return connection, tx
 
     def _transaction(self, connection: Any) -> Transaction:
-        limits = self._limits if self._limits is not None else self._prepare(connection)
-        return Transaction(connection, self.dialect, self._queries, limits)
+        schema = self._schema if self._schema is not None else self._prepare(connection)
+        return Transaction(connection, self.dialect, self._queries, schema.limits,
+                           schema.keyless)
 
     def reported(self, error: Exception, in_write: bool = False) -> Exception:
         """The error as the caller sees it: StoreUnavailable (a 503) with the reason when
@@ -442,17 +447,18 @@ class Store:
             return StoreUnavailable(f"database unavailable: {reason}")
         return error
 
-    def _prepare(self, connection: Any) -> Limits:
+    def _prepare(self, connection: Any) -> migrations.Schema:
         """Upgrade the schema to the newest version once per process (migrations); learn the
-        column limits (none to learn for a read-only store, which only reads)."""
+        column limits and the keyless tables (none to learn for a read-only store, which only
+        reads)."""
         if self.read_only:
-            return {}
+            return READ_ONLY_SCHEMA
         with self._schema_lock:
-            if self._limits is None:
-                self._limits = migrations.prepare_schema(connection, self.dialect, self._queries,
+            if self._schema is None:
+                self._schema = migrations.prepare_schema(connection, self.dialect, self._queries,
                                                          self._migrations, self.description)
                 log.info("store ready: %s", self.description)
-            return self._limits
+            return self._schema
 
     def _prepared(self, query: Query) -> Query:
         return replace(query, statements=tuple(map(self.dialect.prepare, query.statements)))
@@ -462,7 +468,7 @@ class Store:
             return self._connection()
         except Exception:
             # Unreachable: what comes back may be a new, empty database; check the schema again.
-            self._limits = None
+            self._schema = None
             raise
 
     def _connection(self) -> Any:

@@ -19,11 +19,13 @@ Limits = Mapping[str, Mapping[str, int]]
 
 class Transaction:
     def __init__(self, connection: Any, dialect: Dialect, queries: Mapping[str, Query],
-                 limits: Limits) -> None:
+                 limits: Limits, keyless: frozenset[str] = frozenset()) -> None:
         self._connection = connection
         self._dialect = dialect
         self._queries = queries
         self._limits = limits
+        # Armada's tables with no key on their uuid (made before this service).
+        self.keyless = keyless
         # Every statement but those of `each`, whose rows are read later, where the dialect
         # reuses one cursor (None: a new cursor per statement, closed after it).
         self._cursor = dialect.reused_cursor(connection)
