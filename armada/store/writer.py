@@ -245,7 +245,7 @@ class Writer:
                 if failed.busy:
                     # The lock stayed held until the first deadline: those writes get their
                     # 503 now, the others wait on until theirs.
-                    first = min(write.deadline for write in batch)
+                    first = _first_deadline(batch)
                     self._answer([write for write in batch if write.deadline <= first],
                                  self._store.reported(failed.error))
                     batch = [write for write in batch if write.deadline > first]
@@ -367,7 +367,7 @@ class Writer:
                 if alone and not one_statement:
                     # A transaction already gone (SQLite ends it on I/O errors) is a broken
                     # connection, as a ROLLBACK TO that fails.
-                    if not self._transaction_goes_on(connection):
+                    if not self._undone(connection, guarded):
                         raise _WriteBroke(write, error) from error
                     raise _WriteUndone(write, error) from error
                 if not self._undone(connection, guarded):
@@ -396,17 +396,12 @@ class Writer:
         except Exception as error:
             raise _WriteBroke(write, error) from error
 
-    def _transaction_goes_on(self, connection: Any) -> bool:
-        try:
-            return self.dialect.in_transaction(connection)
-        except Exception:
-            return False
-
     def _undone(self, connection: Any, guarded: bool) -> bool:
-        """Undo a failed write's changes; False when the whole transaction is gone."""
-        if not guarded:
-            return self.dialect.in_transaction(connection)
+        """Undo a failed write's changes (unguarded: the failed statement undid its own);
+        False when the whole transaction is gone."""
         try:
+            if not guarded:
+                return self.dialect.in_transaction(connection)
             self.dialect.rollback_to(connection)
         except Exception:
             return False
