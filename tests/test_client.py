@@ -43,11 +43,16 @@ from armada_client import (
     retry_after_seconds,
 )
 from armada_client import sender as client_sender
+from hypothesis import given
+from hypothesis import strategies as st
 from server_process import REPO_ROOT, ServiceProcess
 
 from armada import const
 
 FAST = {"base_delay": 0.02, "max_delay": 0.2}
+# Batches leave on the ticks of UTC time: with a tick an hour, one almost never falls within
+# a test, so a batch leaves at flush().
+UNTIL_FLUSH = 3600.0
 WRITE_TOKEN = "agent-write-token-0123456789"
 PROXY_TIMEOUT = 10.0
 SETTLE_SECONDS = 30.0
@@ -67,7 +72,8 @@ class FlakyProxy:
     """Forwards each request to the service over a connection of its own, kept alive as the
     client keeps it.
 
-    Records every request (its line and body); `lose_answer(prefix)` forwards the next
+    Records every request (its line, body and wall-clock arrival); `lose_answer(prefix)`
+    forwards the next
     matching request but closes the connection instead of passing the answer back;
     `answer_instead(prefix, raw)` answers the next matching request itself, unforwarded.
     """
@@ -75,6 +81,7 @@ class FlakyProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.requests: list[tuple[str, bytes]] = []
+        self.arrivals: list[tuple[str, float]] = []  # (line, time.time()) per request
         self._lose: list[str] = []
         self._fake: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
@@ -94,6 +101,11 @@ class FlakyProxy:
         """The bodies of the requests whose line starts with `prefix`."""
         with self._lock:
             return [body for line, body in self.requests if line.startswith(prefix)]
+
+    def arrived(self, prefix: str) -> list[float]:
+        """When the requests whose line starts with `prefix` arrived (time.time())."""
+        with self._lock:
+            return [at for line, at in self.arrivals if line.startswith(prefix)]
 
     def close(self) -> None:
         self._listener.close()
@@ -124,6 +136,7 @@ class FlakyProxy:
                 line = head.split(b"\r\n", 1)[0].decode()
                 with self._lock:
                     self.requests.append((line, body))
+                    self.arrivals.append((line, time.time()))
                 fake = self._take(self._fake, line, key=lambda item: item[0])
                 if fake is not None:
                     connection.sendall(fake[1])
@@ -535,7 +548,7 @@ def test_event_of_a_job_never_created_is_refused_with_not_found(service: Service
 def test_one_refused_event_in_a_batch_costs_only_itself(service: ServiceProcess,
                                                         proxy: FlakyProxy, ids):
     run_uuid, job_uuid = ids
-    settings = {"base_url": proxy.url, "batch_window": 0.5, **FAST}
+    settings = {"base_url": proxy.url, "batch_window": UNTIL_FLUSH, **FAST}
     known = MonitoringClient(run_uuid, 1, job_uuid, **settings)
     known.create_job().flush()
     stray = MonitoringClient(run_uuid, 2, f"{job_uuid}-never-created", **settings)
@@ -654,11 +667,59 @@ def test_events_of_many_agents_travel_together_in_few_batches(service: ServicePr
 
 
 @pytest.mark.external
+def test_the_batches_of_agents_leave_together_on_the_ticks_of_utc_time(
+        service: ServiceProcess, proxy: FlakyProxy, ids):
+    run_uuid, job_uuid = ids
+    window = 1.0
+    # Other settings, so each agent has a sender of its own, as agents in two processes do.
+    agents = [MonitoringClient(run_uuid, number, f"{job_uuid}-{number}", base_url=proxy.url,
+                               batch_window=window, max_queue=1000 + number, **FAST)
+              for number in range(2)]
+    for agent in agents:
+        assert agent.create_job().flush() is True
+    time.sleep(window - time.time() % window + 0.05)
+
+    made = [time.time()]
+    agents[0].record_success_event("first")
+    time.sleep(window / 2)
+    made.append(time.time())
+    agents[1].record_success_event("second")
+    tick = (made[0] // window + 1) * window
+    assert made[1] < tick, "the host was too slow to make both events within one window"
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while len(proxy.arrived("POST /api/events/batch")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    # Made half a window apart, sent at the same tick: the first waited the whole window
+    # then, the second half of it.
+    arrivals = proxy.arrived("POST /api/events/batch")
+    assert len(arrivals) == 2
+    assert all(tick <= at < tick + window / 4 for at in arrivals), (tick, arrivals)
+    for agent in agents:
+        assert agent.flush() is True  # answered, so stored
+    for number, content in enumerate(("first", "second")):
+        assert stored_in_order(service.db_path, f"{job_uuid}-{number}") == [content]
+
+
+@given(monotonic=st.floats(0, 1e7), wall=st.floats(0, 4e9),
+       window=st.floats(1e-3, 3600) | st.just(0.0))
+def test_a_batch_waits_for_the_next_tick_and_never_longer_than_its_window(
+        monotonic: float, wall: float, window: float):
+    # Whatever the wall clock says (set, stepped, skewed), it only picks the phase.
+    due = client_sender.batch_due(monotonic, wall, window)
+    assert monotonic <= due <= monotonic + window
+    if window:
+        # It leaves on a tick: a multiple of the window in UTC time (to the floats' grain).
+        phase = (wall + (due - monotonic)) % window
+        assert min(phase, window - phase) < 1e-5
+
+
+@pytest.mark.external
 def test_a_batch_holds_at_most_the_services_batch_limit(service: ServiceProcess,
                                                         proxy: FlakyProxy, ids):
     run_uuid, job_uuid = ids
-    client = MonitoringClient(run_uuid, 1, job_uuid, base_url=proxy.url, batch_window=10.0,
-                              **FAST)
+    client = MonitoringClient(run_uuid, 1, job_uuid, base_url=proxy.url,
+                              batch_window=UNTIL_FLUSH, **FAST)
     client.create_job().flush()
 
     for step in range(2500):
@@ -674,8 +735,8 @@ def test_a_batch_holds_at_most_the_services_batch_limit(service: ServiceProcess,
 def test_a_batch_stays_under_the_services_body_limit(service: ServiceProcess,
                                                      proxy: FlakyProxy, ids):
     run_uuid, job_uuid = ids
-    client = MonitoringClient(run_uuid, 1, job_uuid, base_url=proxy.url, batch_window=10.0,
-                              **FAST)
+    client = MonitoringClient(run_uuid, 1, job_uuid, base_url=proxy.url,
+                              batch_window=UNTIL_FLUSH, **FAST)
     client.create_job().flush()
     long_text = "x" * 60_000
 
@@ -823,7 +884,7 @@ def test_a_full_queue_drops_its_oldest_events_counted_and_keeps_the_job_and_stat
         own_service: ServiceProcess, heap_frozen: None, caplog):
     service = own_service
     client = MonitoringClient("run-full", 1, "job-full", base_url=service.url, max_queue=10,
-                              batch_window=2.0, base_delay=0.05, max_delay=0.2)
+                              batch_window=UNTIL_FLUSH, base_delay=0.05, max_delay=0.2)
     client.create_job().flush()
     service.stop()
 

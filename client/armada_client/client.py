@@ -23,7 +23,7 @@ MAX_ATTEMPTS = 10
 # How long flush(), close() and the exit flush wait when not told.
 DEADLINE_SECONDS = 10.0
 MAX_QUEUE = 10_000
-BATCH_WINDOW_SECONDS = 0.05
+BATCH_WINDOW_SECONDS = 0.02
 
 STATUS_RUNNING = "Running"
 STATUS_SUCCESS = "Success"

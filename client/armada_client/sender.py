@@ -45,6 +45,16 @@ WHOLE_BATCH_REFUSALS = frozenset({401, 403})
 DROP_LOG_INTERVAL_SECONDS = 1.0
 
 
+def batch_due(monotonic_now: float, wall_now: float, window: float) -> float:
+    """When a batch begun now leaves, on the monotonic clock: at the next tick of a clock that
+    every agent shares, UTC time in steps of `window`, so the batches of agents whose clocks
+    are set reach the service together and share its commit and its fan-out. The wall clock
+    only sets the phase: the wait is never longer than `window`, whatever it does."""
+    if window <= 0:
+        return monotonic_now
+    return monotonic_now + window - wall_now % window
+
+
 class Settings(NamedTuple):
     """What makes two clients share one sender (one queue, one thread, one connection)."""
 
@@ -72,7 +82,7 @@ class Ledger:
 class Report:
     """One request to make: an event (batched with its neighbours) or any other write."""
 
-    __slots__ = ("body", "is_event", "ledger", "method", "path", "queued_at", "seq", "what")
+    __slots__ = ("body", "due", "is_event", "ledger", "method", "path", "seq", "what")
 
     def __init__(self, what: str, method: str, path: str, body: bytes, ledger: Ledger, *,
                  is_event: bool) -> None:
@@ -83,7 +93,7 @@ class Report:
         self.ledger = ledger
         self.is_event = is_event
         self.seq = -1
-        self.queued_at = 0.0
+        self.due = 0.0  # when the batch it heads leaves (time.monotonic): batch_due
 
 
 class Sender:
@@ -121,7 +131,7 @@ class Sender:
         with self._lock:
             report.seq = self._next_seq
             self._next_seq += 1
-            report.queued_at = time.monotonic()
+            report.due = batch_due(time.monotonic(), time.time(), self.settings.batch_window)
             report.ledger.last_seq = report.seq
             report.ledger.pending += 1
             if len(self._queue) >= self.settings.max_queue:
@@ -260,8 +270,7 @@ class Sender:
                     continue
                 head = self._queue[0]
                 if head.is_event and not self._batch_due():
-                    self._work.wait(head.queued_at + self.settings.batch_window
-                                    - time.monotonic())
+                    self._work.wait(head.due - time.monotonic())
                     continue
                 reports = [self._queue.popleft()]
                 size = len(head.body)
@@ -277,7 +286,7 @@ class Sender:
     def _batch_due(self) -> bool:
         return (self._flushing > 0 or len(self._queue) >= MAX_BATCH_EVENTS
                 or self._queued_bytes >= MAX_BATCH_BYTES
-                or time.monotonic() >= self._queue[0].queued_at + self.settings.batch_window)
+                or time.monotonic() >= self._queue[0].due)
 
     def _deliver(self, connection: Connection, reports: list[Report]) -> None:
         if reports[0].is_event:
