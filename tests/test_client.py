@@ -73,9 +73,9 @@ class FlakyProxy:
     client keeps it.
 
     Records every request (its line, body and wall-clock arrival); `lose_answer(prefix)`
-    forwards the next
-    matching request but closes the connection instead of passing the answer back;
-    `answer_instead(prefix, raw)` answers the next matching request itself, unforwarded.
+    forwards the next matching request but closes the connection instead of passing the
+    answer back; `answer_instead(prefix, raw)` answers the next matching request itself,
+    unforwarded.
     """
 
     def __init__(self, upstream_port: int) -> None:
@@ -690,8 +690,8 @@ def test_the_batches_of_agents_leave_together_on_the_ticks_of_utc_time(
     while len(proxy.arrived("POST /api/events/batch")) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
 
-    # Made half a window apart, sent at the same tick: the first waited the whole window
-    # then, the second half of it.
+    # Made half a window apart, sent at the same tick: the first waited nearly the whole
+    # window, the second less than half of it.
     arrivals = proxy.arrived("POST /api/events/batch")
     assert len(arrivals) == 2
     assert all(tick <= at < tick + window / 4 for at in arrivals), (tick, arrivals)
