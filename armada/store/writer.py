@@ -364,14 +364,12 @@ class Writer:
             except Exception as error:
                 if takes_all_back:
                     raise _WriteBroke(write, error, isinstance(error, ApiError)) from error
-                if alone and not one_statement:
-                    # A transaction already gone (SQLite ends it on I/O errors) is a broken
-                    # connection, as a ROLLBACK TO that fails.
-                    if not self._undone(connection, guarded):
-                        raise _WriteBroke(write, error) from error
-                    raise _WriteUndone(write, error) from error
+                # A transaction already gone (SQLite ends it on I/O errors) is a broken
+                # connection, as a ROLLBACK TO that fails.
                 if not self._undone(connection, guarded):
                     raise _WriteBroke(write, error) from error
+                if alone and not one_statement:
+                    raise _WriteUndone(write, error) from error
                 if isinstance(error, ApiError):
                     write.result, write.error = None, error
                     return
