@@ -67,6 +67,7 @@ case "$command" in
         ensure_test_packages
         "$VENV/bin/ruff" check .
         "$VENV/bin/mypy"
+        (cd client && "../$VENV/bin/mypy")
         # Bytecode, and pytest's rewritten test modules, cached in the venv (not in the tree):
         # else every worker and every `armada` process a test starts compiles them again.
         export PYTHONDONTWRITEBYTECODE="" PYTHONPYCACHEPREFIX="$PWD/$VENV/pycache"

@@ -9,7 +9,6 @@ import random
 import re
 import time
 import urllib.parse
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from armada_client.errors import ConflictError, NotFoundError, RequestRejected
@@ -29,7 +28,7 @@ STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError,
 
 class Answer(NamedTuple):
     status: int
-    headers: Mapping[str, str]
+    headers: http.client.HTTPMessage  # its get() ignores the names' case
     payload: bytes
 
 
@@ -136,8 +135,8 @@ def json_or_none(payload: bytes) -> Any:
 def detail(payload: bytes) -> str:
     """The `detail` of the service's JSON error, else the start of the body."""
     body = json_or_none(payload)
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
-        return body["detail"]
+    if isinstance(body, dict) and isinstance(message := body.get("detail"), str):
+        return message
     return payload[:200].decode("utf-8", "replace") or "(empty body)"
 
 
