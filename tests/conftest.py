@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -61,8 +63,16 @@ def mssql_connect(settings: MssqlSettings, database: str) -> Any:
 @functools.cache
 def create_mssql_database(settings: MssqlSettings) -> None:
     """Create the test database from `master` when missing (a fresh SQL Server container).
-    Tried again when it fails: Babelfish refuses one of two simultaneous CREATE DATABASE
-    (`tuple concurrently updated`), as pytest-xdist's workers start together."""
+    Babelfish refuses one of two simultaneous CREATE DATABASE (`tuple concurrently
+    updated`), and pytest-xdist's workers start together: they take turns, under a lock
+    file, and a failure is still tried again."""
+    lock_path = Path(tempfile.gettempdir()) / f"armada-tests-mssql-{settings.port}.lock"
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _create_mssql_database(settings)
+
+
+def _create_mssql_database(settings: MssqlSettings) -> None:
     for attempt in range(1, 6):
         try:
             with mssql_connect(settings, "master") as connection, \
